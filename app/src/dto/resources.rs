@@ -1,0 +1,288 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Audit, AuditSummary, Related, nullable};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: i32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub related: Related,
+    pub summary_fields: AuditSummary,
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_superuser: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UserInput {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub is_superuser: Option<bool>,
+    /// Write-only; stored as an argon2id hash.
+    pub password: Option<String>,
+}
+
+/// A policy as listed under a client's `summary_fields.policies`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PolicyRef {
+    pub id: i32,
+    pub name: String,
+    pub policy_type: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClientSummary {
+    pub policies: Vec<PolicyRef>,
+    #[serde(flatten)]
+    pub audit: AuditSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Client {
+    pub id: i32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub related: Related,
+    pub summary_fields: ClientSummary,
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub hostname: String,
+    pub ip: String,
+    pub version: String,
+    pub ready: bool,
+    pub hypervisor_ready: bool,
+    pub hypervisor_name: String,
+    pub enabled: bool,
+    pub uuid: String,
+    /// SSH port of the client.
+    pub port: i32,
+    /// SSH user on the client.
+    pub username: String,
+    /// Upload limit for borg in KiB/s, `null` for none.
+    pub bandwidth_limit: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClientInput {
+    pub hostname: Option<String>,
+    pub ip: Option<String>,
+    pub version: Option<String>,
+    pub ready: Option<bool>,
+    pub hypervisor_ready: Option<bool>,
+    pub hypervisor_name: Option<String>,
+    pub enabled: Option<bool>,
+    pub port: Option<i32>,
+    pub username: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub bandwidth_limit: Option<Option<i32>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Schedule {
+    pub id: i32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub related: Related,
+    pub summary_fields: AuditSummary,
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub name: String,
+    pub crontab: String,
+    pub enabled: bool,
+    pub uuid: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ScheduleInput {
+    pub name: Option<String>,
+    pub crontab: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Repository {
+    pub id: i32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub related: Related,
+    pub summary_fields: AuditSummary,
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub name: String,
+    pub path: String,
+    /// The borg passphrase: present for superusers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository_key: Option<String>,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub ready: bool,
+    pub enabled: bool,
+    pub uuid: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RepositoryInput {
+    pub name: Option<String>,
+    pub path: Option<String>,
+    pub repository_key: Option<String>,
+    pub ready: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RepositoryRef {
+    pub id: i32,
+    pub name: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ScheduleRef {
+    pub id: i32,
+    pub name: String,
+    pub crontab: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ClientRef {
+    pub id: i32,
+    pub hostname: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PolicySummary {
+    pub repository: Option<RepositoryRef>,
+    pub schedule: Option<ScheduleRef>,
+    pub clients: Vec<ClientRef>,
+    #[serde(flatten)]
+    pub audit: AuditSummary,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Policy {
+    pub id: i32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub related: Related,
+    pub summary_fields: PolicySummary,
+    #[serde(flatten)]
+    pub audit: Audit,
+    pub uuid: String,
+    pub name: String,
+    /// A JSON object as a string; `""` means `{}`.
+    pub extra_vars: String,
+    pub clients: Vec<i32>,
+    pub repository: i32,
+    pub schedule: i32,
+    pub policy_type: String,
+    pub keep_hourly: Option<i32>,
+    pub keep_daily: Option<i32>,
+    pub keep_weekly: Option<i32>,
+    pub keep_monthly: Option<i32>,
+    pub keep_yearly: Option<i32>,
+    pub vmprovider: String,
+    pub next_run: Option<DateTime<Utc>>,
+    pub mode_pull: bool,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PolicyInput {
+    pub name: Option<String>,
+    /// A string holding a JSON object (`""` for none); a JSON object is accepted too.
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub extra_vars: Option<serde_json::Value>,
+    pub clients: Option<Vec<i32>>,
+    pub repository: Option<i32>,
+    pub schedule: Option<i32>,
+    pub policy_type: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_hourly: Option<Option<i32>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_daily: Option<Option<i32>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_weekly: Option<Option<i32>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_monthly: Option<Option<i32>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_yearly: Option<Option<i32>>,
+    pub vmprovider: Option<String>,
+    pub mode_pull: Option<bool>,
+    pub enabled: Option<bool>,
+}
+
+/// The policy types of SPEC §5, in the order the dashboard offers them.
+pub const POLICY_TYPES: &[&str] = &[
+    "rootfs",
+    "vm",
+    "mysql",
+    "postgresql",
+    "piped",
+    "config",
+    "mail",
+    "folders",
+    "proxmox",
+];
+
+/// The VM providers a `vm` policy may name (`""` for none).
+pub const VM_PROVIDERS: &[&str] = &["proxmox"];

@@ -1,0 +1,9 @@
+//! The CyBorgBackup web application: the Leptos pages (rendered on the server, hydrated in the
+//! browser) and the DTOs, the one definition of every object the API and the dashboard exchange.
+pub mod dto;
+mod pages;
+
+pub use pages::{App, shell};
+
+/// The product version, reported by `/api/v1/ping/` and shown in the dashboard.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,63 @@
+//! Turns a request's credentials (Basic, Bearer or the dashboard cookie) into an `Actor`.
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::{extract::FromRequestParts, http::request::Parts};
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+use crate::{
+    error::Error,
+    services::{
+        Actor,
+        auth::{Credentials, resolve},
+    },
+    state::AppState,
+};
+
+pub const SESSION_COOKIE: &str = "cyborg_session";
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credentials = credentials(parts)?.ok_or_else(Error::unauthorized)?;
+        resolve(state, credentials).await
+    }
+}
+
+fn credentials(parts: &Parts) -> Result<Option<Credentials>, Error> {
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let malformed = || Error::Unauthorized("Malformed Authorization header.".into());
+        let value = value.to_str().map_err(|_| malformed())?;
+        let (scheme, rest) = value.split_once(' ').ok_or_else(malformed)?;
+        return match scheme.to_ascii_lowercase().as_str() {
+            "basic" => {
+                let decoded = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;
+                let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+                let (email, password) = decoded.split_once(':').ok_or_else(malformed)?;
+                Ok(Some(Credentials::Basic {
+                    email: email.to_string(),
+                    password: password.to_string(),
+                }))
+            }
+            "bearer" => Ok(Some(Credentials::Bearer(rest.trim().to_string()))),
+            _ => Err(Error::Unauthorized(
+                "Use Basic or Bearer authorization.".into(),
+            )),
+        };
+    }
+    Ok(session_cookie(parts).map(Credentials::Session))
+}
+
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}

@@ -1,0 +1,75 @@
+//! Configuration of SPEC §3: each setting is an environment variable and a command-line flag.
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cyborgbackup",
+    version,
+    about = "Self-hosted BorgBackup manager"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and the API (the default).
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Create a user, reading the password from standard input.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        superuser: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database URL: `sqlite://…` or `postgres://…`; default a SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Holds the SQLite file, the server's SSH key pair, known_hosts and the secret key.
+    #[arg(long, env = "CYBORG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Listen address.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub site_addr: SocketAddr,
+    /// Where cargo-leptos put the site (WASM, CSS, assets).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+    /// Email of the superuser created when no user exists.
+    #[arg(long, env = "CYBORG_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that superuser; a random one is printed once when unset.
+    #[arg(long, env = "CYBORG_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Signs tokens and encrypts secrets at rest; generated once into the data directory when unset.
+    #[arg(long, env = "CYBORG_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Tracing filter.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("cyborgbackup.db").display()
+            ),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "catalog_entries")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub archive_id: i32,
+    pub path_id: i64,
+    pub mode: String,
+    pub mtime: Option<DateTimeUtc>,
+    pub owner: String,
+    pub group: String,
+    pub size: i64,
+    pub healthy: bool,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::archive::Entity",
+        from = "Column::ArchiveId",
+        to = "super::archive::Column::Id"
+    )]
+    Archive,
+    #[sea_orm(
+        belongs_to = "super::catalog_path::Entity",
+        from = "Column::PathId",
+        to = "super::catalog_path::Column::Id"
+    )]
+    Path,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

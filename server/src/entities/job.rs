@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub uuid: String,
+    pub name: String,
+    pub job_type: String,
+    pub launch_type: String,
+    pub status: String,
+    pub failed: bool,
+    pub started: Option<DateTimeUtc>,
+    pub finished: Option<DateTimeUtc>,
+    pub elapsed: f64,
+    pub policy_id: Option<i32>,
+    pub client_id: Option<i32>,
+    pub repository_id: Option<i32>,
+    pub archive_name: String,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub job_explanation: String,
+    pub master_job_id: Option<i32>,
+    pub depends_on_id: Option<i32>,
+    pub created: DateTimeUtc,
+    pub modified: DateTimeUtc,
+    pub created_by: Option<i32>,
+    pub modified_by: Option<i32>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

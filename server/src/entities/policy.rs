@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "policies")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub uuid: String,
+    pub name: String,
+    pub extra_vars: String,
+    pub repository_id: i32,
+    pub schedule_id: i32,
+    pub policy_type: String,
+    pub keep_hourly: Option<i32>,
+    pub keep_daily: Option<i32>,
+    pub keep_weekly: Option<i32>,
+    pub keep_monthly: Option<i32>,
+    pub keep_yearly: Option<i32>,
+    pub vmprovider: String,
+    pub next_run: Option<DateTimeUtc>,
+    pub mode_pull: bool,
+    pub enabled: bool,
+    pub created: DateTimeUtc,
+    pub modified: DateTimeUtc,
+    pub created_by: Option<i32>,
+    pub modified_by: Option<i32>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

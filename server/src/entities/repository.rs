@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "repositories")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub uuid: String,
+    pub name: String,
+    pub path: String,
+    /// The passphrase, encrypted with the server's secret key (see `secrets`).
+    pub repository_key: String,
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub ready: bool,
+    pub enabled: bool,
+    pub created: DateTimeUtc,
+    pub modified: DateTimeUtc,
+    pub created_by: Option<i32>,
+    pub modified_by: Option<i32>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

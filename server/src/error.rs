@@ -1,0 +1,110 @@
+//! The one error type of the server. Every handler returns `Result<T>`; `IntoResponse` turns an
+//! error into the JSON body of SPEC §4 and makes sure nothing a client sent ends as a 500.
+use app::dto::{ErrorDetail, FieldErrors};
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::{DbErr, SqlErr};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request that is wrong as a whole (bad JSON, a malformed query value).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Messages by field name.
+    #[error("invalid input: {0:?}")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_string(), vec![message.into()]);
+        Error::Validation(errors)
+    }
+
+    pub fn not_found() -> Self {
+        Error::NotFound("Not found.".into())
+    }
+
+    pub fn forbidden() -> Self {
+        Error::Forbidden("You do not have permission to perform this action.".into())
+    }
+
+    pub fn unauthorized() -> Self {
+        Error::Unauthorized("Authentication credentials were not provided.".into())
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Database(e) => match e.sql_err() {
+                // A race lost between our own uniqueness/reference checks and the write: the
+                // client's request conflicts with the stored state, it is not a server fault.
+                Some(SqlErr::UniqueConstraintViolation(_))
+                | Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::CONFLICT,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let detail = match self {
+            Error::Validation(errors) => return (status, Json(errors)).into_response(),
+            Error::BadRequest(m)
+            | Error::Forbidden(m)
+            | Error::NotFound(m)
+            | Error::Conflict(m) => m,
+            Error::Unauthorized(m) => {
+                let mut resp = (status, Json(ErrorDetail { detail: m })).into_response();
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"cyborgbackup\", Bearer"),
+                );
+                return resp;
+            }
+            Error::MethodNotAllowed => "Method not allowed.".into(),
+            Error::Database(e) if status == StatusCode::CONFLICT => {
+                tracing::info!("write refused by a database constraint: {e}");
+                "The change conflicts with existing data (a duplicate or a missing reference)."
+                    .into()
+            }
+            Error::Database(e) => {
+                tracing::error!("database error: {e}");
+                "Internal server error.".into()
+            }
+            Error::Internal(e) => {
+                tracing::error!("internal error: {e:#}");
+                "Internal server error.".into()
+            }
+        };
+        (status, Json(ErrorDetail { detail })).into_response()
+    }
+}

@@ -1,0 +1,72 @@
+//! The CyBorgBackup server: configuration, storage, the service layer, the REST API and the
+//! Leptos dashboard, put together by `start`.
+pub mod api;
+pub mod config;
+pub mod crontab;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod router;
+pub mod secrets;
+pub mod services;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::{config::Config, secrets::Secrets, state::AppState};
+
+/// Everything `serve` needs, made ready: data directory, database (migrated), secret key, and the
+/// first superuser when there is no user yet.
+pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let db = db::connect(&config.database_url()).await?;
+    db::migrate(&db).await?;
+    let secrets = Secrets::load(config.secret_key.as_deref(), &config.data_dir)?;
+    match services::auth::ensure_first_superuser(
+        &db,
+        config.admin_email.as_deref(),
+        config.admin_password.as_deref(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?
+    {
+        Some((email, Some(password))) => tracing::warn!(
+            "created the superuser {email} with the password {password} — shown only this once; change it after logging in"
+        ),
+        Some((email, None)) => tracing::info!("created the superuser {email}"),
+        None => {}
+    }
+    let leptos = leptos_options(config, config.site_addr);
+    Ok(AppState::new(db, secrets, leptos))
+}
+
+pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("cyborgbackup")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+/// Binds the configured address (or the one given) and serves until stopped.
+pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Result<()> {
+    let state = prepare(&config).await?;
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(config.site_addr)
+            .await
+            .with_context(|| format!("listening on {}", config.site_addr))?,
+    };
+    tracing::info!(
+        "CyBorgBackup {} listening on http://{}",
+        app::VERSION,
+        listener.local_addr()?
+    );
+    router::serve(listener, state).await
+}

@@ -1,0 +1,133 @@
+//! The service layer: every read and write of the product. The `/api/v1` handlers and the Leptos
+//! server functions are thin callers; permissions and validation are decided here, once.
+pub mod auth;
+pub mod catalogs;
+pub mod clients;
+pub mod list;
+pub mod policies;
+pub mod repositories;
+pub mod resource;
+pub mod schedules;
+pub mod users;
+pub mod validate;
+
+use std::collections::{BTreeSet, HashMap};
+
+use app::dto::{Audit, AuditSummary, Related, UserRef};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    entities::user,
+    error::{Error, Result},
+};
+
+/// The authenticated user a service call acts for.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: user::Model,
+}
+
+impl Actor {
+    pub fn id(&self) -> i32 {
+        self.user.id
+    }
+
+    pub fn is_superuser(&self) -> bool {
+        self.user.is_superuser
+    }
+
+    /// Superusers may do everything; everyone else may read (SPEC §4).
+    pub fn require_superuser(&self) -> Result<()> {
+        if self.user.is_superuser {
+            Ok(())
+        } else {
+            Err(Error::forbidden())
+        }
+    }
+}
+
+/// Now, at the microsecond precision both databases store, so an answer and a later read agree.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
+}
+
+/// Small copies of the users named by the given ids, in one query.
+pub async fn user_refs(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Option<i32>>,
+) -> Result<HashMap<i32, UserRef>> {
+    let ids: BTreeSet<i32> = ids.into_iter().flatten().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let r = UserRef {
+                id: u.id,
+                email: u.email,
+                first_name: u.first_name,
+                last_name: u.last_name,
+            };
+            (u.id, r)
+        })
+        .collect())
+}
+
+/// The audit fields of a row, with the links and small copies of who made and changed it.
+pub struct AuditParts {
+    pub audit: Audit,
+    pub summary: AuditSummary,
+    pub related: Related,
+}
+
+pub fn audit_parts(
+    refs: &HashMap<i32, UserRef>,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+    created_by: Option<i32>,
+    modified_by: Option<i32>,
+) -> AuditParts {
+    let mut related = Related::new();
+    if let Some(id) = created_by {
+        related.insert("created_by".into(), format!("/api/v1/users/{id}/"));
+    }
+    if let Some(id) = modified_by {
+        related.insert("modified_by".into(), format!("/api/v1/users/{id}/"));
+    }
+    AuditParts {
+        audit: Audit {
+            created,
+            modified,
+            created_by,
+            modified_by,
+        },
+        summary: AuditSummary {
+            created_by: created_by.and_then(|id| refs.get(&id).cloned()),
+            modified_by: modified_by.and_then(|id| refs.get(&id).cloned()),
+        },
+        related,
+    }
+}
+
+/// Fetches one row by primary key or answers 404.
+pub async fn find<E>(db: &impl ConnectionTrait, id: i32) -> Result<E::Model>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    E::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(Error::not_found)
+}
+
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,620 @@
+//! Policies: what to back up, from which clients, into which repository, when, and what to keep.
+use std::collections::{BTreeSet, HashMap};
+
+use app::dto::{
+    ClientRef, POLICY_TYPES, Page, Policy, PolicyInput, PolicySummary, RepositoryRef, ScheduleRef,
+    VM_PROVIDERS,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use serde_json::Value;
+
+use super::{
+    Actor, audit_parts, find,
+    list::{Field, Kind, ListRequest},
+    new_uuid, now,
+    resource::{self, Resource, taken},
+    user_refs,
+    validate::{self, Check},
+};
+use crate::{
+    crontab,
+    entities::{client, policy, policy_client, repository, schedule},
+    error::Result,
+    state::AppState,
+};
+
+const T: &str = "policies";
+pub const FIELDS: &[Field] = &[
+    Field::new("id", T, "id", Kind::Int),
+    Field::new("name", T, "name", Kind::Text).searchable(),
+    Field::new("extra_vars", T, "extra_vars", Kind::Text),
+    Field::new("repository", T, "repository_id", Kind::Int),
+    Field::new("schedule", T, "schedule_id", Kind::Int),
+    Field::new("policy_type", T, "policy_type", Kind::Text).searchable(),
+    Field::new("keep_hourly", T, "keep_hourly", Kind::Int),
+    Field::new("keep_daily", T, "keep_daily", Kind::Int),
+    Field::new("keep_weekly", T, "keep_weekly", Kind::Int),
+    Field::new("keep_monthly", T, "keep_monthly", Kind::Int),
+    Field::new("keep_yearly", T, "keep_yearly", Kind::Int),
+    Field::new("vmprovider", T, "vmprovider", Kind::Text),
+    Field::new("next_run", T, "next_run", Kind::DateTime),
+    Field::new("mode_pull", T, "mode_pull", Kind::Bool),
+    Field::new("enabled", T, "enabled", Kind::Bool),
+    Field::new("uuid", T, "uuid", Kind::Text),
+    Field::new("created", T, "created", Kind::DateTime),
+    Field::new("modified", T, "modified", Kind::DateTime),
+    Field::new("created_by", T, "created_by", Kind::Int),
+    Field::new("modified_by", T, "modified_by", Kind::Int),
+    Field::new(
+        "clients",
+        T,
+        "id",
+        Kind::Link {
+            table: "policy_clients",
+            owner_col: "policy_id",
+            value_col: "client_id",
+        },
+    ),
+];
+
+/// Largest `extra_vars` accepted, in bytes.
+const MAX_EXTRA_VARS: usize = 65_536;
+const MAX_CLIENTS: usize = 10_000;
+const MAX_KEEP: i32 = 100_000;
+
+pub struct Policies;
+
+impl Resource for Policies {
+    type Entity = policy::Entity;
+    type Dto = Policy;
+    const FIELDS: &'static [Field] = FIELDS;
+
+    async fn to_dtos(
+        st: &AppState,
+        _actor: &Actor,
+        rows: Vec<policy::Model>,
+    ) -> Result<Vec<Policy>> {
+        let db = &st.db;
+        let refs = user_refs(db, rows.iter().flat_map(|r| [r.created_by, r.modified_by])).await?;
+        let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+        let repos: HashMap<i32, repository::Model> = repository::Entity::find()
+            .filter(repository::Column::Id.is_in(rows.iter().map(|r| r.repository_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let schedules: HashMap<i32, schedule::Model> = schedule::Entity::find()
+            .filter(schedule::Column::Id.is_in(rows.iter().map(|r| r.schedule_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
+        let links = policy_client::Entity::find()
+            .filter(policy_client::Column::PolicyId.is_in(ids))
+            .all(db)
+            .await?;
+        let clients: HashMap<i32, client::Model> = client::Entity::find()
+            .filter(client::Column::Id.is_in(links.iter().map(|l| l.client_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut by_policy: HashMap<i32, BTreeSet<i32>> = HashMap::new();
+        for l in links {
+            by_policy
+                .entry(l.policy_id)
+                .or_default()
+                .insert(l.client_id);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
+                let mut related = parts.related;
+                related.insert(
+                    "launch".into(),
+                    format!("/api/v1/policies/{}/launch/", r.id),
+                );
+                related.insert(
+                    "calendar".into(),
+                    format!("/api/v1/policies/{}/calendar/", r.id),
+                );
+                related.insert(
+                    "schedule".into(),
+                    format!("/api/v1/schedules/{}/", r.schedule_id),
+                );
+                related.insert(
+                    "repository".into(),
+                    format!("/api/v1/repositories/{}/", r.repository_id),
+                );
+                let client_ids: Vec<i32> = by_policy
+                    .remove(&r.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
+                Policy {
+                    id: r.id,
+                    kind: "policy".into(),
+                    url: format!("/api/v1/policies/{}/", r.id),
+                    related,
+                    summary_fields: PolicySummary {
+                        repository: repos.get(&r.repository_id).map(|x| RepositoryRef {
+                            id: x.id,
+                            name: x.name.clone(),
+                            path: x.path.clone(),
+                        }),
+                        schedule: schedules.get(&r.schedule_id).map(|s| ScheduleRef {
+                            id: s.id,
+                            name: s.name.clone(),
+                            crontab: s.crontab.clone(),
+                        }),
+                        clients: client_ids
+                            .iter()
+                            .filter_map(|id| clients.get(id))
+                            .map(|c| ClientRef {
+                                id: c.id,
+                                hostname: c.hostname.clone(),
+                                enabled: c.enabled,
+                            })
+                            .collect(),
+                        audit: parts.summary,
+                    },
+                    audit: parts.audit,
+                    uuid: r.uuid,
+                    name: r.name,
+                    extra_vars: r.extra_vars,
+                    clients: client_ids,
+                    repository: r.repository_id,
+                    schedule: r.schedule_id,
+                    policy_type: r.policy_type,
+                    keep_hourly: r.keep_hourly,
+                    keep_daily: r.keep_daily,
+                    keep_weekly: r.keep_weekly,
+                    keep_monthly: r.keep_monthly,
+                    keep_yearly: r.keep_yearly,
+                    vmprovider: r.vmprovider,
+                    next_run: r.next_run,
+                    mode_pull: r.mode_pull,
+                    enabled: r.enabled,
+                }
+            })
+            .collect())
+    }
+}
+
+pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Page<Policy>> {
+    resource::list::<Policies>(st, actor, req).await
+}
+
+pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Policy> {
+    resource::get::<Policies>(st, actor, id).await
+}
+
+pub async fn create(st: &AppState, actor: &Actor, input: PolicyInput) -> Result<Policy> {
+    actor.require_superuser()?;
+    let (mut m, clients, sched) = validate(st, &input, None, false).await?;
+    let t = now();
+    m.uuid = Set(new_uuid());
+    m.created = Set(t);
+    m.modified = Set(t);
+    m.created_by = Set(Some(actor.id()));
+    m.modified_by = Set(Some(actor.id()));
+    m.next_run = Set(next_run(m.enabled.clone().unwrap(), &sched, t));
+    let txn = st.db.begin().await?;
+    let row = m.insert(&txn).await?;
+    set_clients(&txn, row.id, clients.unwrap_or_default()).await?;
+    txn.commit().await?;
+    resource::one::<Policies>(st, actor, row).await
+}
+
+pub async fn update(
+    st: &AppState,
+    actor: &Actor,
+    id: i32,
+    input: PolicyInput,
+    partial: bool,
+) -> Result<Policy> {
+    actor.require_superuser()?;
+    let current = find::<policy::Entity>(&st.db, id).await?;
+    let (mut m, clients, sched) = validate(st, &input, Some(&current), partial).await?;
+    let t = now();
+    m.modified = Set(t);
+    m.modified_by = Set(Some(actor.id()));
+    m.next_run = Set(next_run(m.enabled.clone().unwrap(), &sched, t));
+    let txn = st.db.begin().await?;
+    let row = m.update(&txn).await?;
+    if let Some(clients) = clients {
+        set_clients(&txn, id, clients).await?;
+    }
+    txn.commit().await?;
+    resource::one::<Policies>(st, actor, row).await
+}
+
+pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
+    actor.require_superuser()?;
+    find::<policy::Entity>(&st.db, id).await?;
+    policy::Entity::delete_by_id(id).exec(&st.db).await?;
+    Ok(())
+}
+
+/// The first run strictly after `after`, or none when the policy or its schedule is disabled.
+pub fn next_run(
+    enabled: bool,
+    sched: &schedule::Model,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if !enabled || !sched.enabled {
+        return None;
+    }
+    crontab::Crontab::parse(&sched.crontab)
+        .ok()?
+        .next_after(after)
+}
+
+/// Recomputes `next_run` of every policy on `sched`, after the schedule changed.
+pub async fn refresh_next_runs(db: &impl ConnectionTrait, sched: &schedule::Model) -> Result<()> {
+    let t = now();
+    for p in policy::Entity::find()
+        .filter(policy::Column::ScheduleId.eq(sched.id))
+        .all(db)
+        .await?
+    {
+        let value = next_run(p.enabled, sched, t);
+        if value != p.next_run {
+            let mut m = policy::ActiveModel::from(p);
+            m.next_run = Set(value);
+            m.update(db).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn set_clients(db: &impl ConnectionTrait, policy_id: i32, clients: Vec<i32>) -> Result<()> {
+    policy_client::Entity::delete_many()
+        .filter(policy_client::Column::PolicyId.eq(policy_id))
+        .exec(db)
+        .await?;
+    if !clients.is_empty() {
+        policy_client::Entity::insert_many(clients.into_iter().map(|client_id| {
+            policy_client::ActiveModel {
+                policy_id: Set(policy_id),
+                client_id: Set(client_id),
+            }
+        }))
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Answers the row to write, the new client list (None: unchanged) and the policy's schedule.
+async fn validate(
+    st: &AppState,
+    input: &PolicyInput,
+    current: Option<&policy::Model>,
+    partial: bool,
+) -> Result<(policy::ActiveModel, Option<Vec<i32>>, schedule::Model)> {
+    let db = &st.db;
+    let mut c = Check::new();
+    let base = if partial { current } else { None };
+
+    let name = c
+        .required("name", input.name.clone(), base.map(|m| &m.name))
+        .map(|v| c.line("name", &v, 255, false));
+    if let Some(n) = &name
+        && !c.has("name")
+        && taken::<policy::Entity>(
+            db,
+            policy::Column::Name,
+            n,
+            policy::Column::Id,
+            current.map(|m| m.id),
+        )
+        .await?
+    {
+        c.error("name", "A policy with this name already exists.");
+    }
+
+    let policy_type = c.required(
+        "policy_type",
+        input.policy_type.clone(),
+        base.map(|m| &m.policy_type),
+    );
+    if let Some(t) = &policy_type
+        && !POLICY_TYPES.contains(&t.as_str())
+    {
+        c.error(
+            "policy_type",
+            format!(
+                "'{t}' is not a valid choice; choose one of {}.",
+                POLICY_TYPES.join(", ")
+            ),
+        );
+    }
+
+    let vmprovider = input
+        .vmprovider
+        .clone()
+        .or_else(|| current.map(|m| m.vmprovider.clone()));
+    if let Some(v) = &vmprovider
+        && !v.is_empty()
+        && !VM_PROVIDERS.contains(&v.as_str())
+    {
+        c.error(
+            "vmprovider",
+            format!(
+                "'{v}' is not a valid choice; choose one of {}.",
+                VM_PROVIDERS.join(", ")
+            ),
+        );
+    }
+
+    let extra_vars = match &input.extra_vars {
+        None => current.map(|m| m.extra_vars.clone()),
+        Some(v) => match extra_vars_text(v) {
+            Ok(s) => Some(s),
+            Err(m) => {
+                c.error("extra_vars", m);
+                None
+            }
+        },
+    };
+    if let (Some(t), Some(ev)) = (&policy_type, &extra_vars)
+        && !c.has("extra_vars")
+        && !c.has("policy_type")
+    {
+        c.rule("extra_vars", check_extra_vars_for_type(t, ev));
+    }
+    if policy_type.as_deref() == Some("vm") && vmprovider.as_deref().unwrap_or("").is_empty() {
+        c.error("__all__", "A vm policy needs a vmprovider.");
+    }
+
+    let repository = c.required(
+        "repository",
+        input.repository,
+        base.map(|m| &m.repository_id),
+    );
+    if let Some(id) = repository
+        && repository::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        c.error("repository", format!("Repository {id} does not exist."));
+    }
+    let schedule_id = c.required("schedule", input.schedule, base.map(|m| &m.schedule_id));
+    let mut sched = None;
+    if let Some(id) = schedule_id {
+        sched = schedule::Entity::find_by_id(id).one(db).await?;
+        if sched.is_none() {
+            c.error("schedule", format!("Schedule {id} does not exist."));
+        }
+    }
+
+    let clients = input
+        .clients
+        .as_ref()
+        .map(|ids| ids.iter().copied().collect::<BTreeSet<i32>>());
+    if let Some(ids) = &clients {
+        if ids.len() > MAX_CLIENTS {
+            c.error(
+                "clients",
+                format!("At most {MAX_CLIENTS} clients per policy."),
+            );
+        } else {
+            let found: BTreeSet<i32> = client::Entity::find()
+                .filter(client::Column::Id.is_in(ids.iter().copied()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            let missing: Vec<String> = ids.difference(&found).map(|i| i.to_string()).collect();
+            if !missing.is_empty() {
+                c.error(
+                    "clients",
+                    format!("Clients {} do not exist.", missing.join(", ")),
+                );
+            }
+        }
+    }
+
+    let keeps = [
+        ("keep_hourly", input.keep_hourly),
+        ("keep_daily", input.keep_daily),
+        ("keep_weekly", input.keep_weekly),
+        ("keep_monthly", input.keep_monthly),
+        ("keep_yearly", input.keep_yearly),
+    ];
+    for (field, value) in keeps {
+        if let Some(Some(n)) = value
+            && !(0..=MAX_KEEP).contains(&n)
+        {
+            c.error(
+                field,
+                format!("Ensure this value is between 0 and {MAX_KEEP}, or null."),
+            );
+        }
+    }
+    c.finish()?;
+    let sched = sched.expect("checked above");
+
+    let mut m = match current {
+        Some(cur) => policy::ActiveModel::from(cur.clone()),
+        None => policy::ActiveModel {
+            extra_vars: Set(String::new()),
+            keep_hourly: Set(None),
+            keep_daily: Set(None),
+            keep_weekly: Set(None),
+            keep_monthly: Set(None),
+            keep_yearly: Set(None),
+            vmprovider: Set(String::new()),
+            mode_pull: Set(false),
+            enabled: Set(true),
+            ..Default::default()
+        },
+    };
+    if let Some(v) = name {
+        m.name = Set(v);
+    }
+    if let Some(v) = policy_type {
+        m.policy_type = Set(v);
+    }
+    if let Some(v) = input.vmprovider.clone() {
+        m.vmprovider = Set(v);
+    }
+    if input.extra_vars.is_some()
+        && let Some(v) = extra_vars
+    {
+        m.extra_vars = Set(v);
+    }
+    if let Some(v) = repository {
+        m.repository_id = Set(v);
+    }
+    if let Some(v) = schedule_id {
+        m.schedule_id = Set(v);
+    }
+    if let Some(v) = input.keep_hourly {
+        m.keep_hourly = Set(v);
+    }
+    if let Some(v) = input.keep_daily {
+        m.keep_daily = Set(v);
+    }
+    if let Some(v) = input.keep_weekly {
+        m.keep_weekly = Set(v);
+    }
+    if let Some(v) = input.keep_monthly {
+        m.keep_monthly = Set(v);
+    }
+    if let Some(v) = input.keep_yearly {
+        m.keep_yearly = Set(v);
+    }
+    if let Some(v) = input.mode_pull {
+        m.mode_pull = Set(v);
+    }
+    if let Some(v) = input.enabled {
+        m.enabled = Set(v);
+    }
+    Ok((m, clients.map(|s| s.into_iter().collect()), sched))
+}
+
+/// `extra_vars` is stored as the text of a JSON object (`""` for none); a client may send that
+/// text or the object itself.
+fn extra_vars_text(v: &Value) -> std::result::Result<String, String> {
+    let text = match v {
+        Value::String(s) if s.trim().is_empty() => return Ok(String::new()),
+        Value::String(s) => {
+            let parsed: Value =
+                serde_json::from_str(s).map_err(|e| format!("Not valid JSON: {e}."))?;
+            if !parsed.is_object() {
+                return Err("Must be a JSON object.".into());
+            }
+            s.clone()
+        }
+        Value::Object(_) => v.to_string(),
+        Value::Null => String::new(),
+        _ => return Err("Must be a JSON object or a string holding one.".into()),
+    };
+    if text.len() > MAX_EXTRA_VARS {
+        return Err(format!("Must be at most {MAX_EXTRA_VARS} bytes."));
+    }
+    if text.contains('\0') {
+        return Err("NUL characters are not allowed.".into());
+    }
+    Ok(text)
+}
+
+/// What each policy type needs from `extra_vars`, checked when the policy is saved rather than
+/// when the backup fails at night.
+fn check_extra_vars_for_type(policy_type: &str, text: &str) -> std::result::Result<(), String> {
+    let vars: Value = if text.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        serde_json::from_str(text).map_err(|e| format!("Not valid JSON: {e}."))?
+    };
+    let paths = |key: &str, required: bool| -> std::result::Result<(), String> {
+        match vars.get(key) {
+            None if required => Err(format!(
+                "A {policy_type} policy needs \"{key}\": a list of absolute paths."
+            )),
+            None => Ok(()),
+            Some(Value::Array(items)) => {
+                if required && items.is_empty() {
+                    return Err(format!("\"{key}\" must list at least one path."));
+                }
+                for item in items {
+                    let Some(p) = item.as_str() else {
+                        return Err(format!("\"{key}\" must hold strings only."));
+                    };
+                    validate::absolute_path(p).map_err(|m| format!("\"{key}\": {m}"))?;
+                }
+                Ok(())
+            }
+            Some(_) => Err(format!("\"{key}\" must be a list of absolute paths.")),
+        }
+    };
+    paths("folders", policy_type == "folders")?;
+    if let Some(ex) = vars.get("exclude") {
+        let ok = ex.as_array().is_some_and(|a| {
+            a.iter().all(|i| {
+                i.as_str()
+                    .is_some_and(|s| !s.is_empty() && !s.chars().any(char::is_control))
+            })
+        });
+        if !ok {
+            return Err("\"exclude\" must be a list of non-empty one-line patterns.".into());
+        }
+    }
+    if policy_type == "piped" {
+        match vars.get("command").and_then(Value::as_str) {
+            Some(cmd) if !cmd.trim().is_empty() => {}
+            _ => {
+                return Err(
+                    "A piped policy needs \"command\": the command whose output is archived."
+                        .into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extra_vars_accepts_object_text_or_object() {
+        assert_eq!(extra_vars_text(&json!("")).unwrap(), "");
+        assert_eq!(extra_vars_text(&json!("{\"a\":1}")).unwrap(), "{\"a\":1}");
+        assert_eq!(extra_vars_text(&json!({"a": 1})).unwrap(), "{\"a\":1}");
+        for bad in [
+            json!("[1]"),
+            json!("{"),
+            json!(5),
+            json!([1]),
+            json!("\"s\""),
+        ] {
+            assert!(extra_vars_text(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn extra_vars_per_type() {
+        assert!(check_extra_vars_for_type("folders", "").is_err());
+        assert!(check_extra_vars_for_type("folders", r#"{"folders":[]}"#).is_err());
+        assert!(check_extra_vars_for_type("folders", r#"{"folders":["rel"]}"#).is_err());
+        assert!(
+            check_extra_vars_for_type("folders", r#"{"folders":["/a b"],"exclude":["*.tmp"]}"#)
+                .is_ok()
+        );
+        assert!(check_extra_vars_for_type("rootfs", r#"{"exclude":["a\nb"]}"#).is_err());
+        assert!(check_extra_vars_for_type("rootfs", "").is_ok());
+        assert!(check_extra_vars_for_type("piped", r#"{"command":"  "}"#).is_err());
+        assert!(check_extra_vars_for_type("piped", r#"{"command":"echo hi"}"#).is_ok());
+    }
+}

@@ -1,0 +1,241 @@
+//! Repositories: where borg stores archives. The passphrase is encrypted at rest and shown to
+//! superusers only.
+use app::dto::{Page, Repository, RepositoryInput};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use super::{
+    Actor, audit_parts, find,
+    list::{Field, Kind, ListRequest},
+    new_uuid, now,
+    resource::{self, Resource, taken},
+    user_refs,
+    validate::{self, Check},
+};
+use crate::{
+    entities::{policy, repository},
+    error::{Error, Result},
+    state::AppState,
+};
+
+const T: &str = "repositories";
+pub const FIELDS: &[Field] = &[
+    Field::new("id", T, "id", Kind::Int),
+    Field::new("name", T, "name", Kind::Text).searchable(),
+    Field::new("path", T, "path", Kind::Text).searchable(),
+    Field::new("original_size", T, "original_size", Kind::Int),
+    Field::new("compressed_size", T, "compressed_size", Kind::Int),
+    Field::new("deduplicated_size", T, "deduplicated_size", Kind::Int),
+    Field::new("ready", T, "ready", Kind::Bool),
+    Field::new("enabled", T, "enabled", Kind::Bool),
+    Field::new("uuid", T, "uuid", Kind::Text),
+    Field::new("created", T, "created", Kind::DateTime),
+    Field::new("modified", T, "modified", Kind::DateTime),
+    Field::new("created_by", T, "created_by", Kind::Int),
+    Field::new("modified_by", T, "modified_by", Kind::Int),
+];
+
+/// Longest passphrase accepted; borg itself has no limit, but nothing sane needs more.
+const MAX_KEY: usize = 1024;
+
+pub struct Repositories;
+
+impl Resource for Repositories {
+    type Entity = repository::Entity;
+    type Dto = Repository;
+    const FIELDS: &'static [Field] = FIELDS;
+
+    async fn to_dtos(
+        st: &AppState,
+        actor: &Actor,
+        rows: Vec<repository::Model>,
+    ) -> Result<Vec<Repository>> {
+        let refs = user_refs(
+            &st.db,
+            rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+        )
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
+                let mut related = parts.related;
+                related.insert(
+                    "policies".into(),
+                    format!("/api/v1/policies/?repository={}", r.id),
+                );
+                let repository_key = if actor.is_superuser() {
+                    Some(
+                        st.secrets
+                            .decrypt(&r.repository_key)
+                            .map_err(Error::Internal)?,
+                    )
+                } else {
+                    None
+                };
+                Ok(Repository {
+                    id: r.id,
+                    kind: "repository".into(),
+                    url: format!("/api/v1/repositories/{}/", r.id),
+                    related,
+                    summary_fields: parts.summary,
+                    audit: parts.audit,
+                    name: r.name,
+                    path: r.path,
+                    repository_key,
+                    original_size: r.original_size,
+                    compressed_size: r.compressed_size,
+                    deduplicated_size: r.deduplicated_size,
+                    ready: r.ready,
+                    enabled: r.enabled,
+                    uuid: r.uuid,
+                })
+            })
+            .collect()
+    }
+}
+
+pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Page<Repository>> {
+    resource::list::<Repositories>(st, actor, req).await
+}
+
+pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Repository> {
+    resource::get::<Repositories>(st, actor, id).await
+}
+
+pub async fn create(st: &AppState, actor: &Actor, input: RepositoryInput) -> Result<Repository> {
+    actor.require_superuser()?;
+    let mut m = validate(st, &input, None, false).await?;
+    let t = now();
+    m.uuid = Set(new_uuid());
+    m.created = Set(t);
+    m.modified = Set(t);
+    m.created_by = Set(Some(actor.id()));
+    m.modified_by = Set(Some(actor.id()));
+    let row = m.insert(&st.db).await?;
+    resource::one::<Repositories>(st, actor, row).await
+}
+
+pub async fn update(
+    st: &AppState,
+    actor: &Actor,
+    id: i32,
+    input: RepositoryInput,
+    partial: bool,
+) -> Result<Repository> {
+    actor.require_superuser()?;
+    let current = find::<repository::Entity>(&st.db, id).await?;
+    let mut m = validate(st, &input, Some(&current), partial).await?;
+    m.modified = Set(now());
+    m.modified_by = Set(Some(actor.id()));
+    let row = m.update(&st.db).await?;
+    resource::one::<Repositories>(st, actor, row).await
+}
+
+pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
+    actor.require_superuser()?;
+    find::<repository::Entity>(&st.db, id).await?;
+    let users: Vec<String> = policy::Entity::find()
+        .filter(policy::Column::RepositoryId.eq(id))
+        .all(&st.db)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(Error::Conflict(format!(
+            "This repository is used by the policies {}; change or delete them first.",
+            users.join(", ")
+        )));
+    }
+    repository::Entity::delete_by_id(id).exec(&st.db).await?;
+    Ok(())
+}
+
+async fn validate(
+    st: &AppState,
+    input: &RepositoryInput,
+    current: Option<&repository::Model>,
+    partial: bool,
+) -> Result<repository::ActiveModel> {
+    let mut c = Check::new();
+    let base = if partial { current } else { None };
+    let name = c
+        .required("name", input.name.clone(), base.map(|m| &m.name))
+        .map(|v| c.line("name", &v, 255, false));
+    if let Some(n) = &name
+        && !c.has("name")
+        && taken::<repository::Entity>(
+            &st.db,
+            repository::Column::Name,
+            n,
+            repository::Column::Id,
+            current.map(|m| m.id),
+        )
+        .await?
+    {
+        c.error("name", "A repository with this name already exists.");
+    }
+    let path = c
+        .required("path", input.path.clone(), base.map(|m| &m.path))
+        .map(|v| c.line("path", &v, 1024, false));
+    if let Some(p) = &path
+        && !c.has("path")
+    {
+        c.rule("path", validate::repository_path(p));
+        if !c.has("path")
+            && taken::<repository::Entity>(
+                &st.db,
+                repository::Column::Path,
+                p,
+                repository::Column::Id,
+                current.map(|m| m.id),
+            )
+            .await?
+        {
+            c.error("path", "A repository with this path already exists.");
+        }
+    }
+    if let Some(key) = &input.repository_key {
+        // Passphrases are taken as typed (spaces count), so only length and NUL are checked.
+        if key.chars().count() > MAX_KEY {
+            c.error(
+                "repository_key",
+                format!("Ensure this field has no more than {MAX_KEY} characters."),
+            );
+        } else if key.contains('\0') || key.contains('\n') {
+            c.error(
+                "repository_key",
+                "NUL and newline characters are not allowed.",
+            );
+        }
+    }
+    c.finish()?;
+
+    let mut m = match current {
+        Some(cur) => repository::ActiveModel::from(cur.clone()),
+        None => repository::ActiveModel {
+            repository_key: Set(String::new()),
+            original_size: Set(0),
+            compressed_size: Set(0),
+            deduplicated_size: Set(0),
+            ready: Set(false),
+            enabled: Set(true),
+            ..Default::default()
+        },
+    };
+    if let Some(v) = name {
+        m.name = Set(v);
+    }
+    if let Some(v) = path {
+        m.path = Set(v);
+    }
+    if let Some(v) = &input.repository_key {
+        m.repository_key = Set(st.secrets.encrypt(v));
+    }
+    if let Some(v) = input.ready {
+        m.ready = Set(v);
+    }
+    if let Some(v) = input.enabled {
+        m.enabled = Set(v);
+    }
+    Ok(m)
+}

@@ -1,0 +1,259 @@
+//! Users: anyone may read; superusers manage everyone; a user may change their own names, email
+//! and password, never their own `is_superuser`.
+use app::dto::{Page, User, UserInput};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+};
+
+use super::{
+    Actor, audit_parts, find,
+    list::{Field, Kind, ListRequest},
+    now,
+    resource::{self, Resource, taken},
+    user_refs,
+    validate::{self, Check},
+};
+use crate::{
+    entities::user,
+    error::{Error, Result},
+    services::auth::{UNUSABLE_PASSWORD, hash_password},
+    state::AppState,
+};
+
+const T: &str = "users";
+pub const FIELDS: &[Field] = &[
+    Field::new("id", T, "id", Kind::Int),
+    Field::new("email", T, "email", Kind::Text).searchable(),
+    Field::new("first_name", T, "first_name", Kind::Text).searchable(),
+    Field::new("last_name", T, "last_name", Kind::Text).searchable(),
+    Field::new("is_superuser", T, "is_superuser", Kind::Bool),
+    Field::new("created", T, "created", Kind::DateTime),
+    Field::new("modified", T, "modified", Kind::DateTime),
+    Field::new("created_by", T, "created_by", Kind::Int),
+    Field::new("modified_by", T, "modified_by", Kind::Int),
+];
+
+pub const MIN_PASSWORD: usize = 8;
+const MAX_PASSWORD: usize = 1024;
+
+pub struct Users;
+
+impl Resource for Users {
+    type Entity = user::Entity;
+    type Dto = User;
+    const FIELDS: &'static [Field] = FIELDS;
+
+    async fn to_dtos(st: &AppState, _actor: &Actor, rows: Vec<user::Model>) -> Result<Vec<User>> {
+        to_dtos(st, rows).await
+    }
+}
+
+pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Page<User>> {
+    resource::list::<Users>(st, actor, req).await
+}
+
+pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<User> {
+    resource::get::<Users>(st, actor, id).await
+}
+
+/// `GET /api/v1/me/`: the caller as a one-element list.
+pub async fn me(st: &AppState, actor: &Actor) -> Result<Page<User>> {
+    let row = find::<user::Entity>(&st.db, actor.id()).await?;
+    Ok(Page {
+        count: 1,
+        next: None,
+        previous: None,
+        results: vec![one(st, row).await?],
+    })
+}
+
+pub async fn create(st: &AppState, actor: &Actor, input: UserInput) -> Result<User> {
+    actor.require_superuser()?;
+    let mut model = validate(st, &input, None, true).await?;
+    let t = now();
+    model.created = Set(t);
+    model.modified = Set(t);
+    model.created_by = Set(Some(actor.id()));
+    model.modified_by = Set(Some(actor.id()));
+    if let Some(pw) = input.password {
+        model.password_hash = Set(hash_password(pw).await?);
+    } else {
+        model.password_hash = Set(UNUSABLE_PASSWORD.into());
+    }
+    let row = model.insert(&st.db).await?;
+    one(st, row).await
+}
+
+pub async fn update(
+    st: &AppState,
+    actor: &Actor,
+    id: i32,
+    input: UserInput,
+    partial: bool,
+) -> Result<User> {
+    let current = find::<user::Entity>(&st.db, id).await?;
+    if !actor.is_superuser() {
+        if actor.id() != id {
+            return Err(Error::forbidden());
+        }
+        if input
+            .is_superuser
+            .is_some_and(|s| s != current.is_superuser)
+        {
+            return Err(Error::Forbidden(
+                "Only a superuser may change is_superuser.".into(),
+            ));
+        }
+    }
+    let mut model = validate(st, &input, Some(&current), partial).await?;
+    if let Some(pw) = input.password {
+        model.password_hash = Set(hash_password(pw).await?);
+    }
+    model.modified = Set(now());
+    model.modified_by = Set(Some(actor.id()));
+    let txn = st.db.begin().await?;
+    if current.is_superuser && input.is_superuser == Some(false) {
+        refuse_last_superuser(&txn, id).await?;
+    }
+    let row = model.update(&txn).await?;
+    txn.commit().await?;
+    one(st, row).await
+}
+
+pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
+    actor.require_superuser()?;
+    let current = find::<user::Entity>(&st.db, id).await?;
+    let txn = st.db.begin().await?;
+    if current.is_superuser {
+        refuse_last_superuser(&txn, id).await?;
+    }
+    user::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Nobody could administer the server again if the last superuser went.
+async fn refuse_last_superuser(db: &impl sea_orm::ConnectionTrait, id: i32) -> Result<()> {
+    let others = user::Entity::find()
+        .filter(user::Column::IsSuperuser.eq(true))
+        .filter(user::Column::Id.ne(id))
+        .count(db)
+        .await?;
+    if others == 0 {
+        return Err(Error::Conflict(
+            "This is the last superuser; make another one first.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `input` against the rules and the stored rows; answers the row to write (without
+/// password, audit or id, which the caller sets).
+async fn validate(
+    st: &AppState,
+    input: &UserInput,
+    current: Option<&user::Model>,
+    partial: bool,
+) -> Result<user::ActiveModel> {
+    let mut c = Check::new();
+    let base = if partial { current } else { None };
+    let email = c
+        .required("email", input.email.clone(), base.map(|u| &u.email))
+        .map(|e| c.line("email", &e, 254, false).to_lowercase());
+    if let Some(e) = &email
+        && !c.has("email")
+    {
+        c.rule("email", validate::email(e));
+    }
+    let first_name = input
+        .first_name
+        .as_deref()
+        .map(|v| c.line("first_name", v, 150, true));
+    let last_name = input
+        .last_name
+        .as_deref()
+        .map(|v| c.line("last_name", v, 150, true));
+    if let Some(pw) = &input.password {
+        let n = pw.chars().count();
+        if n < MIN_PASSWORD {
+            c.error(
+                "password",
+                format!("Ensure this field has at least {MIN_PASSWORD} characters."),
+            );
+        } else if n > MAX_PASSWORD {
+            c.error(
+                "password",
+                format!("Ensure this field has no more than {MAX_PASSWORD} characters."),
+            );
+        } else if pw.contains('\0') {
+            c.error("password", "NUL characters are not allowed.");
+        }
+    }
+    if let Some(e) = &email
+        && !c.has("email")
+        && taken::<user::Entity>(
+            &st.db,
+            user::Column::Email,
+            e,
+            user::Column::Id,
+            current.map(|u| u.id),
+        )
+        .await?
+    {
+        c.error("email", "A user with this email already exists.");
+    }
+    c.finish()?;
+
+    let mut m = match current {
+        Some(cur) => user::ActiveModel::from(cur.clone()),
+        None => user::ActiveModel {
+            first_name: Set(String::new()),
+            last_name: Set(String::new()),
+            is_superuser: Set(false),
+            ..Default::default()
+        },
+    };
+    if let Some(e) = email {
+        m.email = Set(e);
+    }
+    if let Some(v) = first_name {
+        m.first_name = Set(v);
+    }
+    if let Some(v) = last_name {
+        m.last_name = Set(v);
+    }
+    if let Some(v) = input.is_superuser {
+        m.is_superuser = Set(v);
+    }
+    Ok(m)
+}
+
+async fn one(st: &AppState, row: user::Model) -> Result<User> {
+    Ok(to_dtos(st, vec![row]).await?.remove(0))
+}
+
+async fn to_dtos(st: &AppState, rows: Vec<user::Model>) -> Result<Vec<User>> {
+    let refs = user_refs(
+        &st.db,
+        rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
+            User {
+                id: r.id,
+                kind: "user".into(),
+                url: format!("/api/v1/users/{}/", r.id),
+                related: parts.related,
+                summary_fields: parts.summary,
+                audit: parts.audit,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                email: r.email,
+                is_superuser: r.is_superuser,
+            }
+        })
+        .collect())
+}

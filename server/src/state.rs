@@ -1,0 +1,40 @@
+//! What every handler can reach.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sea_orm::DatabaseConnection;
+
+use crate::secrets::Secrets;
+
+/// Verified Basic credentials by digest: (user id, password stamp, when verified).
+pub type BasicCache = Mutex<HashMap<String, (i32, String, Instant)>>;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub secrets: Secrets,
+    pub leptos: LeptosOptions,
+    pub basic_cache: Arc<BasicCache>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, secrets: Secrets, leptos: LeptosOptions) -> Self {
+        Self {
+            db,
+            secrets,
+            leptos,
+            basic_cache: Arc::default(),
+        }
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}

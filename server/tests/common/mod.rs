@@ -1,0 +1,301 @@
+//! Test harness: starts the real server on 127.0.0.1:0 over a fresh database — SQLite in a temp
+//! directory, or, with `CYBORG_TEST_DB=postgres`, a new PostgreSQL database that is dropped
+//! afterwards — and talks to it over real HTTP.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use server::config::Config;
+use tempfile::TempDir;
+
+pub const ADMIN_EMAIL: &str = "admin@test.local";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+/// Base URL of the PostgreSQL server used with `CYBORG_TEST_DB=postgres`.
+const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432";
+
+pub fn backend() -> &'static str {
+    match std::env::var("CYBORG_TEST_DB").as_deref() {
+        Ok("postgres") | Ok("postgresql") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub db_url: String,
+    pub data_dir: PathBuf,
+    /// Bearer token of the first superuser.
+    pub admin_token: String,
+    pg_database: Option<String>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db_url, pg_database) = match backend() {
+            "postgres" => {
+                let name = format!("cyborg_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(format!("{PG_BASE}/postgres"))
+                    .await
+                    .expect("PostgreSQL on 127.0.0.1:5432");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                (format!("{PG_BASE}/{name}"), Some(name))
+            }
+            _ => (
+                format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
+                None,
+            ),
+        };
+        let config = Config {
+            database_url: Some(db_url.clone()),
+            data_dir: dir.path().join("data"),
+            site_addr: "127.0.0.1:0".parse().unwrap(),
+            site_root: dir.path().join("site").display().to_string(),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            secret_key: Some("test-secret-key".into()),
+            log: "warn".into(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(server::start(config, Some(listener)));
+        let http = reqwest::Client::builder().build().unwrap();
+        let mut server = TestServer {
+            addr,
+            http,
+            db_url,
+            data_dir: dir.path().join("data"),
+            admin_token: String::new(),
+            pg_database,
+            task,
+            _dir: dir,
+        };
+        for _ in 0..200 {
+            if let Ok(r) = server.http.get(server.url("/api/v1/ping/")).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            assert!(
+                !server.task.is_finished(),
+                "the server stopped while starting"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        server.admin_token = server.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A bearer token for the given credentials (panics when refused).
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .raw(
+                Method::POST,
+                "/api/token/obtain/",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "token for {email}: {body}");
+        body["access"].as_str().expect("access token").to_string()
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; answers status and JSON
+    /// (`Value::Null` for an empty body, a string for a non-JSON one).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        read(resp).await
+    }
+
+    /// Sends raw bytes as the body (for malformed JSON).
+    pub async fn raw_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.raw(Method::GET, path, Some(&self.admin_token.clone()), None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.raw(
+            Method::POST,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.raw(
+            Method::PATCH,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.raw(
+            Method::PUT,
+            path,
+            Some(&self.admin_token.clone()),
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.raw(Method::DELETE, path, Some(&self.admin_token.clone()), None)
+            .await
+    }
+
+    /// Creates an object as the admin and answers it (panics unless 201).
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let (status, v) = self.post(path, body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path} {body}: {v}");
+        v
+    }
+
+    /// A non-superuser and their bearer token.
+    pub async fn regular_user(&self, email: &str) -> (i64, String) {
+        let u = self
+            .create(
+                "/api/v1/users/",
+                json!({"email": email, "password": "user-password", "first_name": "Reg"}),
+            )
+            .await;
+        (
+            u["id"].as_i64().unwrap(),
+            self.token(email, "user-password").await,
+        )
+    }
+
+    /// A direct connection to the server's database, for seeding what the API cannot write.
+    pub async fn db(&self) -> DatabaseConnection {
+        server::db::connect(&self.db_url)
+            .await
+            .expect("test database")
+    }
+
+    /// A schedule, a repository, a client and a policy using them; answers their ids.
+    pub async fn fixture(&self) -> Fixture {
+        let schedule = self
+            .create(
+                "/api/v1/schedules/",
+                json!({"name": "Nightly", "crontab": "0 3 * * * *"}),
+            )
+            .await;
+        let repository = self
+            .create("/api/v1/repositories/", json!({"name": "Main", "path": "/srv/borg/main", "repository_key": "s3cret-passphrase"}))
+            .await;
+        let client = self
+            .create("/api/v1/clients/", json!({"hostname": "web1.example.com"}))
+            .await;
+        let policy = self
+            .create(
+                "/api/v1/policies/",
+                json!({
+                    "name": "Web config", "policy_type": "config", "repository": repository["id"],
+                    "schedule": schedule["id"], "clients": [client["id"]], "keep_daily": 7
+                }),
+            )
+            .await;
+        Fixture {
+            schedule: schedule["id"].as_i64().unwrap(),
+            repository: repository["id"].as_i64().unwrap(),
+            client: client["id"].as_i64().unwrap(),
+            policy: policy["id"].as_i64().unwrap(),
+        }
+    }
+}
+
+pub struct Fixture {
+    pub schedule: i64,
+    pub repository: i64,
+    pub client: i64,
+    pub policy: i64,
+}
+
+async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let bytes = resp.bytes().await.expect("body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+        if let Some(name) = self.pg_database.take() {
+            // Drop runs outside async code: a short-lived runtime on its own thread drops the
+            // database, forcing off the pool connections the aborted server still holds.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(format!("{PG_BASE}/postgres")).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
