@@ -37,10 +37,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Parses a body that must be a JSON object into `T` (a struct of optional fields).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    // serde's derived structs also accept a JSON array of their fields in order, so
+    // `["a@b.c", "pw"]` logged in and `["n", "0 3 * * *", true]` created a schedule (and `[1]`
+    // came out as an error under the field ""). Every body of this API is an object: refuse
+    // arrays before serde sees them.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Error::BadRequest(
+            "Expected a JSON object, not an array.".into(),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    match serde_path_to_error::deserialize::<_, T>(&mut *de) {
+        // Without `end()` anything after the first value (`{"a":1} garbage`) was ignored and
+        // a malformed body accepted; `serde_json::from_slice` checks this, a bare Deserializer not.
+        Ok(v) => de
+            .end()
+            .map(|()| v)
+            .map_err(|e| Error::BadRequest(format!("JSON parse error - {e}"))),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -157,11 +172,49 @@ mod tests {
             parse_json::<ClientInput>(b"[1]"),
             Err(Error::BadRequest(_))
         ));
+        assert!(matches!(
+            parse_json::<app::dto::ScheduleInput>(br#" ["n", "0 3 * * *", true]"#),
+            Err(Error::BadRequest(_))
+        ));
         let Err(Error::Validation(e)) = parse_json::<ClientInput>(br#"{"port": "x"}"#) else {
             panic!("expected a field error")
         };
         assert!(e["port"][0].contains("invalid type"), "{e:?}");
         assert!(!e["port"][0].contains("line"), "{e:?}");
         assert!(parse_json::<ClientInput>(br#"{"unknown": 1, "id": 5}"#).is_ok());
+        assert!(parse_json::<ClientInput>(b"{} \n").is_ok());
+        assert!(matches!(
+            parse_json::<ClientInput>(br#"{"hostname": "a.b"} trailing"#),
+            Err(Error::BadRequest(_))
+        ));
+    }
+}
+
+/// `?month=YYYY-MM` of the calendar endpoints; any other parameter is refused like an unknown filter.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthQuery {
+    /// The month to show, `YYYY-MM`; the current UTC month when absent.
+    pub month: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MonthQuery {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs) = Query::from_request_parts(parts, state).await?;
+        let mut month = None;
+        for (k, v) in pairs {
+            match k.as_str() {
+                "month" => month = Some(v),
+                _ => {
+                    return Err(Error::field(
+                        &k,
+                        "Unknown parameter; only month=YYYY-MM is accepted.",
+                    ));
+                }
+            }
+        }
+        Ok(MonthQuery { month })
     }
 }

@@ -1,6 +1,7 @@
 //! The JSON REST API under `/api/v1` (and the token endpoints under `/api`): one router per
 //! resource, merged here; the OpenAPI document is collected from the handlers themselves.
 mod auth;
+mod calendar;
 mod catalogs;
 mod clients;
 pub mod crud;
@@ -55,8 +56,11 @@ pub fn api_router() -> Router<AppState> {
         .merge(users::router())
         .merge(clients::router())
         .merge(schedules::router())
+        .merge(schedules::actions::router())
         .merge(repositories::router())
         .merge(policies::router())
+        .merge(policies::actions::router())
+        .merge(calendar::router())
         .merge(catalogs::router())
         .split_for_parts();
     doc.info.version = app::VERSION.into();

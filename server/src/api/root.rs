@@ -32,6 +32,7 @@ async fn index() -> Json<BTreeMap<&'static str, &'static str>> {
         ("repositories", "/api/v1/repositories/"),
         ("policies", "/api/v1/policies/"),
         ("catalogs", "/api/v1/catalogs/"),
+        ("calendar", "/api/v1/calendar/"),
         ("openapi", "/api/v1/openapi.json"),
     ]))
 }

@@ -76,10 +76,16 @@ pub async fn authenticate(
     email: &str,
     password: &str,
 ) -> Result<Option<user::Model>> {
-    let found = user::Entity::find()
-        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-        .one(db)
-        .await?;
+    // PostgreSQL refuses a NUL in a text parameter (a 500 for `{"email": "a\u0000@b.c"}` on
+    // the token, session and Basic paths); no stored email can hold one, so it matches nobody.
+    let found = if email.contains('\0') {
+        None
+    } else {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+            .one(db)
+            .await?
+    };
     let hash = found
         .as_ref()
         .map(|u| u.password_hash.clone())
@@ -206,6 +212,18 @@ pub async fn login(st: &AppState, email: &str, password: &str) -> Result<(String
     Ok((token, u))
 }
 
+/// Spends every refresh token of a user, when their password changes: access tokens die with
+/// the old password by themselves, but a refresh token would otherwise keep minting new ones, so
+/// whoever held a leaked one stayed in after the password reset.
+pub async fn revoke_refresh_tokens(db: &impl ConnectionTrait, user_id: i32) -> Result<()> {
+    auth_token::Entity::delete_many()
+        .filter(auth_token::Column::UserId.eq(user_id))
+        .filter(auth_token::Column::Kind.eq(KIND_REFRESH))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn logout(st: &AppState, session_token: &str) -> Result<()> {
     auth_token::Entity::delete_many()
         .filter(auth_token::Column::TokenHash.eq(token_digest(session_token)))
@@ -261,10 +279,13 @@ async fn basic(st: &AppState, email: &str, password: &str) -> Result<user::Model
         .expect("cache lock")
         .get(&key)
         .cloned();
+    // The stamp catches a password change; the email must be checked too, or for the cache's
+    // lifetime the old email kept logging in after the user's email had changed.
     if let Some((uid, stamp, at)) = cached
         && at.elapsed() < BASIC_CACHE_TTL
         && let Some(u) = user::Entity::find_by_id(uid).one(&st.db).await?
         && password_stamp(&u) == stamp
+        && u.email == email.trim().to_lowercase()
     {
         return Ok(u);
     }

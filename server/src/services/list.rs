@@ -18,6 +18,10 @@ pub const MAX_PAGE_SIZE: u64 = 10_000;
 const MAX_VALUE_LEN: usize = 4096;
 /// Most values in one `__in` list.
 const MAX_IN_VALUES: usize = 1000;
+/// Most parameters in one query string. Every filter adds a level to the SQL condition, which is
+/// built, cloned, rendered and dropped recursively: a GET with ~1000 filters (`?id__gt=1&…`)
+/// overflowed the stack and aborted the whole server process, on both databases.
+const MAX_PARAMS: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -108,6 +112,11 @@ pub fn plan(
     let mut page = 1;
     let mut page_size = DEFAULT_PAGE_SIZE;
 
+    if req.params.len() > MAX_PARAMS {
+        return Err(Error::BadRequest(format!(
+            "At most {MAX_PARAMS} query parameters are allowed."
+        )));
+    }
     for (key, value) in &req.params {
         if value.len() > MAX_VALUE_LEN || value.contains('\0') {
             return Err(Error::field(
@@ -122,7 +131,7 @@ pub fn plan(
                 if !value.trim().is_empty() {
                     let mut any = Condition::any();
                     for f in fields.iter().filter(|f| f.search) {
-                        any = any.add(icontains(f.expr(), value));
+                        any = any.add(icontains(f.expr(), value, backend));
                     }
                     condition = condition.add(any);
                 }
@@ -220,21 +229,13 @@ fn parse_filter(fields: &[Field], key: &str, value: &str, backend: DbBackend) ->
     };
     let expr = match lookup {
         "exact" => col.eq(parse_value(field.kind, value).map_err(|m| bad(&m))?),
-        "iexact" => text_only(Expr::expr(Func::lower(col.clone())).eq(value.to_lowercase()))?,
+        "iexact" => text_only(case_insensitive(col.clone(), false, value, false, backend))?,
         "contains" => text_only(contains(col.clone(), value, backend))?,
-        "icontains" => text_only(icontains(col.clone(), value))?,
+        "icontains" => text_only(icontains(col.clone(), value, backend))?,
         "startswith" => text_only(starts_with(col.clone(), value))?,
-        "istartswith" => text_only(Expr::expr(Func::lower(col.clone())).like(like_pattern(
-            "",
-            &value.to_lowercase(),
-            "%",
-        )))?,
+        "istartswith" => text_only(case_insensitive(col.clone(), false, value, true, backend))?,
         "endswith" => text_only(ends_with(col.clone(), value))?,
-        "iendswith" => text_only(Expr::expr(Func::lower(col.clone())).like(like_pattern(
-            "%",
-            &value.to_lowercase(),
-            "",
-        )))?,
+        "iendswith" => text_only(case_insensitive(col.clone(), true, value, false, backend))?,
         "in" => col.is_in(parse_list(field.kind, value).map_err(|m| bad(&m))?),
         "gt" | "gte" | "lt" | "lte" => {
             if field.kind == Kind::Bool {
@@ -322,8 +323,72 @@ fn escape_like(value: &str) -> String {
     escaped
 }
 
-pub fn icontains(col: SimpleExpr, value: &str) -> SimpleExpr {
-    Expr::expr(Func::lower(col)).like(like_pattern("%", &value.to_lowercase(), "%"))
+pub fn icontains(col: SimpleExpr, value: &str, backend: DbBackend) -> SimpleExpr {
+    case_insensitive(col, true, value, true, backend)
+}
+
+/// `col` equals `value` ignoring case, with any text before and/or after it when asked.
+///
+/// PostgreSQL: `lower(col) LIKE lower(value)`, its `lower()` folds every letter. SQLite's `lower()`
+/// and `LIKE` fold ASCII letters only, so `?first_name__icontains=ölga` missed "Ölga" (and a
+/// catalog search for "été" missed "Été") there. SQLite gets a GLOB pattern instead, each letter
+/// as a class of its case variants (`[Öö]`), which is exact for every letter and portable (no
+/// ICU extension needed).
+fn case_insensitive(
+    col: SimpleExpr,
+    any_before: bool,
+    value: &str,
+    any_after: bool,
+    backend: DbBackend,
+) -> SimpleExpr {
+    if backend == DbBackend::Sqlite {
+        let mut pattern = String::with_capacity(value.len() * 2 + 2);
+        if any_before {
+            pattern.push('*');
+        }
+        for c in value.chars() {
+            push_glob_char(&mut pattern, c);
+        }
+        if any_after {
+            pattern.push('*');
+        }
+        // glob(P, X) is `X GLOB P`.
+        return Expr::expr(Func::cust(Alias::new("glob")).arg(pattern).arg(col)).eq(1);
+    }
+    let (before, after) = (
+        if any_before { "%" } else { "" },
+        if any_after { "%" } else { "" },
+    );
+    Expr::expr(Func::lower(col)).like(like_pattern(before, &value.to_lowercase(), after))
+}
+
+/// Appends `c` to a GLOB pattern so that it matches itself and its other-case forms only.
+fn push_glob_char(pattern: &mut String, c: char) {
+    if matches!(c, '*' | '?' | '[' | ']') {
+        pattern.push('[');
+        pattern.push(c);
+        pattern.push(']');
+        return;
+    }
+    let mut variants = vec![c];
+    for mapped in [
+        c.to_lowercase().collect::<Vec<char>>(),
+        c.to_uppercase().collect::<Vec<char>>(),
+    ] {
+        // Mappings to several characters (ß → SS) cannot sit in a one-character class.
+        if let [one] = mapped[..]
+            && !variants.contains(&one)
+        {
+            variants.push(one);
+        }
+    }
+    if variants.len() == 1 {
+        pattern.push(c);
+    } else {
+        pattern.push('[');
+        pattern.extend(variants);
+        pattern.push(']');
+    }
 }
 
 /// Case-sensitive substring test. SQLite's LIKE ignores ASCII case, so each backend gets its own
@@ -338,13 +403,17 @@ fn contains(col: SimpleExpr, value: &str, backend: DbBackend) -> SimpleExpr {
 }
 
 /// Case-sensitive prefix test, portable and exact: the first `len(value)` characters equal it.
+/// The length is bound as a 32-bit integer: PostgreSQL has `substr(text, int, int)` only, and an
+/// `i64` (int8) argument made every `__startswith`/`__endswith` a 500 there. Values are at most
+/// `MAX_VALUE_LEN` characters, so the length always fits.
 pub fn starts_with(col: SimpleExpr, value: &str) -> SimpleExpr {
-    let n = value.chars().count() as i64;
+    let n = value.chars().count() as i32;
     Expr::expr(Func::cust(Alias::new("substr")).arg(col).arg(1).arg(n)).eq(value.to_string())
 }
 
 fn ends_with(col: SimpleExpr, value: &str) -> SimpleExpr {
-    let n = value.chars().count() as i64;
+    // i32 for the same reason as in `starts_with`: `char_length(...) - int8` is int8 on PostgreSQL.
+    let n = value.chars().count() as i32;
     if n == 0 {
         return Expr::value(true);
     }
@@ -477,6 +546,15 @@ mod tests {
             page.previous.as_deref(),
             Some("/api/v1/x/?search=a+b&page_size=1&page=1")
         );
+    }
+
+    #[test]
+    fn glob_patterns_fold_case_and_escape_wildcards() {
+        let mut p = String::new();
+        for c in "Öl*?[]-^ß1".chars() {
+            push_glob_char(&mut p, c);
+        }
+        assert_eq!(p, "[Öö][lL][*][?][[][]]-^ß1");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The service layer: every read and write of the product. The `/api/v1` handlers and the Leptos
 //! server functions are thin callers; permissions and validation are decided here, once.
 pub mod auth;
+pub mod calendar;
 pub mod catalogs;
 pub mod clients;
 pub mod list;

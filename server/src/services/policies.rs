@@ -20,7 +20,7 @@ use super::{
     validate::{self, Check},
 };
 use crate::{
-    crontab,
+    crontab::Crontab,
     entities::{client, policy, policy_client, repository, schedule},
     error::Result,
     state::AppState,
@@ -205,7 +205,7 @@ pub async fn create(st: &AppState, actor: &Actor, input: PolicyInput) -> Result<
     m.modified = Set(t);
     m.created_by = Set(Some(actor.id()));
     m.modified_by = Set(Some(actor.id()));
-    m.next_run = Set(next_run(m.enabled.clone().unwrap(), &sched, t));
+    m.next_run = Set(next_run(*m.enabled.as_ref(), &sched, t));
     let txn = st.db.begin().await?;
     let row = m.insert(&txn).await?;
     set_clients(&txn, row.id, clients.unwrap_or_default()).await?;
@@ -226,7 +226,11 @@ pub async fn update(
     let t = now();
     m.modified = Set(t);
     m.modified_by = Set(Some(actor.id()));
-    m.next_run = Set(next_run(m.enabled.clone().unwrap(), &sched, t));
+    // Only a change of schedule or of `enabled` moves the next run: recomputing on any edit
+    // would skip a run that is due but not yet launched.
+    if sched.id != current.schedule_id || *m.enabled.as_ref() != current.enabled {
+        m.next_run = Set(next_run(*m.enabled.as_ref(), &sched, t));
+    }
     let txn = st.db.begin().await?;
     let row = m.update(&txn).await?;
     if let Some(clients) = clients {
@@ -252,20 +256,23 @@ pub fn next_run(
     if !enabled || !sched.enabled {
         return None;
     }
-    crontab::Crontab::parse(&sched.crontab)
-        .ok()?
-        .next_after(after)
+    Crontab::parse(&sched.crontab).ok()?.next_after(after)
 }
 
-/// Recomputes `next_run` of every policy on `sched`, after the schedule changed.
+/// Recomputes `next_run` of every policy on `sched`, after the schedule changed. The crontab is
+/// parsed once for all of them: parsing costs several times more than one next-run question.
 pub async fn refresh_next_runs(db: &impl ConnectionTrait, sched: &schedule::Model) -> Result<()> {
     let t = now();
+    let crontab = Crontab::parse(&sched.crontab).ok();
     for p in policy::Entity::find()
         .filter(policy::Column::ScheduleId.eq(sched.id))
         .all(db)
         .await?
     {
-        let value = next_run(p.enabled, sched, t);
+        let value = match &crontab {
+            Some(c) if p.enabled && sched.enabled => c.next_after(t),
+            _ => None,
+        };
         if value != p.next_run {
             let mut m = policy::ActiveModel::from(p);
             m.next_run = Set(value);
@@ -356,7 +363,8 @@ async fn validate(
     }
 
     let extra_vars = match &input.extra_vars {
-        None => current.map(|m| m.extra_vars.clone()),
+        // Not sent: the stored text, or none on create, so the per-type checks still run.
+        None => Some(current.map(|m| m.extra_vars.clone()).unwrap_or_default()),
         Some(v) => match extra_vars_text(v) {
             Ok(s) => Some(s),
             Err(m) => {

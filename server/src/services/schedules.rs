@@ -1,17 +1,16 @@
 //! Schedules: named crontab strings that policies run on.
 use app::dto::{Page, Schedule, ScheduleInput};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 
 use super::{
-    Actor, audit_parts, find,
+    Actor, audit_parts, calendar, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now,
+    new_uuid, now, policies,
     resource::{self, Resource, taken},
     user_refs,
     validate::Check,
 };
 use crate::{
-    crontab,
     entities::{policy, schedule},
     error::{Error, Result},
     state::AppState,
@@ -106,7 +105,12 @@ pub async fn update(
     let mut m = validate(st, &input, Some(&current), partial).await?;
     m.modified = Set(now());
     m.modified_by = Set(Some(actor.id()));
-    let row = m.update(&st.db).await?;
+    let txn = st.db.begin().await?;
+    let row = m.update(&txn).await?;
+    if row.crontab != current.crontab || row.enabled != current.enabled {
+        policies::refresh_next_runs(&txn, &row).await?;
+    }
+    txn.commit().await?;
     resource::one::<Schedules>(st, actor, row).await
 }
 
@@ -160,12 +164,7 @@ async fn validate(
     if let Some(expr) = &crontab
         && !c.has("crontab")
     {
-        c.rule(
-            "crontab",
-            crontab::Crontab::parse(expr)
-                .and_then(|t| t.validate(now()))
-                .map_err(|e| e.to_string()),
-        );
+        c.rule("crontab", calendar::check_crontab(expr).map(|_| ()));
     }
     c.finish()?;
 

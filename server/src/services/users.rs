@@ -2,7 +2,8 @@
 //! and password, never their own `is_superuser`.
 use app::dto::{Page, User, UserInput};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::{
@@ -16,7 +17,7 @@ use super::{
 use crate::{
     entities::user,
     error::{Error, Result},
-    services::auth::{UNUSABLE_PASSWORD, hash_password},
+    services::auth::{UNUSABLE_PASSWORD, hash_password, revoke_refresh_tokens},
     state::AppState,
 };
 
@@ -106,6 +107,7 @@ pub async fn update(
         }
     }
     let mut model = validate(st, &input, Some(&current), partial).await?;
+    let password_changed = input.password.is_some();
     if let Some(pw) = input.password {
         model.password_hash = Set(hash_password(pw).await?);
     }
@@ -116,6 +118,9 @@ pub async fn update(
         refuse_last_superuser(&txn, id).await?;
     }
     let row = model.update(&txn).await?;
+    if password_changed {
+        revoke_refresh_tokens(&txn, id).await?;
+    }
     txn.commit().await?;
     one(st, row).await
 }
@@ -133,7 +138,31 @@ pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
 }
 
 /// Nobody could administer the server again if the last superuser went.
-async fn refuse_last_superuser(db: &impl sea_orm::ConnectionTrait, id: i32) -> Result<()> {
+async fn refuse_last_superuser(db: &impl ConnectionTrait, id: i32) -> Result<()> {
+    // Two superusers demoting or deleting each other at the same moment both saw the other one
+    // still there and both went through, leaving none (reproduced on PostgreSQL by
+    // tests/auth.rs). So first serialize such changes: PostgreSQL locks the superuser rows, in
+    // id order so that two callers queue instead of deadlocking, and the count below then reads
+    // what the first one committed; SQLite ignores FOR UPDATE but has a single writer, which a
+    // write as the transaction's first statement takes at once (a read first would pin a stale
+    // snapshot, and its later write fail).
+    if db.get_database_backend() == DbBackend::Postgres {
+        user::Entity::find()
+            .filter(user::Column::IsSuperuser.eq(true))
+            .order_by_asc(user::Column::Id)
+            .lock_exclusive()
+            .all(db)
+            .await?;
+    } else {
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::IsSuperuser,
+                Expr::col(user::Column::IsSuperuser).into(),
+            )
+            .filter(user::Column::IsSuperuser.eq(true))
+            .exec(db)
+            .await?;
+    }
     let others = user::Entity::find()
         .filter(user::Column::IsSuperuser.eq(true))
         .filter(user::Column::Id.ne(id))

@@ -194,14 +194,16 @@ pub fn repository_path(s: &str) -> std::result::Result<(), String> {
         return Ok(());
     }
     if let Some((user, rest)) = s.split_once('@') {
-        let Some((host, path)) = rest.split_once(':') else {
+        // A bracketed IPv6 host holds colons itself: its path starts after "]:" (splitting at
+        // the first colon refused `u@[::1]:/r`).
+        let split = match rest.strip_prefix('[') {
+            Some(bracketed) => bracketed.split_once("]:"),
+            None => rest.split_once(':'),
+        };
+        let Some((host, path)) = split else {
             return Err(expected.into());
         };
         unix_user(user)?;
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host);
         hostname(host)?;
         if !path.starts_with('/') || path.len() < 2 {
             return Err(format!(
@@ -298,6 +300,7 @@ mod tests {
             "cyborgbackup@backup:/repository",
             "u@10.0.0.1:/r",
             "u@[::1]:/r",
+            "backup@[fe80::1]:/srv/borg",
             "ssh://u@host/srv/r",
             "ssh://u@host:2222/srv/r",
             "ssh://u@[::1]:22/r",
@@ -318,6 +321,9 @@ mod tests {
             "ssh://u@host:x/r",
             "/a\nb",
             "ftp://u@h/r",
+            "u@[::1]/r",
+            "u@[::1:/r",
+            "u@[bad host]:/r",
         ] {
             assert!(repository_path(bad).is_err(), "{bad:?}");
         }

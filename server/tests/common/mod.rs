@@ -299,3 +299,113 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// Seeds one archive the way a finished backup would leave it (the catalog has no write API):
+/// a successful backup job, the archive row, and one catalog entry per `(path, size)`, sharing
+/// `catalog_paths` rows with earlier archives. Answers `(job id, archive id)`.
+pub async fn seed_archive(
+    s: &TestServer,
+    repository: i64,
+    archive_name: &str,
+    files: &[(&str, i64)],
+) -> (i32, i32) {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    use server::entities::{archive, catalog_entry, catalog_path, job};
+
+    let db = s.db().await;
+    let t = chrono::Utc::now();
+    let job = job::ActiveModel {
+        uuid: Set(uuid::Uuid::new_v4().to_string()),
+        name: Set(format!("backup {archive_name}")),
+        job_type: Set("job".into()),
+        launch_type: Set("manual".into()),
+        status: Set("successful".into()),
+        failed: Set(false),
+        started: Set(Some(t)),
+        finished: Set(Some(t)),
+        elapsed: Set(1.0),
+        policy_id: Set(None),
+        client_id: Set(None),
+        repository_id: Set(Some(repository as i32)),
+        archive_name: Set(archive_name.into()),
+        original_size: Set(0),
+        compressed_size: Set(0),
+        deduplicated_size: Set(0),
+        job_explanation: Set(String::new()),
+        master_job_id: Set(None),
+        depends_on_id: Set(None),
+        created: Set(t),
+        modified: Set(t),
+        created_by: Set(None),
+        modified_by: Set(None),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .expect("seed job");
+    let archive = archive::ActiveModel {
+        repository_id: Set(repository as i32),
+        client_id: Set(None),
+        policy_id: Set(None),
+        job_id: Set(Some(job.id)),
+        name: Set(archive_name.into()),
+        created: Set(t),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .expect("seed archive");
+    for (path, size) in files {
+        let existing = catalog_path::Entity::find()
+            .filter(catalog_path::Column::Path.eq(*path))
+            .one(&db)
+            .await
+            .expect("find path");
+        let path_id = match existing {
+            Some(p) => p.id,
+            None => {
+                catalog_path::ActiveModel {
+                    path: Set(path.to_string()),
+                    ..Default::default()
+                }
+                .insert(&db)
+                .await
+                .expect("seed path")
+                .id
+            }
+        };
+        catalog_entry::ActiveModel {
+            archive_id: Set(archive.id),
+            path_id: Set(path_id),
+            mode: Set("-rw-r--r--".into()),
+            mtime: Set(Some(
+                chrono::DateTime::parse_from_rfc3339("2024-05-06T07:08:09Z")
+                    .unwrap()
+                    .to_utc(),
+            )),
+            owner: Set("root".into()),
+            group: Set("root".into()),
+            size: Set(*size),
+            healthy: Set(true),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .expect("seed catalog entry");
+    }
+    db.close().await.ok();
+    (job.id, archive.id)
+}
+
+/// `path` with the query string built from `pairs`, every value percent-encoded.
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = reqwest::Url::parse("http://localhost")
+        .unwrap()
+        .join(path)
+        .unwrap();
+    url.query_pairs_mut().extend_pairs(pairs);
+    match url.query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
+        _ => url.path().to_string(),
+    }
+}
