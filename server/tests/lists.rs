@@ -9,6 +9,9 @@ use common::{TestServer, seed_archive, with_query};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// Query pairs.
+type Pairs<'a> = Vec<(&'a str, &'a str)>;
+
 /// Every list endpoint.
 const LISTS: &[&str] = &[
     "/api/v1/users/",
@@ -219,11 +222,11 @@ async fn seed_every_kind(s: &TestServer, n: usize) {
     let (_, scheds) = s.get("/api/v1/schedules/").await;
     let repo = results(&repos)[0]["id"].as_i64().unwrap();
     let sched = results(&scheds)[0]["id"].as_i64().unwrap();
-    for i in 0..n {
+    for (i, c) in clients.iter().enumerate() {
         s.create(
             "/api/v1/policies/",
             json!({"name": format!("Policy {i}"), "policy_type": "config", "repository": repo,
-                   "schedule": sched, "clients": [clients[i]]}),
+                   "schedule": sched, "clients": [c]}),
         )
         .await;
     }
@@ -677,7 +680,7 @@ async fn filters_with_every_lookup_on_clients() {
     let [a, b, g, d, e] = lookup_clients(&s).await;
     let c = "/api/v1/clients/";
     let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<i64>>();
-    let cases: Vec<(Vec<(&str, &str)>, BTreeSet<i64>)> = vec![
+    let cases: Vec<(Pairs, BTreeSet<i64>)> = vec![
         (vec![("hostname", "alpha.example.com")], set(&[a])),
         (vec![("hostname", "ALPHA.example.com")], set(&[])),
         (vec![("hostname__iexact", "ALPHA.example.com")], set(&[a])),
@@ -1024,7 +1027,7 @@ async fn policy_filters_by_clients_repository_and_schedule() {
     );
     let both = format!("{c2},{c3}");
     let repos = format!("{r1},{r2}");
-    let cases: Vec<(Vec<(&str, &str)>, BTreeSet<i64>)> = vec![
+    let cases: Vec<(Pairs, BTreeSet<i64>)> = vec![
         (vec![("clients", &c1)], set(&[p1, p2])),
         (vec![("clients", &c2)], set(&[p2])),
         (vec![("clients", &c3)], set(&[])),
