@@ -138,6 +138,8 @@ enum CatalogPaths {
     Table,
     Id,
     Path,
+    PathHash,
+    ParentHash,
 }
 
 #[derive(DeriveIden)]
@@ -570,14 +572,29 @@ impl MigrationTrait for Migration {
                     .table(CatalogPaths::Table)
                     .col(big_pk(CatalogPaths::Id))
                     .col(text(CatalogPaths::Path))
+                    // SHA-256 of the path's UTF-8 bytes: the uniqueness key. A unique index on the
+                    // path itself would break on PostgreSQL for paths longer than a btree row
+                    // (~2700 bytes; borg paths reach 4096) and would store every path twice.
+                    .col(blob(CatalogPaths::PathHash))
+                    // The first 8 bytes of the SHA-256 of the parent directory's path (`""` for
+                    // top-level entries), as a signed big-endian integer.
+                    .col(big_integer(CatalogPaths::ParentHash))
                     .to_owned(),
             )
             .await?;
+        // Unique on (parent_hash, path_hash), which is unique on the path (the parent is a
+        // function of the path), and keeps the siblings of a directory together: ingestion,
+        // which meets paths directory by directory, touches few index pages, and browsing one
+        // directory is a range of this index (the path prefix is re-checked, collision-safe).
         manager
             .create_index(
-                index("idx_catalog_paths_path", CatalogPaths::Table, &["path"])
-                    .unique()
-                    .to_owned(),
+                index(
+                    "idx_catalog_paths_parent_path",
+                    CatalogPaths::Table,
+                    &["parent_hash", "path_hash"],
+                )
+                .unique()
+                .to_owned(),
             )
             .await?;
 

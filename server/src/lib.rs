@@ -1,6 +1,7 @@
 //! The CyBorgBackup server: configuration, storage, the service layer, the REST API and the
 //! Leptos dashboard, put together by `start`.
 pub mod api;
+pub mod catalog;
 pub mod config;
 pub mod crontab;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod router;
 pub mod secrets;
 pub mod services;
+pub mod ssh_keys;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let db = db::connect(&config.database_url()).await?;
     db::migrate(&db).await?;
     let secrets = Secrets::load(config.secret_key.as_deref(), &config.data_dir)?;
+    ssh_keys::ensure_key_pair(&config.data_dir).context("preparing the server's SSH key pair")?;
     match services::auth::ensure_first_superuser(
         &db,
         config.admin_email.as_deref(),
@@ -42,7 +45,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         None => {}
     }
     let leptos = leptos_options(config, config.site_addr);
-    Ok(AppState::new(db, secrets, leptos))
+    Ok(AppState::new(db, secrets, leptos, config.data_dir.clone()))
 }
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {

@@ -1,6 +1,7 @@
 //! What every handler can reach.
 use std::{
     collections::HashMap,
+    path::PathBuf,
     sync::{Arc, Mutex},
     time::Instant,
 };
@@ -20,15 +21,23 @@ pub struct AppState {
     pub secrets: Secrets,
     pub leptos: LeptosOptions,
     pub basic_cache: Arc<BasicCache>,
+    /// `CYBORG_DATA_DIR`: the SQLite file, the secret key, the SSH key pair (`ssh/`).
+    pub data_dir: PathBuf,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, secrets: Secrets, leptos: LeptosOptions) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: Secrets,
+        leptos: LeptosOptions,
+        data_dir: PathBuf,
+    ) -> Self {
         Self {
             db,
             secrets,
             leptos,
             basic_cache: Arc::default(),
+            data_dir,
         }
     }
 }

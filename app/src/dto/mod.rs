@@ -4,9 +4,13 @@
 mod calendar;
 mod catalog;
 mod common;
+mod jobs;
 mod resources;
+mod settings;
 
 pub use calendar::*;
 pub use catalog::*;
 pub use common::*;
+pub use jobs::*;
 pub use resources::*;
+pub use settings::*;

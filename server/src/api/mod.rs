@@ -6,10 +6,12 @@ mod catalogs;
 mod clients;
 pub mod crud;
 pub mod extract;
+mod jobs;
 mod policies;
 mod repositories;
 mod root;
 mod schedules;
+mod settings;
 mod tokens;
 mod users;
 
@@ -62,6 +64,8 @@ pub fn api_router() -> Router<AppState> {
         .merge(policies::actions::router())
         .merge(calendar::router())
         .merge(catalogs::router())
+        .merge(jobs::router())
+        .merge(settings::router())
         .split_for_parts();
     doc.info.version = app::VERSION.into();
     let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");

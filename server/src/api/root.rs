@@ -33,6 +33,9 @@ async fn index() -> Json<BTreeMap<&'static str, &'static str>> {
         ("policies", "/api/v1/policies/"),
         ("catalogs", "/api/v1/catalogs/"),
         ("calendar", "/api/v1/calendar/"),
+        ("jobs", "/api/v1/jobs/"),
+        ("stats", "/api/v1/stats/"),
+        ("settings", "/api/v1/settings/"),
         ("openapi", "/api/v1/openapi.json"),
     ]))
 }

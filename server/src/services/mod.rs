@@ -4,11 +4,13 @@ pub mod auth;
 pub mod calendar;
 pub mod catalogs;
 pub mod clients;
+pub mod jobs;
 pub mod list;
 pub mod policies;
 pub mod repositories;
 pub mod resource;
 pub mod schedules;
+pub mod settings;
 pub mod users;
 pub mod validate;
 

@@ -282,6 +282,29 @@ pub async fn refresh_next_runs(db: &impl ConnectionTrait, sched: &schedule::Mode
     Ok(())
 }
 
+/// Refuses (409) to delete a schedule or repository while policies use it, naming them.
+pub async fn refuse_if_used(
+    db: &impl ConnectionTrait,
+    column: policy::Column,
+    id: i32,
+    what: &str,
+) -> Result<()> {
+    let users: Vec<String> = policy::Entity::find()
+        .filter(column.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::Conflict(format!(
+        "This {what} is used by the policies {}; change or delete them first.",
+        users.join(", ")
+    )))
+}
+
 async fn set_clients(db: &impl ConnectionTrait, policy_id: i32, clients: Vec<i32>) -> Result<()> {
     policy_client::Entity::delete_many()
         .filter(policy_client::Column::PolicyId.eq(policy_id))

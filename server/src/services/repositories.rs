@@ -1,12 +1,12 @@
 //! Repositories: where borg stores archives. The passphrase is encrypted at rest and shown to
 //! superusers only.
 use app::dto::{Page, Repository, RepositoryInput};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now,
+    new_uuid, now, policies,
     resource::{self, Resource, taken},
     user_refs,
     validate::{self, Check},
@@ -133,19 +133,7 @@ pub async fn update(
 pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
     find::<repository::Entity>(&st.db, id).await?;
-    let users: Vec<String> = policy::Entity::find()
-        .filter(policy::Column::RepositoryId.eq(id))
-        .all(&st.db)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(Error::Conflict(format!(
-            "This repository is used by the policies {}; change or delete them first.",
-            users.join(", ")
-        )));
-    }
+    policies::refuse_if_used(&st.db, policy::Column::RepositoryId, id, "repository").await?;
     repository::Entity::delete_by_id(id).exec(&st.db).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Schedules: named crontab strings that policies run on.
 use app::dto::{Page, Schedule, ScheduleInput};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 
 use super::{
     Actor, audit_parts, calendar, find,
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     entities::{policy, schedule},
-    error::{Error, Result},
+    error::Result,
     state::AppState,
 };
 
@@ -117,19 +117,7 @@ pub async fn update(
 pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
     find::<schedule::Entity>(&st.db, id).await?;
-    let users: Vec<String> = policy::Entity::find()
-        .filter(policy::Column::ScheduleId.eq(id))
-        .all(&st.db)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(Error::Conflict(format!(
-            "This schedule is used by the policies {}; change or delete them first.",
-            users.join(", ")
-        )));
-    }
+    policies::refuse_if_used(&st.db, policy::Column::ScheduleId, id, "schedule").await?;
     schedule::Entity::delete_by_id(id).exec(&st.db).await?;
     Ok(())
 }

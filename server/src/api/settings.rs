@@ -1,0 +1,45 @@
+//! `/api/v1/settings/`: the server-wide settings and the server's SSH public key.
+use app::dto::{ErrorDetail, FieldErrors, Settings, SettingsInput, SshPublicKey};
+use axum::{Json, extract::State};
+use serde_json::{Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    api::extract::ApiJson,
+    error::Result,
+    services::{Actor, settings},
+    state::AppState,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read, update))
+        .routes(routes!(ssh_public_key))
+}
+
+/// The settings, defaults filled in.
+#[utoipa::path(get, path = "/api/v1/settings/", tag = "settings",
+    responses((status = 200, body = Settings), (status = 401, body = ErrorDetail)))]
+async fn read(State(st): State<AppState>, actor: Actor) -> Result<Json<Settings>> {
+    Ok(Json(settings::get(&st, &actor).await?))
+}
+
+/// Changes the settings sent (superuser). Unknown keys and invalid values are a 400, and then
+/// nothing is written.
+#[utoipa::path(patch, path = "/api/v1/settings/", tag = "settings", request_body = SettingsInput,
+    responses((status = 200, body = Settings), (status = 400, body = FieldErrors),
+              (status = 403, body = ErrorDetail)))]
+async fn update(
+    State(st): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<Map<String, Value>>,
+) -> Result<Json<Settings>> {
+    Ok(Json(settings::update(&st, &actor, input).await?))
+}
+
+/// The public key clients must put in `authorized_keys` for the server to reach them.
+#[utoipa::path(get, path = "/api/v1/settings/ssh_public_key/", tag = "settings",
+    responses((status = 200, body = SshPublicKey), (status = 401, body = ErrorDetail)))]
+async fn ssh_public_key(State(st): State<AppState>, actor: Actor) -> Result<Json<SshPublicKey>> {
+    Ok(Json(settings::ssh_public_key(&st, &actor).await?))
+}

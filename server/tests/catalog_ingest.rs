@@ -1,0 +1,457 @@
+//! Catalog ingestion from real `borg list --json-lines` output (borg 1.2 at /usr/bin/borg) into
+//! the real database, checked through the HTTP API; path sharing, pruning and bad input.
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::{Path, PathBuf},
+    process::Stdio,
+};
+
+use common::{TestServer, seed_archive, with_query};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement};
+use serde_json::Value;
+use server::{
+    catalog,
+    entities::{catalog_entry, catalog_path},
+};
+use tempfile::TempDir;
+use tokio::io::BufReader;
+
+struct Borg {
+    dir: TempDir,
+}
+
+impl Borg {
+    fn new() -> Self {
+        let b = Borg {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(b.base()).unwrap();
+        let out = b
+            .cmd()
+            .args(["init", "-e", "none"])
+            .arg(b.repo())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "borg init: {out:?}");
+        b
+    }
+    fn base(&self) -> PathBuf {
+        self.dir.path().join("base")
+    }
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+    fn cmd(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("/usr/bin/borg");
+        c.env("BORG_PASSPHRASE", "")
+            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes")
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+            .env("BORG_BASE_DIR", self.base())
+            .env("TZ", "UTC");
+        c
+    }
+    /// `borg create REPO::name .` inside `src`.
+    fn create(&self, name: &str, src: &Path) {
+        let out = self
+            .cmd()
+            .current_dir(src)
+            .arg("create")
+            .arg(format!("{}::{name}", self.repo().display()))
+            .arg(".")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "borg create: {out:?}");
+    }
+    /// `borg list --json-lines REPO::name`, streamed from the running process into the catalog.
+    async fn ingest(
+        &self,
+        db: &DatabaseConnection,
+        name: &str,
+        archive: i32,
+    ) -> catalog::IngestStats {
+        let mut child = tokio::process::Command::from(self.cmd())
+            .arg("list")
+            .arg("--json-lines")
+            .arg(format!("{}::{name}", self.repo().display()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stats = catalog::ingest(db, archive, BufReader::new(stdout))
+            .await
+            .expect("ingest");
+        assert!(child.wait().await.unwrap().success());
+        stats
+    }
+    fn list_lines(&self, name: &str) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .arg("list")
+            .arg("--json-lines")
+            .arg(format!("{}::{name}", self.repo().display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+/// A small tree: spaces, non-ASCII names, a symlink, an empty directory, various sizes/modes.
+fn make_tree(root: &Path) {
+    let d = |p: &str| std::fs::create_dir_all(root.join(p)).unwrap();
+    let f = |p: &str, body: &[u8], mode: u32| {
+        std::fs::write(root.join(p), body).unwrap();
+        std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    d("dir with space/sub dir");
+    d("Été ünï/日本語");
+    d("empty");
+    f("dir with space/a file.txt", b"hello\n", 0o644);
+    f(
+        "dir with space/sub dir/script.sh",
+        b"#!/bin/sh\necho hi\n",
+        0o755,
+    );
+    f("Été ünï/naïve.txt", b"x\n", 0o600);
+    f("Été ünï/日本語/ファイル 1.bin", &vec![7u8; 100_000], 0o640);
+    f("50%_off.conf", b"", 0o644);
+    std::os::unix::fs::symlink("../dir with space/a file.txt", root.join("Été ünï/link")).unwrap();
+}
+
+/// `ls -l`'s mode string.
+fn mode_string(m: &std::fs::Metadata) -> String {
+    let ft = m.file_type();
+    let kind = if ft.is_dir() {
+        'd'
+    } else if ft.is_symlink() {
+        'l'
+    } else {
+        '-'
+    };
+    let mode = m.mode();
+    let mut s = String::from(kind);
+    for (bit, c) in [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ] {
+        s.push(if mode & bit != 0 { c } else { '-' });
+    }
+    s
+}
+
+/// Every item under `root` as borg names it (`.` and relative paths), with its metadata.
+fn walk(root: &Path) -> BTreeMap<String, std::fs::Metadata> {
+    fn rec(root: &Path, dir: &Path, out: &mut BTreeMap<String, std::fs::Metadata>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+            if m.is_dir() {
+                rec(root, &p, out);
+            }
+            out.insert(rel, m);
+        }
+    }
+    let mut out = BTreeMap::new();
+    out.insert(".".to_string(), std::fs::symlink_metadata(root).unwrap());
+    rec(root, root, &mut out);
+    out
+}
+
+async fn api_entries(s: &TestServer, archive: i32) -> BTreeMap<String, Value> {
+    let url = with_query(
+        "/api/v1/catalogs/",
+        &[("archive", &archive.to_string()), ("page_size", "10000")],
+    );
+    let (status, body) = s.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(body["count"], results.len());
+    results
+        .iter()
+        .map(|e| (e["path"].as_str().unwrap().to_string(), e.clone()))
+        .collect()
+}
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    db.query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn real_borg_archive_is_catalogued_exactly() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let borg = Borg::new();
+    borg.create("a", src.path());
+    let (_, archive) = seed_archive(&s, fx.repository, "a", &[]).await;
+    let db = s.db().await;
+    let stats = borg.ingest(&db, "a", archive).await;
+
+    let fs = walk(src.path());
+    assert_eq!(stats.entries as usize, fs.len(), "{stats:?}");
+    assert_eq!(stats.new_paths as usize, fs.len());
+    let borg_lines: BTreeMap<String, Value> = borg
+        .list_lines("a")
+        .into_iter()
+        .map(|v| (v["path"].as_str().unwrap().to_string(), v))
+        .collect();
+    let api = api_entries(&s, archive).await;
+    assert_eq!(
+        api.keys().collect::<BTreeSet<_>>(),
+        fs.keys().collect::<BTreeSet<_>>(),
+        "every file, directory (the empty one too) and symlink, by its exact name"
+    );
+    for (path, m) in &fs {
+        let e = &api[path];
+        let b = &borg_lines[path];
+        assert_eq!(e["archive_name"], "a");
+        assert_eq!(e["mode"], mode_string(m), "{path}: {e}");
+        assert_eq!(e["owner"], b["user"], "{path}");
+        assert_eq!(e["group"], b["group"], "{path}");
+        assert_eq!(
+            e["owner"],
+            if m.uid() == 0 {
+                "root"
+            } else {
+                e["owner"].as_str().unwrap()
+            }
+        );
+        assert_eq!(e["healthy"], true);
+        let size = if m.is_dir() { 0 } else { m.len() as i64 };
+        assert_eq!(e["size"], size, "{path}: {e}");
+        // borg keeps microseconds; with TZ=UTC its naive time is UTC.
+        let mtime = chrono::DateTime::parse_from_rfc3339(e["mtime"].as_str().unwrap())
+            .unwrap()
+            .to_utc();
+        let want = chrono::DateTime::from_timestamp(m.mtime(), m.mtime_nsec() as u32).unwrap();
+        let diff = (mtime - want).num_microseconds().unwrap().abs();
+        assert!(diff <= 1, "{path}: {mtime} vs {want}");
+    }
+    assert_eq!(
+        api["Été ünï/link"]["size"],
+        "../dir with space/a file.txt".len()
+    );
+    assert_eq!(api["Été ünï/日本語/ファイル 1.bin"]["size"], 100_000);
+
+    // The directory listing of one folder.
+    let listing = catalog::browse(&db, archive, "Été ünï").await.unwrap();
+    let names: Vec<&str> = listing.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(
+        names,
+        ["Été ünï/link", "Été ünï/naïve.txt", "Été ünï/日本語"]
+    );
+    let top = catalog::browse(&db, archive, "").await.unwrap();
+    assert_eq!(top.len(), 5, "{top:?}"); // ".", 3 directories, 50%_off.conf
+
+    // Ingesting again replaces, never duplicates.
+    let again = borg.ingest(&db, "a", archive).await;
+    assert_eq!(again.entries, stats.entries);
+    // (Re-cataloguing first removes the old rows, and with them the paths only `a` held.)
+    assert_eq!(again.new_paths, stats.new_paths);
+    let strip = |m: BTreeMap<String, Value>| -> Vec<Value> {
+        m.into_values()
+            .map(|mut v| {
+                let o = v.as_object_mut().unwrap();
+                o.remove("id");
+                o.remove("url");
+                v
+            })
+            .collect()
+    };
+    assert_eq!(strip(api_entries(&s, archive).await), strip(api));
+}
+
+#[tokio::test]
+async fn archives_share_paths_and_pruning_removes_rows() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let borg = Borg::new();
+    borg.create("a", src.path());
+    std::fs::write(
+        src.path().join("dir with space/a file.txt"),
+        b"changed content\n",
+    )
+    .unwrap();
+    std::fs::write(src.path().join("only in b.txt"), b"b").unwrap();
+    std::fs::remove_file(src.path().join("50%_off.conf")).unwrap();
+    borg.create("b", src.path());
+    let (_, a) = seed_archive(&s, fx.repository, "a", &[]).await;
+    let (_, b) = seed_archive(&s, fx.repository, "b", &[]).await;
+    let db = s.db().await;
+    let sa = borg.ingest(&db, "a", a).await;
+    let sb = borg.ingest(&db, "b", b).await;
+    assert_eq!(sa.entries, 12);
+    assert_eq!(sb.entries, 12);
+    assert_eq!(sb.new_paths, 1, "only `only in b.txt` is new");
+    assert_eq!(catalog_path::Entity::find().count(&db).await.unwrap(), 13);
+    assert_eq!(catalog_entry::Entity::find().count(&db).await.unwrap(), 24);
+    let api_b = api_entries(&s, b).await;
+    assert_eq!(api_b["dir with space/a file.txt"]["size"], 16);
+    assert_eq!(
+        api_entries(&s, a).await["dir with space/a file.txt"]["size"],
+        6
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM (SELECT path FROM catalog_paths GROUP BY path HAVING COUNT(*) > 1) d"
+        )
+        .await,
+        0
+    );
+
+    // Pruning a: its entries go, and `50%_off.conf`, which only a had; b is untouched.
+    let removed = catalog::remove_archive(&db, a).await.unwrap();
+    assert_eq!(removed.entries, 12);
+    assert_eq!(removed.paths, 1);
+    assert!(api_entries(&s, a).await.is_empty());
+    assert_eq!(api_entries(&s, b).await, api_b);
+    assert_eq!(catalog_path::Entity::find().count(&db).await.unwrap(), 12);
+    let removed = catalog::remove_archive(&db, b).await.unwrap();
+    assert_eq!((removed.entries, removed.paths), (12, 12));
+    assert_eq!(catalog_entry::Entity::find().count(&db).await.unwrap(), 0);
+    assert_eq!(catalog_path::Entity::find().count(&db).await.unwrap(), 0);
+    assert_eq!(
+        catalog::remove_archive(&db, b).await.unwrap(),
+        Default::default()
+    );
+}
+
+fn line(path: &str, size: i64) -> String {
+    serde_json::json!({
+        "type": "-", "mode": "-rw-r--r--", "user": "root", "group": "root", "uid": 0, "gid": 0,
+        "path": path, "healthy": size != 13, "source": "", "linktarget": "", "flags": 0,
+        "size": size, "mtime": "2024-05-06T07:08:09.000000"
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn batches_long_paths_and_bad_lines() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let (_, archive) = seed_archive(&s, fx.repository, "synthetic", &[]).await;
+    let db = s.db().await;
+
+    // More than one batch, 4,000-byte paths (beyond a PostgreSQL btree row), an unhealthy file
+    // and a path listed twice.
+    let n = catalog::BATCH_LINES + 1234;
+    let long = "x".repeat(3990);
+    let mut text = String::new();
+    for i in 0..n {
+        let path = if i % 1000 == 0 {
+            format!("{long}/{i:08}")
+        } else {
+            format!("d{}/sub {}/f{i}.txt", i % 97, i % 7)
+        };
+        text.push_str(&line(&path, i as i64));
+        text.push('\n');
+    }
+    text.push_str(&line("d1/sub 1/f1.txt", 1));
+    text.push('\n');
+    let stats = catalog::ingest(&db, archive, text.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(stats.entries as usize, n);
+    assert_eq!(stats.new_paths as usize, n);
+    assert_eq!(stats.batches, 2);
+    let db_n = count(
+        &db,
+        &format!("SELECT COUNT(*) FROM catalog_entries WHERE archive_id = {archive}"),
+    )
+    .await;
+    assert_eq!(db_n as usize, n);
+    let url = with_query("/api/v1/catalogs/", &[("healthy", "false")]);
+    let (_, body) = s.get(&url).await;
+    assert_eq!(body["count"], 1);
+    assert_eq!(body["results"][0]["path"], "d13/sub 6/f13.txt");
+    let url = with_query("/api/v1/catalogs/", &[("path__startswith", &long)]);
+    let (_, body) = s.get(&url).await;
+    assert_eq!(body["count"], n.div_ceil(1000));
+
+    // A malformed line fails with its number and leaves no entry behind.
+    let mut bad = String::new();
+    for i in 0..(catalog::BATCH_LINES + 10) {
+        bad.push_str(&line(&format!("ok/{i}"), 1));
+        bad.push('\n');
+    }
+    bad.push_str("{\"type\": \"-\", \"mode\": \"-rw-r--r--\"}\n");
+    let err = catalog::ingest(&db, archive, bad.as_bytes())
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains(&format!("line {}", catalog::BATCH_LINES + 11)),
+        "{msg}"
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM catalog_entries WHERE archive_id = {archive}")
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM catalog_paths WHERE path LIKE 'ok/%'"
+        )
+        .await,
+        0
+    );
+    for (input, line_no) in [
+        ("not json\n", 1),
+        (
+            "\n{\"type\": \"?\", \"mode\": \"-rw-r--r--\", \"path\": \"a\"}\n",
+            2,
+        ),
+        ("\u{feff}x\n", 1),
+    ] {
+        let err = catalog::ingest(&db, archive, input.as_bytes())
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&format!("line {line_no}")),
+            "{err:#}"
+        );
+    }
+    let huge = format!("{}\n", "x".repeat(2 << 20));
+    let err = catalog::ingest(&db, archive, huge.as_bytes())
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("line 1: longer than"),
+        "{err:#}"
+    );
+    let err = catalog::ingest(&db, archive, &b"\xff\xfe\n"[..])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("line 1"), "{err:#}");
+    let err = catalog::ingest(&db, 999_999, &b""[..]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("999999"), "{err:#}");
+}

@@ -1,0 +1,225 @@
+//! `/api/v1/settings/`: defaults, PATCH validation and permissions, and the server's SSH key pair.
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use reqwest::{Method, StatusCode};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use server::{config::Config, entities::setting};
+
+const PATH: &str = "/api/v1/settings/";
+const KEY_PATH: &str = "/api/v1/settings/ssh_public_key/";
+
+fn defaults() -> Value {
+    json!({"catalog_enabled": true, "auto_prune": true, "backup_user": "root"})
+}
+
+#[tokio::test]
+async fn defaults_patch_and_validation() {
+    let s = TestServer::start().await;
+    let (st, v) = s.get(PATH).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v, defaults());
+    assert_eq!(s.get("/api/v1/settings").await.1, defaults());
+
+    let (st, v) = s.patch(PATH, json!({"catalog_enabled": false})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        v,
+        json!({"catalog_enabled": false, "auto_prune": true, "backup_user": "root"})
+    );
+    let (st, v) = s
+        .patch(
+            PATH,
+            json!({"auto_prune": false, "backup_user": "borg_backup"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let changed =
+        json!({"catalog_enabled": false, "auto_prune": false, "backup_user": "borg_backup"});
+    assert_eq!(v, changed);
+    assert_eq!(s.get(PATH).await.1, changed);
+
+    // Stored as key -> JSON value.
+    let db = s.db().await;
+    let mut rows: Vec<(String, String)> = setting::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            ("auto_prune".into(), "false".into()),
+            ("backup_user".into(), "\"borg_backup\"".into()),
+            ("catalog_enabled".into(), "false".into()),
+        ]
+    );
+
+    // Invalid bodies are 400s naming each bad key, and nothing of them is written.
+    for (body, bad) in [
+        (json!({"catalog_enabled": "yes"}), vec!["catalog_enabled"]),
+        (json!({"auto_prune": 1}), vec!["auto_prune"]),
+        (json!({"auto_prune": null}), vec!["auto_prune"]),
+        (json!({"backup_user": "-root"}), vec!["backup_user"]),
+        (json!({"backup_user": ".hidden"}), vec!["backup_user"]),
+        (json!({"backup_user": "a b"}), vec!["backup_user"]),
+        (json!({"backup_user": ""}), vec!["backup_user"]),
+        (json!({"backup_user": "x".repeat(33)}), vec!["backup_user"]),
+        (json!({"backup_user": 5}), vec!["backup_user"]),
+        (json!({"nope": true}), vec!["nope"]),
+        (
+            json!({"catalog_enabled": true, "backup_user": "ok", "colour": "red"}),
+            vec!["colour"],
+        ),
+        (
+            json!({"catalog_enabled": true, "auto_prune": "no", "backup_user": "bad user"}),
+            vec!["auto_prune", "backup_user"],
+        ),
+    ] {
+        let (st, v) = s.patch(PATH, body.clone()).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}: {v}");
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(keys, bad, "{body}: {v}");
+        assert_eq!(s.get(PATH).await.1, changed, "nothing written by {body}");
+    }
+    for raw in [&b"{"[..], b"[1]", b"true"] {
+        let (st, v) = s
+            .raw_bytes(Method::PATCH, PATH, Some(&s.admin_token), raw.to_vec())
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["detail"].is_string(), "{v}");
+    }
+    // An empty body changes nothing.
+    let (st, v) = s.patch(PATH, json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v, changed);
+    // Back to the defaults.
+    let (_, v) = s.patch(PATH, defaults()).await;
+    assert_eq!(v, defaults());
+    // Other methods are not allowed.
+    assert_eq!(
+        s.post(PATH, json!({})).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    db.close().await.ok();
+}
+
+#[tokio::test]
+async fn permissions_and_anonymous() {
+    let s = TestServer::start().await;
+    let (_, user) = s.regular_user("reader@test.local").await;
+    let (st, v) = s.raw(Method::GET, PATH, Some(&user), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v, defaults());
+    let (st, v) = s
+        .raw(
+            Method::PATCH,
+            PATH,
+            Some(&user),
+            Some(json!({"auto_prune": false})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["detail"].is_string());
+    // Refused before validation, and nothing written.
+    let (st, _) = s
+        .raw(Method::PATCH, PATH, Some(&user), Some(json!({"nope": 1})))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(s.get(PATH).await.1, defaults());
+    let (st, v) = s.raw(Method::GET, KEY_PATH, Some(&user), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(v["pubkey"].as_str().unwrap().starts_with("ssh-ed25519 "));
+
+    for (method, path) in [
+        (Method::GET, PATH),
+        (Method::PATCH, PATH),
+        (Method::GET, KEY_PATH),
+        (Method::GET, "/api/v1/settings/ssh_public_key"),
+    ] {
+        let resp = s
+            .http
+            .request(method.clone(), s.url(path))
+            .json(&json!({"auto_prune": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert!(resp.headers().contains_key("www-authenticate"));
+    }
+    assert_eq!(s.get(PATH).await.1, defaults());
+}
+
+#[tokio::test]
+async fn ssh_key_pair_is_made_once_and_kept() {
+    let s = TestServer::start().await;
+    let (st, v) = s.get(KEY_PATH).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let pubkey = v["pubkey"].as_str().unwrap().to_string();
+    assert!(pubkey.starts_with("ssh-ed25519 AAAA"), "{pubkey}");
+    assert!(pubkey.contains(" cyborgbackup@"), "{pubkey}");
+    assert!(!pubkey.contains('\n'));
+    assert_eq!(v.as_object().unwrap().len(), 1);
+
+    let ssh = s.data_dir.join("ssh");
+    let private = ssh.join("id_ed25519");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&private), 0o600);
+    assert_eq!(mode(&ssh), 0o700);
+    assert!(
+        std::fs::read_to_string(&private)
+            .unwrap()
+            .contains("OPENSSH PRIVATE KEY")
+    );
+    assert_eq!(
+        std::fs::read_to_string(ssh.join("id_ed25519.pub"))
+            .unwrap()
+            .trim(),
+        pubkey
+    );
+    assert!(ssh.join("known_hosts").exists());
+
+    // A second server on the same data directory and database keeps the pair.
+    let config = Config {
+        database_url: Some(s.db_url.clone()),
+        data_dir: s.data_dir.clone(),
+        site_addr: "127.0.0.1:0".parse().unwrap(),
+        site_root: s.data_dir.join("site").display().to_string(),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        secret_key: Some("test-secret-key".into()),
+        log: "warn".into(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(server::start(config, Some(listener)));
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(r) = s
+            .http
+            .get(format!("http://{addr}{KEY_PATH}"))
+            .basic_auth(ADMIN_EMAIL, Some(ADMIN_PASSWORD))
+            .send()
+            .await
+            && r.status() == StatusCode::OK
+        {
+            answer = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        assert!(
+            !task.is_finished(),
+            "the second server stopped while starting"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    task.abort();
+    let answer = answer.expect("the second server answered");
+    assert_eq!(answer["pubkey"], pubkey.as_str());
+    assert_eq!(mode(&private), 0o600);
+}
