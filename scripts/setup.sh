@@ -31,7 +31,8 @@ if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
   say "apt: installing ${missing[*]}"
   "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Recommends included: Chromium's fonts come that way, and that is the set the e2e tests were run with.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 else
   say "apt: ${APT_PACKAGES[*]} already installed"
 fi

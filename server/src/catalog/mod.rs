@@ -1,12 +1,13 @@
 //! Catalog ingestion: `borg list --json-lines REPO::ARCHIVE` streamed into `catalog_paths` /
 //! `catalog_entries`, and the rows of a pruned archive removed.
 //!
-//! Storage: every distinct path is one `catalog_paths` row (keyed by the SHA-256 of the path,
-//! unique), shared by all the archives that hold it; an archive's items are `catalog_entries`
+//! Storage: every distinct path is one `catalog_paths` row (unique on the 64-bit hash of its
+//! parent directory and the SHA-256 of the path: siblings sit together for browsing, and no
+//! btree limit applies to long paths), shared by all the archives that hold it; an archive's items are `catalog_entries`
 //! rows `(archive_id, path_id, mode, mtime, owner, group, size, healthy)`.
 //!
 //! Ingestion reads the output line by line and writes it `BATCH_LINES` lines per transaction:
-//! insert the batch's paths (`ON CONFLICT (path_hash) DO NOTHING`, in hash order so concurrent
+//! insert the batch's paths (`ON CONFLICT (parent_hash, path_hash) DO NOTHING`, in key order so concurrent
 //! ingestions cannot deadlock), then the entries, joining their path hashes to `catalog_paths`
 //! in the database; multi-row statements of at most `CHUNK` rows stay far below SQLite's 32,766
 //! bound-variable limit. Memory stays flat: only the current batch is held, whatever the size
