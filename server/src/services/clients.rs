@@ -7,9 +7,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now,
     resource::{self, Resource, taken},
-    user_refs,
+    stamp, user_refs,
     validate::{self, Check},
 };
 use crate::{
@@ -138,12 +137,7 @@ pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Client> {
 pub async fn create(st: &AppState, actor: &Actor, input: ClientInput) -> Result<Client> {
     actor.require_superuser()?;
     let mut m = validate(st, &input, None, false).await?;
-    let t = now();
-    m.uuid = Set(new_uuid());
-    m.created = Set(t);
-    m.modified = Set(t);
-    m.created_by = Set(Some(actor.id()));
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, true);
     let row = m.insert(&st.db).await?;
     resource::one::<Clients>(st, actor, row).await
 }
@@ -158,8 +152,7 @@ pub async fn update(
     actor.require_superuser()?;
     let current = find::<client::Entity>(&st.db, id).await?;
     let mut m = validate(st, &input, Some(&current), partial).await?;
-    m.modified = Set(now());
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, false);
     let row = m.update(&st.db).await?;
     resource::one::<Clients>(st, actor, row).await
 }

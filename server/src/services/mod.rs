@@ -14,11 +14,14 @@ pub mod settings;
 pub mod users;
 pub mod validate;
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    str::FromStr,
+};
 
 use app::dto::{Audit, AuditSummary, Related, UserRef};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::{
     entities::user,
@@ -129,6 +132,29 @@ where
         .one(db)
         .await?
         .ok_or_else(Error::not_found)
+}
+
+/// Stamps the audit fields of a row about to be written: `modified`/`modified_by` always, and on
+/// create `created`/`created_by` and a fresh `uuid` (for the tables that have one). The one place
+/// that decides what "made by" and "changed by" mean.
+pub fn stamp<A>(m: &mut A, actor: &Actor, creating: bool)
+where
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Column: FromStr,
+{
+    let t = now();
+    let mut set = |name: &str, value: sea_orm::Value| {
+        if let Ok(col) = <A::Entity as EntityTrait>::Column::from_str(name) {
+            m.set(col, value);
+        }
+    };
+    set("modified", t.into());
+    set("modified_by", Some(actor.id()).into());
+    if creating {
+        set("created", t.into());
+        set("created_by", Some(actor.id()).into());
+        set("uuid", new_uuid().into());
+    }
 }
 
 pub fn new_uuid() -> String {

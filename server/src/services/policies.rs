@@ -14,9 +14,9 @@ use serde_json::Value;
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now,
+    now,
     resource::{self, Resource, taken},
-    user_refs,
+    stamp, user_refs,
     validate::{self, Check},
 };
 use crate::{
@@ -199,12 +199,8 @@ pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Policy> {
 pub async fn create(st: &AppState, actor: &Actor, input: PolicyInput) -> Result<Policy> {
     actor.require_superuser()?;
     let (mut m, clients, sched) = validate(st, &input, None, false).await?;
+    stamp(&mut m, actor, true);
     let t = now();
-    m.uuid = Set(new_uuid());
-    m.created = Set(t);
-    m.modified = Set(t);
-    m.created_by = Set(Some(actor.id()));
-    m.modified_by = Set(Some(actor.id()));
     m.next_run = Set(next_run(*m.enabled.as_ref(), &sched, t));
     let txn = st.db.begin().await?;
     let row = m.insert(&txn).await?;
@@ -223,9 +219,8 @@ pub async fn update(
     actor.require_superuser()?;
     let current = find::<policy::Entity>(&st.db, id).await?;
     let (mut m, clients, sched) = validate(st, &input, Some(&current), partial).await?;
+    stamp(&mut m, actor, false);
     let t = now();
-    m.modified = Set(t);
-    m.modified_by = Set(Some(actor.id()));
     // Only a change of schedule or of `enabled` moves the next run: recomputing on any edit
     // would skip a run that is due but not yet launched.
     if sched.id != current.schedule_id || *m.enabled.as_ref() != current.enabled {

@@ -6,9 +6,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now, policies,
+    policies,
     resource::{self, Resource, taken},
-    user_refs,
+    stamp, user_refs,
     validate::{self, Check},
 };
 use crate::{
@@ -104,12 +104,7 @@ pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Repository> {
 pub async fn create(st: &AppState, actor: &Actor, input: RepositoryInput) -> Result<Repository> {
     actor.require_superuser()?;
     let mut m = validate(st, &input, None, false).await?;
-    let t = now();
-    m.uuid = Set(new_uuid());
-    m.created = Set(t);
-    m.modified = Set(t);
-    m.created_by = Set(Some(actor.id()));
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, true);
     let row = m.insert(&st.db).await?;
     resource::one::<Repositories>(st, actor, row).await
 }
@@ -124,8 +119,7 @@ pub async fn update(
     actor.require_superuser()?;
     let current = find::<repository::Entity>(&st.db, id).await?;
     let mut m = validate(st, &input, Some(&current), partial).await?;
-    m.modified = Set(now());
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, false);
     let row = m.update(&st.db).await?;
     resource::one::<Repositories>(st, actor, row).await
 }

@@ -5,9 +5,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use super::{
     Actor, audit_parts, calendar, find,
     list::{Field, Kind, ListRequest},
-    new_uuid, now, policies,
+    policies,
     resource::{self, Resource, taken},
-    user_refs,
+    stamp, user_refs,
     validate::Check,
 };
 use crate::{
@@ -83,12 +83,7 @@ pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Schedule> {
 pub async fn create(st: &AppState, actor: &Actor, input: ScheduleInput) -> Result<Schedule> {
     actor.require_superuser()?;
     let mut m = validate(st, &input, None, false).await?;
-    let t = now();
-    m.uuid = Set(new_uuid());
-    m.created = Set(t);
-    m.modified = Set(t);
-    m.created_by = Set(Some(actor.id()));
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, true);
     let row = m.insert(&st.db).await?;
     resource::one::<Schedules>(st, actor, row).await
 }
@@ -103,8 +98,7 @@ pub async fn update(
     actor.require_superuser()?;
     let current = find::<schedule::Entity>(&st.db, id).await?;
     let mut m = validate(st, &input, Some(&current), partial).await?;
-    m.modified = Set(now());
-    m.modified_by = Set(Some(actor.id()));
+    stamp(&mut m, actor, false);
     let txn = st.db.begin().await?;
     let row = m.update(&txn).await?;
     if row.crontab != current.crontab || row.enabled != current.enabled {

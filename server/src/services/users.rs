@@ -9,9 +9,8 @@ use sea_orm::{
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    now,
     resource::{self, Resource, taken},
-    user_refs,
+    stamp, user_refs,
     validate::{self, Check},
 };
 use crate::{
@@ -71,11 +70,7 @@ pub async fn me(st: &AppState, actor: &Actor) -> Result<Page<User>> {
 pub async fn create(st: &AppState, actor: &Actor, input: UserInput) -> Result<User> {
     actor.require_superuser()?;
     let mut model = validate(st, &input, None, true).await?;
-    let t = now();
-    model.created = Set(t);
-    model.modified = Set(t);
-    model.created_by = Set(Some(actor.id()));
-    model.modified_by = Set(Some(actor.id()));
+    stamp(&mut model, actor, true);
     if let Some(pw) = input.password {
         model.password_hash = Set(hash_password(pw).await?);
     } else {
@@ -111,8 +106,7 @@ pub async fn update(
     if let Some(pw) = input.password {
         model.password_hash = Set(hash_password(pw).await?);
     }
-    model.modified = Set(now());
-    model.modified_by = Set(Some(actor.id()));
+    stamp(&mut model, actor, false);
     let txn = st.db.begin().await?;
     if current.is_superuser && input.is_superuser == Some(false) {
         refuse_last_superuser(&txn, id).await?;
