@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod config;
 pub mod crontab;
 pub mod db;
+pub mod engine;
 pub mod entities;
 pub mod error;
 pub mod router;

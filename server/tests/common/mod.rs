@@ -409,3 +409,4 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
         _ => url.path().to_string(),
     }
 }
+pub mod sshd;

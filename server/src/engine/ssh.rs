@@ -1,0 +1,239 @@
+//! Running commands on clients over OpenSSH (push mode). The local side is always an argv array
+//! (never a local shell); the remote side gets ONE command line built with
+//! [`super::shell::command_line`], so every user-supplied value is quoted exactly once.
+//!
+//! Secrets never go on a command line: the engine passes them as stdin bytes and wraps the remote
+//! command with [`super::shell::with_secret_env`] (`IFS= read -r BORG_PASSPHRASE && export
+//! BORG_PASSPHRASE && exec borg …`), writing `passphrase\n` first on stdin.
+use std::{
+    ffi::OsString,
+    path::PathBuf,
+    process::{ExitStatus, Stdio},
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader},
+    process::Command,
+};
+
+use super::shell::{self, ShellError};
+use crate::ssh_keys;
+
+/// Where and as whom to connect. `hostname` and `username` are validated elsewhere; they still
+/// travel as separate argv words, the host after `--`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    pub hostname: String,
+    pub port: u16,
+    pub username: String,
+    /// The server's data directory: the key pair and `known_hosts` live in `<data_dir>/ssh/`.
+    pub data_dir: PathBuf,
+    /// `-A`: forward the server's agent so a client can reach an `ssh://` repository without a key
+    /// of its own.
+    pub agent_forwarding: bool,
+}
+
+/// Why a remote command could not be run (a remote command that ran and failed is an
+/// `Ok(ExitStatus)`; OpenSSH's own failures, such as a changed host key, are exit status 255).
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error(transparent)]
+    Shell(#[from] ShellError),
+    #[error("running ssh: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The exit status OpenSSH uses for its own errors (connection, authentication, host key).
+pub const SSH_ERROR_STATUS: i32 = 255;
+
+impl SshTarget {
+    /// The local argv (program first) running `remote_command_line` on the target:
+    /// `ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=…
+    /// -o IdentitiesOnly=yes -i … -p PORT -l USER [-A] -- HOST 'remote command line'`.
+    pub fn argv(&self, remote_command_line: &str) -> Vec<OsString> {
+        let mut known_hosts = OsString::from("UserKnownHostsFile=");
+        known_hosts.push(ssh_keys::known_hosts_path(&self.data_dir));
+        let mut argv: Vec<OsString> = vec![
+            "ssh".into(),
+            "-o".into(),
+            "BatchMode=yes".into(),
+            "-o".into(),
+            "StrictHostKeyChecking=accept-new".into(),
+            "-o".into(),
+            known_hosts,
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-i".into(),
+            ssh_keys::private_key_path(&self.data_dir).into(),
+            "-p".into(),
+            self.port.to_string().into(),
+            "-l".into(),
+            self.username.clone().into(),
+        ];
+        if self.agent_forwarding {
+            argv.push("-A".into());
+        }
+        argv.push("--".into());
+        argv.push(self.hostname.clone().into());
+        argv.push(remote_command_line.into());
+        argv
+    }
+}
+
+/// Runs `remote_argv` on the target (each word quoted; see [`run_command_line`]).
+pub async fn run(
+    target: &SshTarget,
+    remote_argv: &[String],
+    stdin: Option<Vec<u8>>,
+    on_line: impl FnMut(String),
+) -> Result<ExitStatus, SshError> {
+    let line = shell::command_line(remote_argv)?;
+    run_command_line(target, &line, stdin, on_line).await
+}
+
+/// Runs an already-built remote command line (from [`shell::command_line`] or
+/// [`shell::with_secret_env`]) on the target. `stdin` bytes, if any, are written to the
+/// connection then it is closed (otherwise stdin is `/dev/null`). Every stdout and stderr line
+/// (without its newline, invalid UTF-8 replaced) goes to `on_line` in arrival order. ssh runs in
+/// its own process group (id = its pid) so that a cancel can kill the whole tree, and is killed if
+/// the future is dropped.
+pub async fn run_command_line(
+    target: &SshTarget,
+    remote_command_line: &str,
+    stdin: Option<Vec<u8>>,
+    mut on_line: impl FnMut(String),
+) -> Result<ExitStatus, SshError> {
+    let argv = target.argv(remote_command_line);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let writer = match (stdin, child.stdin.take()) {
+        (Some(bytes), Some(mut pipe)) => Some(tokio::spawn(async move {
+            // The remote side may exit without reading everything: a broken pipe is not an error.
+            let _ = pipe.write_all(&bytes).await;
+            let _ = pipe.shutdown().await;
+        })),
+        _ => None,
+    };
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    stream_lines(stdout, stderr, &mut on_line).await?;
+    let status = child.wait().await?;
+    if let Some(w) = writer {
+        w.abort();
+    }
+    Ok(status)
+}
+
+/// Reads both streams to their end, handing each line to `on_line` as soon as it arrives.
+async fn stream_lines(
+    out: impl AsyncRead + Unpin,
+    err: impl AsyncRead + Unpin,
+    on_line: &mut impl FnMut(String),
+) -> std::io::Result<()> {
+    let mut out = BufReader::new(out);
+    let mut err = BufReader::new(err);
+    let (mut out_buf, mut err_buf) = (Vec::new(), Vec::new());
+    let (mut out_open, mut err_open) = (true, true);
+    while out_open || err_open {
+        tokio::select! {
+            r = out.read_until(b'\n', &mut out_buf), if out_open => {
+                if r? == 0 { out_open = false; }
+                emit(&mut out_buf, on_line);
+            }
+            r = err.read_until(b'\n', &mut err_buf), if err_open => {
+                if r? == 0 { err_open = false; }
+                emit(&mut err_buf, on_line);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands a complete line (or the unterminated rest at end of stream) to `on_line`.
+fn emit(buf: &mut Vec<u8>, on_line: &mut impl FnMut(String)) {
+    if buf.is_empty() {
+        return;
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    on_line(String::from_utf8_lossy(buf).into_owned());
+    buf.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(agent: bool) -> SshTarget {
+        SshTarget {
+            hostname: "-oProxyCommand=evil".into(),
+            port: 2222,
+            username: "root".into(),
+            data_dir: PathBuf::from("/var/lib/cyborg"),
+            agent_forwarding: agent,
+        }
+    }
+
+    #[test]
+    fn argv_layout() {
+        let argv = target(false).argv("'borg' '--version'");
+        let argv: Vec<&str> = argv.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(
+            argv,
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=accept-new",
+                "-o",
+                "UserKnownHostsFile=/var/lib/cyborg/ssh/known_hosts",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+                "/var/lib/cyborg/ssh/id_ed25519",
+                "-p",
+                "2222",
+                "-l",
+                "root",
+                "--",
+                "-oProxyCommand=evil",
+                "'borg' '--version'",
+            ]
+        );
+    }
+
+    #[test]
+    fn argv_agent_forwarding() {
+        let argv = target(true).argv("true");
+        let dash_a = argv.iter().position(|a| a == "-A").unwrap();
+        let dashdash = argv.iter().position(|a| a == "--").unwrap();
+        assert_eq!(dash_a + 1, dashdash);
+    }
+
+    #[tokio::test]
+    async fn lines_of_both_streams_are_emitted() {
+        let out: &[u8] = b"a\nb\r\nlast";
+        let err: &[u8] = b"e1\n";
+        let mut lines = Vec::new();
+        stream_lines(out, err, &mut |l| lines.push(l))
+            .await
+            .unwrap();
+        lines.sort();
+        assert_eq!(lines, ["a", "b", "e1", "last"]);
+    }
+}
