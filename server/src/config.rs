@@ -57,6 +57,13 @@ pub struct Config {
     /// Signs tokens and encrypts secrets at rest; generated once into the data directory when unset.
     #[arg(long, env = "CYBORG_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Run jobs in this process (`false`: serve the API and dashboard only; jobs launched here
+    /// then wait for a process that runs them).
+    #[arg(long, env = "CYBORG_ENGINE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub engine: bool,
+    /// Launch policies when their schedule comes (with `engine`).
+    #[arg(long, env = "CYBORG_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub scheduler: bool,
     /// Tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

@@ -61,6 +61,13 @@ pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 /// Binds the configured address (or the one given) and serves until stopped.
 pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Result<()> {
     let state = prepare(&config).await?;
+    if config.engine {
+        state
+            .engine
+            .start(config.scheduler)
+            .await
+            .context("starting the job engine")?;
+    }
     let listener = match listener {
         Some(l) => l,
         None => TcpListener::bind(config.site_addr)

@@ -10,7 +10,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::secrets::Secrets;
+use crate::{engine::Engine, secrets::Secrets};
 
 /// Verified Basic credentials by digest: (user id, password stamp, when verified).
 pub type BasicCache = Mutex<HashMap<String, (i32, String, Instant)>>;
@@ -23,6 +23,8 @@ pub struct AppState {
     pub basic_cache: Arc<BasicCache>,
     /// `CYBORG_DATA_DIR`: the SQLite file, the secret key, the SSH key pair (`ssh/`).
     pub data_dir: PathBuf,
+    /// Launches, cancels and runs jobs; the hub of live job updates.
+    pub engine: Engine,
 }
 
 impl AppState {
@@ -32,12 +34,14 @@ impl AppState {
         leptos: LeptosOptions,
         data_dir: PathBuf,
     ) -> Self {
+        let engine = Engine::new(db.clone(), secrets.clone(), data_dir.clone());
         Self {
             db,
             secrets,
             leptos,
             basic_cache: Arc::default(),
             data_dir,
+            engine,
         }
     }
 }

@@ -723,7 +723,7 @@ fn random_requests_never_break_the_server() {
         .enable_all()
         .build()
         .unwrap();
-    let s = rt.block_on(TestServer::start());
+    let s = rt.block_on(TestServer::start_api_only());
     let targets = rt.block_on(async {
         let fx = s.fixture().await;
         seed_archive(
@@ -826,7 +826,7 @@ fn one_field(name: &str, value: &Value) -> Value {
 /// the same checks as the property test.
 #[tokio::test]
 async fn nasty_values_in_every_field_are_handled() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_api_only().await;
     let fx = s.fixture().await;
     let user = s
         .create("/api/v1/users/", json!({"email": "target@example.com"}))

@@ -149,7 +149,7 @@ struct Seeded {
 }
 
 async fn seeded() -> Seeded {
-    let s = TestServer::start().await;
+    let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let db = s.db().await;
     let backup = seed_job(
@@ -742,7 +742,7 @@ async fn stdout_and_events_follow_the_counter() {
 
 #[tokio::test]
 async fn stats_cover_thirty_days() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let db = s.db().await;
     let done = |status: &'static str, job_type: &'static str, day: NaiveDate, sizes| Seed {

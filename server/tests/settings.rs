@@ -194,6 +194,9 @@ async fn ssh_key_pair_is_made_once_and_kept() {
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         secret_key: Some("test-secret-key".into()),
+        // The first server holds this data directory's engine lock.
+        engine: false,
+        scheduler: false,
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -110,3 +110,13 @@ pub struct StatsDay {
     /// Jobs finished failed or in error that day.
     pub failed: i64,
 }
+
+/// `POST /api/v1/policies/{id}/launch/` and `POST /api/v1/jobs/{id}/relaunch/`: the first
+/// backup job made and all of them (one a client; a relaunch of a check, catalog or prune job
+/// makes that one job).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Launched {
+    pub job: i32,
+    pub jobs: Vec<i32>,
+}

@@ -1,17 +1,27 @@
 //! `/api/v1/jobs/` (read and delete; the engine makes jobs), their logs, and `/api/v1/stats/`.
-use app::dto::{ErrorDetail, FieldErrors, Job, JobEvent, JobStdout, Page, StatsDay};
+use std::convert::Infallible;
+
+use app::dto::{ErrorDetail, FieldErrors, Job, JobEvent, JobStdout, Launched, Page, StatsDay};
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, StatusCode, header},
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
 };
+use futures_util::{Stream, StreamExt};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     api::extract::{Id, ListParams, Query},
     error::{Error, Result},
-    services::{Actor, jobs},
+    services::{
+        Actor,
+        job_stream::{self, StreamEvent},
+        jobs,
+    },
     state::AppState,
 };
 
@@ -22,6 +32,102 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stdout))
         .routes(routes!(events))
         .routes(routes!(stats))
+        .routes(routes!(cancel))
+        .routes(routes!(relaunch))
+        .routes(routes!(stream_one))
+        .routes(routes!(stream_all))
+}
+
+/// Cancels the job (superuser): a queued job at once, with the jobs waiting on it; a running one
+/// by stopping its borg on the client and its ssh here. 202 with the job; 409 when it is over.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel/", tag = "jobs", params(("id" = i32, Path)),
+    responses((status = 202, body = Job), (status = 403, body = ErrorDetail),
+              (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
+async fn cancel(
+    State(st): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> Result<(StatusCode, Json<Job>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(jobs::cancel(&st, &actor, id).await?),
+    ))
+}
+
+/// Runs the job again as a new job (superuser): a backup with its catalog and prune jobs for the
+/// same client, or a check, catalog or prune job on its own. 201; 409 while a backup of the same
+/// policy and client is active.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/relaunch/", tag = "jobs", params(("id" = i32, Path)),
+    responses((status = 201, body = Launched), (status = 403, body = ErrorDetail),
+              (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
+async fn relaunch(
+    State(st): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+) -> Result<(StatusCode, Json<Launched>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(jobs::relaunch(&st, &actor, id).await?),
+    ))
+}
+
+fn sse(s: impl Stream<Item = StreamEvent> + Send + 'static) -> Response {
+    let s = s.map(|e| {
+        let mut ev = Event::default().event(e.event).data(e.data);
+        if let Some(id) = e.id {
+            ev = ev.id(id);
+        }
+        Ok::<_, Infallible>(ev)
+    });
+    Sse::new(s).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// Server-sent events of one job: `line` events (`id:` = the line counter, data
+/// `{"counter","stdout"}`) from after `?after=N` or the `Last-Event-ID` header (default: the
+/// whole log), and `status` events (data: the job's status fields) on every change; the stream
+/// ends once the job is over.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/stream/", tag = "jobs",
+    params(("id" = i32, Path), ("after" = Option<i32>, Query, description = "last line counter seen")),
+    responses((status = 200, content_type = "text/event-stream", body = String),
+              (status = 400, body = FieldErrors), (status = 404, body = ErrorDetail)))]
+async fn stream_one(
+    State(st): State<AppState>,
+    actor: Actor,
+    Id(id): Id,
+    headers: HeaderMap,
+    Query(pairs): Query,
+) -> Result<Response> {
+    let mut after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .unwrap_or(0);
+    for (k, v) in pairs {
+        match k.as_str() {
+            "after" => {
+                after = v.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    Error::field("after", "A line counter (an integer ≥ 0) is expected.")
+                })?
+            }
+            _ => {
+                return Err(Error::field(
+                    &k,
+                    "Unknown parameter; only after=<line counter> is accepted.",
+                ));
+            }
+        }
+    }
+    Ok(sse(job_stream::one(&st, &actor, id, after).await?))
+}
+
+/// Server-sent events of every job: `status` on each change of any job, `line` (data
+/// `{"job","counter","stdout"}`) for the jobs this server process runs, `lagged` when this
+/// watcher fell behind. Never ends.
+#[utoipa::path(get, path = "/api/v1/jobs/stream/", tag = "jobs",
+    responses((status = 200, content_type = "text/event-stream", body = String),
+              (status = 401, body = ErrorDetail)))]
+async fn stream_all(State(st): State<AppState>, actor: Actor) -> Result<Response> {
+    Ok(sse(job_stream::all(&st, &actor).await?))
 }
 
 /// Every job. Filters include `status`, `job_type`, `launch_type`, `policy`, `client`,

@@ -10,21 +10,43 @@ super::crud::crud!(
 
 /// Actions on one policy beyond CRUD.
 pub mod actions {
-    use axum::{Json, extract::State};
+    use axum::{Json, extract::State, http::StatusCode};
     use chrono::{DateTime, Utc};
     use utoipa_axum::{router::OpenApiRouter, routes};
 
-    use app::dto::{ErrorDetail, FieldErrors};
+    use app::dto::{ErrorDetail, FieldErrors, Launched};
 
     use crate::{
         api::extract::{Id, MonthQuery},
         error::Result,
-        services::{Actor, calendar},
+        services::{Actor, calendar, jobs},
         state::AppState,
     };
 
     pub fn router() -> OpenApiRouter<AppState> {
-        OpenApiRouter::new().routes(routes!(policy_calendar))
+        OpenApiRouter::new()
+            .routes(routes!(policy_calendar))
+            .routes(routes!(launch))
+    }
+
+    /// Launches the policy now (superuser): per enabled client a backup job, then (catalog
+    /// enabled) a catalog job, then (a keep_* rule and auto_prune) a prune job, each waiting on
+    /// the one before, with a `check` job first when the client or repository is not ready.
+    /// 201 `{"job": first backup job, "jobs": [backup jobs]}`; 409 while a backup of this policy
+    /// on one of its clients is still active, or when no client is enabled.
+    #[utoipa::path(post, path = "/api/v1/policies/{id}/launch/", tag = "policies",
+        params(("id" = i32, Path)),
+        responses((status = 201, body = Launched), (status = 403, body = ErrorDetail),
+                  (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
+    async fn launch(
+        State(st): State<AppState>,
+        actor: Actor,
+        Id(id): Id,
+    ) -> Result<(StatusCode, Json<Launched>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(jobs::launch_policy(&st, &actor, id).await?),
+        ))
     }
 
     /// Every run of the policy in the current UTC month (or `?month=YYYY-MM`), past ones

@@ -24,6 +24,14 @@ pub struct Model {
     pub job_explanation: String,
     pub master_job_id: Option<i32>,
     pub depends_on_id: Option<i32>,
+    /// The server process (node id of its data directory) that claimed the job; "" before.
+    pub runner_node: String,
+    /// Process group of the local `ssh` currently running for the job.
+    pub local_pid: Option<i32>,
+    /// Pid of the remote borg process (printed by the remote wrapper before it `exec`s borg).
+    pub remote_pid: Option<i32>,
+    /// Set by a cancel that another server process must carry out.
+    pub cancel_requested: bool,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::dto::{
-    Job, JobClientRef, JobEvent, JobPolicyRef, JobRepositoryRef, JobSummary, Page, StatsDay,
+    Job, JobClientRef, JobEvent, JobPolicyRef, JobRepositoryRef, JobSummary, Launched, Page,
+    StatsDay,
 };
 use chrono::{Days, NaiveDate, Utc};
 use sea_orm::{
@@ -18,6 +19,7 @@ use super::{
     user_refs,
 };
 use crate::{
+    engine::launch::{self, LaunchRequest, LaunchType},
     entities::{client, job, job_event, policy, repository},
     error::{Error, Result},
     state::AppState,
@@ -115,8 +117,7 @@ impl Resource for Jobs {
                 let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
                 let mut related = parts.related;
                 let base = format!("/api/v1/jobs/{}/", r.id);
-                // `cancel` and `relaunch` join these when the job engine provides them.
-                for action in ["stdout", "events"] {
+                for action in ["stdout", "events", "stream", "cancel", "relaunch"] {
                     related.insert(action.into(), format!("{base}{action}/"));
                 }
                 if let Some(id) = r.policy_id {
@@ -193,6 +194,53 @@ pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Pag
 
 pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Job> {
     resource::get::<Jobs>(st, actor, id).await
+}
+
+/// `POST /api/v1/policies/{id}/launch/` (superuser): a backup chain per enabled client.
+pub async fn launch_policy(st: &AppState, actor: &Actor, policy_id: i32) -> Result<Launched> {
+    actor.require_superuser()?;
+    find::<policy::Entity>(&st.db, policy_id).await?;
+    let l = launch::launch(
+        &st.engine,
+        LaunchRequest {
+            policy_id,
+            launch_type: LaunchType::Manual,
+            user: Some(actor.id()),
+            only_client: None,
+            explanation: String::new(),
+        },
+    )
+    .await?;
+    Ok(launched(l))
+}
+
+/// `POST /api/v1/jobs/{id}/relaunch/` (superuser): the job again, as a new job.
+pub async fn relaunch(st: &AppState, actor: &Actor, id: i32) -> Result<Launched> {
+    actor.require_superuser()?;
+    let old = find::<job::Entity>(&st.db, id).await?;
+    Ok(launched(
+        launch::relaunch(&st.engine, &old, Some(actor.id())).await?,
+    ))
+}
+
+fn launched(l: launch::Launched) -> Launched {
+    let jobs = if l.backups.is_empty() {
+        l.all
+    } else {
+        l.backups
+    };
+    Launched {
+        job: jobs.first().copied().unwrap_or_default(),
+        jobs,
+    }
+}
+
+/// `POST /api/v1/jobs/{id}/cancel/` (superuser): 409 when the job is over.
+pub async fn cancel(st: &AppState, actor: &Actor, id: i32) -> Result<Job> {
+    actor.require_superuser()?;
+    find::<job::Entity>(&st.db, id).await?;
+    st.engine.cancel(id).await?;
+    get(st, actor, id).await
 }
 
 /// Deletes a finished job with its log; a job still queued or running is a 409.

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalogs;
 pub mod clients;
+pub mod job_stream;
 pub mod jobs;
 pub mod list;
 pub mod policies;

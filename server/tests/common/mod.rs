@@ -35,8 +35,41 @@ pub struct TestServer {
     _dir: TempDir,
 }
 
+/// What the test server runs besides the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// The job engine (runner, recovery).
+    pub engine: bool,
+    /// The scheduler (with the engine).
+    pub scheduler: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            engine: true,
+            scheduler: true,
+        }
+    }
+}
+
 impl TestServer {
+    /// The server with its job engine and scheduler.
     pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    /// The API alone: tests that seed jobs in any status, or compare database snapshots, need no
+    /// engine acting behind their back.
+    pub async fn start_api_only() -> Self {
+        Self::start_with(Options {
+            engine: false,
+            scheduler: false,
+        })
+        .await
+    }
+
+    pub async fn start_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db_url, pg_database) = match backend() {
             "postgres" => {
@@ -64,6 +97,8 @@ impl TestServer {
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             secret_key: Some("test-secret-key".into()),
+            engine: opts.engine,
+            scheduler: opts.scheduler,
             log: "warn".into(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -409,4 +444,6 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
         _ => url.path().to_string(),
     }
 }
+pub mod borg;
 pub mod sshd;
+pub mod tree;

@@ -1,0 +1,352 @@
+//! The borg command lines the engine runs on clients, and the parsing of what borg prints.
+//! Pure functions: every argv here is later quoted word by word by `shell::command_line`.
+use serde::Deserialize;
+
+use super::sources::Sources;
+
+/// Environment every remote borg gets (values are fixed, never user input): `TZ=UTC` so that
+/// `borg list` prints UTC times, no interactive questions, a repository moved or seen for the
+/// first time is accepted (the server, not a human, answers for it), and the 0 / 1 (warning) /
+/// 2 (error) exit codes also from borg ≥ 1.4, which otherwise uses finer ones.
+pub const BORG_ENV: &[(&str, &str)] = &[
+    ("TZ", "UTC"),
+    ("LANG", "C.UTF-8"),
+    ("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"),
+    ("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes"),
+    ("BORG_EXIT_CODES", "legacy"),
+];
+
+/// `--lock-wait` in seconds: a repository lock held by another borg (say a manual run on the
+/// client) is waited for this long before the job fails.
+pub const LOCK_WAIT: &str = "600";
+
+/// `borg --version` prints `borg 1.2.4`.
+pub fn parse_version(line: &str) -> Option<String> {
+    let rest = line.trim().strip_prefix("borg")?.trim();
+    (!rest.is_empty() && rest.chars().next()?.is_ascii_digit()).then(|| rest.to_string())
+}
+
+/// `borg init`, making the repository's missing parent directories (an operator names the
+/// repository path; having to create its parent on the client first would be a trap).
+pub fn init(repo: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "init",
+        "--encryption=repokey",
+        "--make-parent-dirs",
+        "--",
+        repo,
+    ])
+}
+
+/// Whether `borg init` failed only because the repository is already there.
+pub fn already_exists(log_line: &str) -> bool {
+    log_line.contains("A repository already exists at")
+}
+
+/// `borg create --json` of `sources` into `repo::archive`. `ratelimit` is KiB/s.
+pub fn create(repo: &str, archive: &str, sources: &Sources, ratelimit: Option<i32>) -> Vec<String> {
+    let mut a = argv(&["borg", "create", "--json", "--lock-wait", LOCK_WAIT]);
+    if sources.one_file_system {
+        a.push("--one-file-system".into());
+    }
+    if let Some(limit) = ratelimit.filter(|l| *l > 0) {
+        a.push("--upload-ratelimit".into());
+        a.push(limit.to_string());
+    }
+    for e in &sources.excludes {
+        a.push("--exclude".into());
+        a.push(e.clone());
+    }
+    // `--` so that a folder named like an option is a path.
+    a.push("--".into());
+    a.push(format!("{repo}::{archive}"));
+    a.extend(sources.paths.iter().cloned());
+    a
+}
+
+/// `borg list --json-lines repo::archive`: one JSON object per item (catalog ingestion).
+pub fn list_items(repo: &str, archive: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "list",
+        "--json-lines",
+        "--lock-wait",
+        LOCK_WAIT,
+        "--",
+        &format!("{repo}::{archive}"),
+    ])
+}
+
+/// `borg list --json repo`: the archives of a repository.
+pub fn list_archives(repo: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "list",
+        "--json",
+        "--lock-wait",
+        LOCK_WAIT,
+        "--",
+        repo,
+    ])
+}
+
+/// `borg info --json repo`: the repository's sizes.
+pub fn info(repo: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "info",
+        "--json",
+        "--lock-wait",
+        LOCK_WAIT,
+        "--",
+        repo,
+    ])
+}
+
+/// The keep_* rules of a policy, in borg's option names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keep {
+    pub hourly: Option<i32>,
+    pub daily: Option<i32>,
+    pub weekly: Option<i32>,
+    pub monthly: Option<i32>,
+    pub yearly: Option<i32>,
+}
+
+impl Keep {
+    pub fn any(&self) -> bool {
+        self.rules().next().is_some()
+    }
+
+    fn rules(&self) -> impl Iterator<Item = (&'static str, i32)> {
+        [
+            ("--keep-hourly", self.hourly),
+            ("--keep-daily", self.daily),
+            ("--keep-weekly", self.weekly),
+            ("--keep-monthly", self.monthly),
+            ("--keep-yearly", self.yearly),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+}
+
+/// `borg prune` of the archives matching `glob` only (other policies' archives in the same
+/// repository are never touched), keeping by `keep`.
+pub fn prune(repo: &str, glob: &str, keep: &Keep) -> Vec<String> {
+    let mut a = argv(&["borg", "prune", "--list", "--lock-wait", LOCK_WAIT]);
+    a.push("--glob-archives".into());
+    a.push(glob.into());
+    for (k, v) in keep.rules() {
+        a.push(format!("{k}={v}"));
+    }
+    a.push("--".into());
+    a.push(repo.into());
+    a
+}
+
+pub fn compact(repo: &str) -> Vec<String> {
+    argv(&["borg", "compact", "--lock-wait", LOCK_WAIT, "--", repo])
+}
+
+/// The archives of a policy on a client: `{policy_type}-{hostname}-*`. Both parts are validated
+/// (an enum and an RFC 1123 host name), so neither holds a glob character.
+pub fn archive_glob(policy_type: &str, hostname: &str) -> String {
+    format!("{policy_type}-{hostname}-*")
+}
+
+/// SPEC §7: `{policy_type}-{hostname}-{YYYY-mm-dd_HH-MM}` (UTC); `taken` says whether a name is
+/// already used in the repository, and then `-2`, `-3`… is appended.
+pub fn archive_name(
+    policy_type: &str,
+    hostname: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    taken: impl Fn(&str) -> bool,
+) -> String {
+    let base = format!("{policy_type}-{hostname}-{}", at.format("%Y-%m-%d_%H-%M"));
+    if !taken(&base) {
+        return base;
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or(base)
+}
+
+/// Sizes of `borg create --json` (`archive.stats`) in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct ArchiveStats {
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    #[serde(default)]
+    pub nfiles: i64,
+}
+
+#[derive(Deserialize)]
+struct CreateOutput {
+    archive: CreateArchive,
+}
+
+#[derive(Deserialize)]
+struct CreateArchive {
+    stats: ArchiveStats,
+}
+
+pub fn parse_create(stdout: &str) -> Result<ArchiveStats, serde_json::Error> {
+    serde_json::from_str::<CreateOutput>(stdout).map(|o| o.archive.stats)
+}
+
+/// Repository sizes of `borg info --json` (`cache.stats`): everything the archives hold,
+/// compressed, and what the repository really stores after deduplication.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepositorySizes {
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+}
+
+#[derive(Deserialize)]
+struct InfoOutput {
+    cache: InfoCache,
+}
+
+#[derive(Deserialize)]
+struct InfoCache {
+    stats: InfoStats,
+}
+
+#[derive(Deserialize)]
+struct InfoStats {
+    total_size: i64,
+    total_csize: i64,
+    unique_csize: i64,
+}
+
+pub fn parse_info(stdout: &str) -> Result<RepositorySizes, serde_json::Error> {
+    serde_json::from_str::<InfoOutput>(stdout).map(|o| RepositorySizes {
+        original_size: o.cache.stats.total_size,
+        compressed_size: o.cache.stats.total_csize,
+        deduplicated_size: o.cache.stats.unique_csize,
+    })
+}
+
+#[derive(Deserialize)]
+struct ListOutput {
+    archives: Vec<ListArchive>,
+}
+
+#[derive(Deserialize)]
+struct ListArchive {
+    name: String,
+}
+
+/// Archive names of `borg list --json REPO`.
+pub fn parse_archives(stdout: &str) -> Result<Vec<String>, serde_json::Error> {
+    serde_json::from_str::<ListOutput>(stdout)
+        .map(|o| o.archives.into_iter().map(|a| a.name).collect())
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn version() {
+        assert_eq!(parse_version("borg 1.2.4\n").as_deref(), Some("1.2.4"));
+        assert_eq!(parse_version("bash: borg: command not found"), None);
+        assert_eq!(parse_version("borg"), None);
+    }
+
+    #[test]
+    fn create_puts_user_values_after_dashdash_or_as_option_values() {
+        let s = Sources {
+            paths: vec!["/srv/my data".into(), "-rf".into()],
+            excludes: vec!["*.tmp".into()],
+            one_file_system: false,
+        };
+        let a = create("/repo", "folders-h-2026", &s, Some(512));
+        let dd = a.iter().position(|w| w == "--").unwrap();
+        assert_eq!(
+            &a[dd + 1..],
+            ["/repo::folders-h-2026", "/srv/my data", "-rf"]
+        );
+        let ex = a.iter().position(|w| w == "--exclude").unwrap();
+        assert_eq!(a[ex + 1], "*.tmp");
+        let rl = a.iter().position(|w| w == "--upload-ratelimit").unwrap();
+        assert_eq!(a[rl + 1], "512");
+        assert!(!create("/r", "a", &s, Some(0)).contains(&"--upload-ratelimit".to_string()));
+    }
+
+    #[test]
+    fn prune_rules() {
+        let keep = Keep {
+            daily: Some(1),
+            yearly: Some(0),
+            ..Keep::default()
+        };
+        assert!(keep.any());
+        assert!(!Keep::default().any());
+        let a = prune("/repo", "folders-h-*", &keep);
+        assert!(a.contains(&"--keep-daily=1".to_string()));
+        assert!(a.contains(&"--keep-yearly=0".to_string()));
+        assert!(!a.iter().any(|w| w.starts_with("--keep-hourly")));
+        let g = a.iter().position(|w| w == "--glob-archives").unwrap();
+        assert_eq!(a[g + 1], "folders-h-*");
+        assert_eq!(a.last().unwrap(), "/repo");
+    }
+
+    #[test]
+    fn archive_names_are_unique() {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 27, 9, 5, 59)
+            .unwrap();
+        assert_eq!(
+            archive_name("rootfs", "web1", at, |_| false),
+            "rootfs-web1-2026-11-27_09-05"
+        );
+        let taken = [
+            "rootfs-web1-2026-11-27_09-05",
+            "rootfs-web1-2026-11-27_09-05-2",
+        ];
+        assert_eq!(
+            archive_name("rootfs", "web1", at, |n| taken.contains(&n)),
+            "rootfs-web1-2026-11-27_09-05-3"
+        );
+    }
+
+    #[test]
+    fn parses_borg_json() {
+        let create = r#"{"archive": {"name": "a", "stats": {"compressed_size": 545,
+            "deduplicated_size": 540, "nfiles": 1, "original_size": 485}}, "cache": {}}"#;
+        assert_eq!(
+            parse_create(create).unwrap(),
+            ArchiveStats {
+                original_size: 485,
+                compressed_size: 545,
+                deduplicated_size: 540,
+                nfiles: 1
+            }
+        );
+        let info = r#"{"cache": {"stats": {"total_chunks": 3, "total_csize": 46, "total_size": 3,
+            "total_unique_chunks": 3, "unique_csize": 760, "unique_size": 720}}}"#;
+        assert_eq!(
+            parse_info(info).unwrap(),
+            RepositorySizes {
+                original_size: 3,
+                compressed_size: 46,
+                deduplicated_size: 760
+            }
+        );
+        let list = r#"{"archives": [{"name": "x-1", "id": "ab"}, {"name": "x-2"}]}"#;
+        assert_eq!(parse_archives(list).unwrap(), ["x-1", "x-2"]);
+        assert!(parse_create("not json").is_err());
+    }
+}

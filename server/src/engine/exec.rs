@@ -1,0 +1,623 @@
+//! What each job type does on its client (SPEC §7): `check` prepares client and repository,
+//! `job` runs `borg create`, `catalog` indexes the archive, `prune` prunes and compacts. Every
+//! borg goes through `remote::run_borg`; results come back as an [`Outcome`] for the runner.
+use std::collections::HashSet;
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
+use tokio::{io::BufReader, sync::watch};
+
+use super::{
+    Engine,
+    borg::{self, Keep},
+    log::JobLog,
+    remote::{self, Finished, Pids, Stdout},
+    sources,
+    ssh::{self, SSH_ERROR_STATUS, SshTarget},
+};
+use crate::{
+    catalog,
+    entities::{archive, client, job, policy, repository},
+    services::now,
+    ssh_keys,
+};
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; the text (possibly empty) becomes `job_explanation`.
+    Successful(String),
+    /// borg ran and reported an error.
+    Failed(String),
+    /// The job could not do its work (client unreachable, host key changed, missing object…).
+    Error(String),
+    Canceled,
+}
+
+/// Everything one running job needs.
+pub struct JobRun {
+    pub eng: Engine,
+    pub job: job::Model,
+    pub log: JobLog,
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl Pids for (Engine, i32) {
+    async fn local(&self, pid: Option<u32>) {
+        set_pid(&self.0, self.1, job::Column::LocalPid, pid).await;
+    }
+    async fn remote(&self, pid: Option<u32>) {
+        set_pid(&self.0, self.1, job::Column::RemotePid, pid).await;
+    }
+}
+
+async fn set_pid(eng: &Engine, job_id: i32, col: job::Column, pid: Option<u32>) {
+    let value = pid.and_then(|p| i32::try_from(p).ok());
+    if let Err(e) = job::Entity::update_many()
+        .col_expr(col, sea_orm::sea_query::Expr::value(value))
+        .filter(job::Column::Id.eq(job_id))
+        .exec(&eng.db)
+        .await
+    {
+        tracing::warn!("recording a pid of job {job_id}: {e}");
+    }
+}
+
+/// Why an `Outcome` is not `Successful`, as an early return.
+type Step<T> = Result<T, Outcome>;
+
+struct Subjects {
+    policy: policy::Model,
+    client: client::Model,
+    repository: repository::Model,
+    passphrase: String,
+    target: SshTarget,
+}
+
+impl JobRun {
+    pub async fn execute(mut self) -> (Outcome, JobLog) {
+        let outcome = match self.dispatch().await {
+            Ok(o) | Err(o) => o,
+        };
+        (outcome, self.log)
+    }
+
+    async fn dispatch(&mut self) -> Step<Outcome> {
+        let s = self.subjects().await?;
+        self.log.hide(&s.passphrase);
+        self.log.line(format!(
+            "{} job {} on {}@{}:{} for policy {} into {}",
+            self.job.job_type,
+            self.job.id,
+            s.client.username,
+            s.client.hostname,
+            s.client.port,
+            s.policy.name,
+            s.repository.path
+        ));
+        match self.job.job_type.as_str() {
+            "check" => self.check(s).await,
+            "job" => self.backup(s).await,
+            "catalog" => self.catalog(s).await,
+            "prune" => self.prune(s).await,
+            other => Err(Outcome::Error(format!(
+                "job type {other} is not run by this version of the engine"
+            ))),
+        }
+    }
+
+    async fn subjects(&self) -> Step<Subjects> {
+        let db = &self.eng.db;
+        let missing = |what: &str| Outcome::Error(format!("the job's {what} no longer exists"));
+        let policy = match self.job.policy_id {
+            Some(id) => policy::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        }
+        .ok_or_else(|| missing("policy"))?;
+        let client = match self.job.client_id {
+            Some(id) => client::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        }
+        .ok_or_else(|| missing("client"))?;
+        let repository = match self.job.repository_id {
+            Some(id) => repository::Entity::find_by_id(id)
+                .one(db)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        }
+        .ok_or_else(|| missing("repository"))?;
+        let passphrase = if repository.repository_key.is_empty() {
+            String::new()
+        } else {
+            self.eng
+                .secrets
+                .decrypt(&repository.repository_key)
+                .map_err(|e| {
+                    Outcome::Error(format!(
+                        "the repository passphrase cannot be decrypted with this server's secret \
+                         key ({e}); was CYBORG_SECRET_KEY changed?"
+                    ))
+                })?
+        };
+        let target = SshTarget {
+            hostname: client.hostname.clone(),
+            port: u16::try_from(client.port).unwrap_or(22),
+            username: client.username.clone(),
+            data_dir: self.eng.data_dir.clone(),
+            agent_forwarding: repository.path.starts_with("ssh://")
+                || !repository.path.starts_with('/'),
+        };
+        Ok(Subjects {
+            policy,
+            client,
+            repository,
+            passphrase,
+            target,
+        })
+    }
+
+    /// Runs one borg; a canceled run or an SSH failure ends the job here.
+    async fn borg(&mut self, s: &Subjects, argv: Vec<String>) -> Step<Finished> {
+        let pids = (self.eng.clone(), self.job.id);
+        let (f, _) = remote::run_borg::<(), _, _>(
+            &s.target,
+            &argv,
+            &s.passphrase,
+            &mut self.log,
+            &mut self.cancel,
+            &pids,
+            Stdout::Collect,
+            |_| async { Ok(()) },
+        )
+        .await
+        .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
+        self.ended_badly(s, &f)?;
+        Ok(f)
+    }
+
+    /// The cancel, SSH and "borg not there" cases every borg run shares.
+    fn ended_badly(&self, s: &Subjects, f: &Finished) -> Step<()> {
+        if f.canceled {
+            return Err(Outcome::Canceled);
+        }
+        if f.code == Some(SSH_ERROR_STATUS) {
+            return Err(Outcome::Error(ssh_failure(s, &self.eng, &f.stderr_tail)));
+        }
+        if f.code == Some(127) {
+            return Err(Outcome::Error(format!(
+                "borg is not installed on {} (command not found); install borgbackup there",
+                s.client.hostname
+            )));
+        }
+        Ok(())
+    }
+
+    /// Client: reachable, its borg version and IP. Repository: `borg init` unless it exists.
+    async fn check(&mut self, s: Subjects) -> Step<Outcome> {
+        let mut notes = Vec::new();
+        let client_now = client::Entity::find_by_id(s.client.id)
+            .one(&self.eng.db)
+            .await
+            .map_err(db_err)?;
+        if client_now.is_some_and(|c| !c.ready) {
+            // A fixed command line: no user value in it.
+            let mut lines = Vec::new();
+            let status = ssh::run_command_line(
+                &s.target,
+                "printf 'SSH_CONNECTION=%s\\n' \"$SSH_CONNECTION\"; borg --version",
+                None,
+                |l| lines.push(l),
+            )
+            .await
+            .map_err(|e| Outcome::Error(format!("running ssh: {e}")))?;
+            for l in &lines {
+                self.log.line(l.clone());
+            }
+            if status.code() == Some(SSH_ERROR_STATUS) {
+                return Err(Outcome::Error(ssh_failure(&s, &self.eng, &lines)));
+            }
+            let version = lines.iter().find_map(|l| borg::parse_version(l));
+            let Some(version) = version else {
+                return Err(Outcome::Error(format!(
+                    "borg is not installed on {} (borg --version printed no version); install \
+                     borgbackup there",
+                    s.client.hostname
+                )));
+            };
+            // SSH_CONNECTION = "client-ip client-port server-ip server-port": the third word is
+            // the address the client was reached at.
+            let ip = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("SSH_CONNECTION="))
+                .and_then(|c| c.split_whitespace().nth(2))
+                .unwrap_or("")
+                .to_string();
+            client::ActiveModel {
+                id: Set(s.client.id),
+                ready: Set(true),
+                version: Set(version.clone()),
+                ip: Set(ip.clone()),
+                modified: Set(now()),
+                ..Default::default()
+            }
+            .update(&self.eng.db)
+            .await
+            .map_err(db_err)?;
+            notes.push(format!("client ready: borg {version} at {ip}"));
+        }
+        let repo_now = repository::Entity::find_by_id(s.repository.id)
+            .one(&self.eng.db)
+            .await
+            .map_err(db_err)?;
+        if repo_now.is_some_and(|r| !r.ready) {
+            let f = self.borg(&s, borg::init(&s.repository.path)).await?;
+            let exists = f.stderr_tail.iter().any(|l| borg::already_exists(l));
+            if f.code != Some(0) && !exists {
+                return Err(Outcome::Failed(format!(
+                    "borg init failed (exit {}): {}",
+                    code(&f),
+                    last_line(&f)
+                )));
+            }
+            // An existing repository must open with our passphrase.
+            let info = self.borg(&s, borg::info(&s.repository.path)).await?;
+            if info.code != Some(0) {
+                return Err(Outcome::Failed(format!(
+                    "the repository exists but cannot be opened (exit {}): {}",
+                    code(&info),
+                    last_line(&info)
+                )));
+            }
+            self.store_repository_sizes(&s, &info.stdout).await?;
+            notes.push(if exists {
+                "repository already initialised; ready".to_string()
+            } else {
+                "repository initialised (repokey); ready".to_string()
+            });
+        }
+        Ok(Outcome::Successful(notes.join("; ")))
+    }
+
+    async fn backup(&mut self, s: Subjects) -> Step<Outcome> {
+        let src = sources::for_policy(&s.policy.policy_type, &s.policy.extra_vars)
+            .map_err(Outcome::Error)?;
+        let taken: HashSet<String> = archive::Entity::find()
+            .select_only()
+            .column(archive::Column::Name)
+            .filter(archive::Column::RepositoryId.eq(s.repository.id))
+            .into_tuple::<String>()
+            .all(&self.eng.db)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .chain(
+                job::Entity::find()
+                    .select_only()
+                    .column(job::Column::ArchiveName)
+                    .filter(job::Column::RepositoryId.eq(s.repository.id))
+                    .filter(job::Column::JobType.eq("job"))
+                    .filter(job::Column::Id.ne(self.job.id))
+                    .into_tuple::<String>()
+                    .all(&self.eng.db)
+                    .await
+                    .map_err(db_err)?,
+            )
+            .collect();
+        let name = borg::archive_name(&s.policy.policy_type, &s.client.hostname, now(), |n| {
+            taken.contains(n)
+        });
+        self.job.archive_name = name.clone();
+        job::ActiveModel {
+            id: Set(self.job.id),
+            archive_name: Set(name.clone()),
+            ..Default::default()
+        }
+        .update(&self.eng.db)
+        .await
+        .map_err(db_err)?;
+        let argv = borg::create(&s.repository.path, &name, &src, s.client.bandwidth_limit);
+        let f = self.borg(&s, argv).await?;
+        let warning = f.code == Some(1);
+        if f.code != Some(0) && !warning {
+            return Err(Outcome::Failed(format!(
+                "borg create failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        let stats = borg::parse_create(&f.stdout).map_err(|e| {
+            Outcome::Error(format!("borg create --json printed no statistics: {e}"))
+        })?;
+        job::ActiveModel {
+            id: Set(self.job.id),
+            original_size: Set(stats.original_size),
+            compressed_size: Set(stats.compressed_size),
+            deduplicated_size: Set(stats.deduplicated_size),
+            ..Default::default()
+        }
+        .update(&self.eng.db)
+        .await
+        .map_err(db_err)?;
+        archive::ActiveModel {
+            repository_id: Set(s.repository.id),
+            client_id: Set(Some(s.client.id)),
+            policy_id: Set(Some(s.policy.id)),
+            job_id: Set(Some(self.job.id)),
+            name: Set(name.clone()),
+            created: Set(now()),
+            ..Default::default()
+        }
+        .insert(&self.eng.db)
+        .await
+        .map_err(db_err)?;
+        self.refresh_repository_sizes(&s).await?;
+        let mut text = format!(
+            "archive {name}: {} files, {} bytes read, {} bytes added after deduplication",
+            stats.nfiles, stats.original_size, stats.deduplicated_size
+        );
+        if warning {
+            text.push_str("; borg finished with warnings (exit 1), see the log");
+        }
+        Ok(Outcome::Successful(text))
+    }
+
+    /// The archive this catalog (or prune) job follows: its master backup's.
+    async fn master_archive(&self, s: &Subjects) -> Step<archive::Model> {
+        let name = match self.job.master_job_id {
+            Some(id) => job::Entity::find_by_id(id)
+                .one(&self.eng.db)
+                .await
+                .map_err(db_err)?
+                .map(|m| m.archive_name),
+            None => None,
+        }
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| self.job.archive_name.clone());
+        archive::Entity::find()
+            .filter(archive::Column::RepositoryId.eq(s.repository.id))
+            .filter(archive::Column::Name.eq(name.clone()))
+            .one(&self.eng.db)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| {
+                Outcome::Error(format!(
+                    "the archive {name:?} is not known (pruned, or its backup did not finish)"
+                ))
+            })
+    }
+
+    async fn catalog(&mut self, s: Subjects) -> Step<Outcome> {
+        let arch = self.master_archive(&s).await?;
+        job::ActiveModel {
+            id: Set(self.job.id),
+            archive_name: Set(arch.name.clone()),
+            ..Default::default()
+        }
+        .update(&self.eng.db)
+        .await
+        .map_err(db_err)?;
+        let db = self.eng.db.clone();
+        let archive_id = arch.id;
+        let pids = (self.eng.clone(), self.job.id);
+        let started = std::time::Instant::now();
+        let (f, consumed) = remote::run_borg(
+            &s.target,
+            &borg::list_items(&s.repository.path, &arch.name),
+            &s.passphrase,
+            &mut self.log,
+            &mut self.cancel,
+            &pids,
+            Stdout::Stream,
+            move |stdout| async move {
+                catalog::ingest(&db, archive_id, BufReader::with_capacity(1 << 18, stdout)).await
+            },
+        )
+        .await
+        .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
+        self.ended_badly(&s, &f)?;
+        if f.code != Some(0) {
+            // Whatever was ingested of a failed listing is incomplete.
+            let _ = catalog::remove_archive(&self.eng.db, archive_id).await;
+            return Err(Outcome::Failed(format!(
+                "borg list failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        match consumed {
+            Some(Ok(stats)) => {
+                let text = format!(
+                    "catalogued {} entries of {} ({} new paths) in {:.1} s",
+                    stats.entries,
+                    arch.name,
+                    stats.new_paths,
+                    started.elapsed().as_secs_f64()
+                );
+                self.log.line(text.clone());
+                Ok(Outcome::Successful(text))
+            }
+            Some(Err(e)) => Err(Outcome::Error(format!("catalog ingestion failed: {e:#}"))),
+            None => Err(Outcome::Error("catalog ingestion did not run".into())),
+        }
+    }
+
+    async fn prune(&mut self, s: Subjects) -> Step<Outcome> {
+        let keep = Keep {
+            hourly: s.policy.keep_hourly,
+            daily: s.policy.keep_daily,
+            weekly: s.policy.keep_weekly,
+            monthly: s.policy.keep_monthly,
+            yearly: s.policy.keep_yearly,
+        };
+        if !keep.any() {
+            return Ok(Outcome::Successful(
+                "the policy keeps every archive (no keep_* rule); nothing pruned".into(),
+            ));
+        }
+        let glob = borg::archive_glob(&s.policy.policy_type, &s.client.hostname);
+        let f = self
+            .borg(&s, borg::prune(&s.repository.path, &glob, &keep))
+            .await?;
+        if f.code != Some(0) && f.code != Some(1) {
+            return Err(Outcome::Failed(format!(
+                "borg prune failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        let f = self.borg(&s, borg::compact(&s.repository.path)).await?;
+        if f.code != Some(0) && f.code != Some(1) {
+            return Err(Outcome::Failed(format!(
+                "borg compact failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        let removed = self.forget_pruned_archives(&s).await?;
+        self.refresh_repository_sizes(&s).await?;
+        Ok(Outcome::Successful(format!(
+            "pruned with {glob}: {removed} archive(s) removed from the catalog"
+        )))
+    }
+
+    /// Drops the catalog of every archive of the repository that borg no longer lists.
+    async fn forget_pruned_archives(&mut self, s: &Subjects) -> Step<usize> {
+        let f = self
+            .borg(s, borg::list_archives(&s.repository.path))
+            .await?;
+        if f.code != Some(0) {
+            return Err(Outcome::Failed(format!(
+                "borg list failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        let names: HashSet<String> = borg::parse_archives(&f.stdout)
+            .map_err(|e| Outcome::Error(format!("borg list --json: {e}")))?
+            .into_iter()
+            .collect();
+        let known = archive::Entity::find()
+            .filter(archive::Column::RepositoryId.eq(s.repository.id))
+            .all(&self.eng.db)
+            .await
+            .map_err(db_err)?;
+        let mut removed = 0;
+        for a in known.into_iter().filter(|a| !names.contains(&a.name)) {
+            let r = catalog::remove_archive(&self.eng.db, a.id)
+                .await
+                .map_err(|e| Outcome::Error(format!("removing a pruned catalog: {e:#}")))?;
+            archive::Entity::delete_by_id(a.id)
+                .exec(&self.eng.db)
+                .await
+                .map_err(db_err)?;
+            self.log.line(format!(
+                "archive {} is gone: {} catalog entries removed",
+                a.name, r.entries
+            ));
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    async fn refresh_repository_sizes(&mut self, s: &Subjects) -> Step<()> {
+        let f = self.borg(s, borg::info(&s.repository.path)).await?;
+        if f.code != Some(0) {
+            self.log.line(format!(
+                "borg info failed (exit {}); repository sizes not updated",
+                code(&f)
+            ));
+            return Ok(());
+        }
+        self.store_repository_sizes(s, &f.stdout).await
+    }
+
+    async fn store_repository_sizes(&mut self, s: &Subjects, info: &str) -> Step<()> {
+        let sizes = match borg::parse_info(info) {
+            Ok(z) => z,
+            Err(e) => {
+                self.log.line(format!(
+                    "borg info --json not understood ({e}); sizes not updated"
+                ));
+                return Ok(());
+            }
+        };
+        repository::ActiveModel {
+            id: Set(s.repository.id),
+            original_size: Set(sizes.original_size),
+            compressed_size: Set(sizes.compressed_size),
+            deduplicated_size: Set(sizes.deduplicated_size),
+            ready: Set(true),
+            modified: Set(now()),
+            ..Default::default()
+        }
+        .update(&self.eng.db)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+}
+
+fn db_err(e: sea_orm::DbErr) -> Outcome {
+    Outcome::Error(format!("database: {e}"))
+}
+
+fn code(f: &Finished) -> String {
+    f.code
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "killed by a signal".into())
+}
+
+fn last_line(f: &Finished) -> String {
+    f.stderr_tail
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Why OpenSSH failed, in words an operator can act on.
+fn ssh_failure(s: &Subjects, eng: &Engine, lines: &[String]) -> String {
+    let all = lines.join("\n");
+    let host = format!(
+        "{}@{}:{}",
+        s.client.username, s.client.hostname, s.client.port
+    );
+    let known_hosts = ssh_keys::known_hosts_path(&eng.data_dir);
+    if all.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || all.contains("Host key verification failed")
+    {
+        return format!(
+            "The SSH host key of {host} is not the one recorded when the server first connected \
+             (in {}). If the client was reinstalled, remove its old key with `ssh-keygen -R \
+             '[{}]:{}' -f {}` and launch again; otherwise someone may be intercepting the \
+             connection.",
+            known_hosts.display(),
+            s.client.hostname,
+            s.client.port,
+            known_hosts.display()
+        );
+    }
+    if all.contains("Permission denied") {
+        return format!(
+            "{host} refused the server's SSH key: add the key from GET \
+             /api/v1/settings/ssh_public_key/ to ~{}/.ssh/authorized_keys on the client.",
+            s.client.username
+        );
+    }
+    let last = lines
+        .iter()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .cloned()
+        .unwrap_or_default();
+    format!("SSH to {host} failed: {last}")
+}

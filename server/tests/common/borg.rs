@@ -1,0 +1,199 @@
+//! Fixtures for end-to-end job tests: a real server, a real sshd authorizing the server's key on
+//! 127.0.0.1, and a client, repository, schedule and `folders` policy pointing at them.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use super::{TestServer, sshd::TestSshd};
+
+pub const PASSPHRASE: &str = "pass-Phrase-7f3a9c-never-in-ps";
+
+pub struct Borg {
+    pub sshd: TestSshd,
+    /// Holds the backed-up trees and the repository.
+    pub root: TempDir,
+    pub client: i64,
+    pub repository: i64,
+    pub repo_path: PathBuf,
+    pub schedule: i64,
+}
+
+impl Borg {
+    /// sshd authorizing `s`'s key, a client for it, a repository under a temp dir, and a schedule
+    /// that never fires during a test (1 January).
+    pub async fn new(s: &TestServer) -> Borg {
+        let (_, key) = s.get("/api/v1/settings/ssh_public_key/").await;
+        let sshd = TestSshd::start(key["pubkey"].as_str().expect("pubkey"));
+        let root = tempfile::tempdir().expect("temp dir");
+        let client = s
+            .create(
+                "/api/v1/clients/",
+                json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root"}),
+            )
+            .await;
+        let repo_path = root.path().join("repo");
+        let repository = s
+            .create(
+                "/api/v1/repositories/",
+                json!({"name": "Test repo", "path": repo_path.display().to_string(),
+                       "repository_key": PASSPHRASE}),
+            )
+            .await;
+        let schedule = s
+            .create(
+                "/api/v1/schedules/",
+                json!({"name": "New year", "crontab": "0 0 1 1 * *"}),
+            )
+            .await;
+        Borg {
+            sshd,
+            root,
+            client: client["id"].as_i64().unwrap(),
+            repository: repository["id"].as_i64().unwrap(),
+            repo_path,
+            schedule: schedule["id"].as_i64().unwrap(),
+        }
+    }
+
+    /// A `folders` policy on this client and repository.
+    pub async fn policy(&self, s: &TestServer, name: &str, extra_vars: Value, more: Value) -> i64 {
+        let mut body = json!({
+            "name": name, "policy_type": "folders", "extra_vars": extra_vars.to_string(),
+            "clients": [self.client], "repository": self.repository, "schedule": self.schedule,
+        });
+        for (k, v) in more.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        s.create("/api/v1/policies/", body).await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// The archive names borg lists in the repository.
+    pub fn borg_archives(&self) -> Vec<String> {
+        let out = Command::new("borg")
+            .args(["list", "--short"])
+            .arg(&self.repo_path)
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+            .output()
+            .expect("running borg list");
+        assert!(out.status.success(), "borg list: {out:?}");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Launches `policy` and answers the backup job ids (asserting 201).
+pub async fn launch(s: &TestServer, policy: i64) -> Vec<i64> {
+    let (st, body) = s
+        .post(&format!("/api/v1/policies/{policy}/launch/"), json!({}))
+        .await;
+    assert_eq!(st.as_u16(), 201, "launch: {body}");
+    body["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j.as_i64().unwrap())
+        .collect()
+}
+
+pub async fn job(s: &TestServer, id: i64) -> Value {
+    let (st, j) = s.get(&format!("/api/v1/jobs/{id}/")).await;
+    assert_eq!(st.as_u16(), 200, "job {id}: {j}");
+    j
+}
+
+const FINISHED: &[&str] = &["successful", "failed", "error", "canceled"];
+
+/// Waits until job `id` is over and answers it.
+pub async fn wait_done(s: &TestServer, id: i64, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let j = job(s, id).await;
+        if FINISHED.contains(&j["status"].as_str().unwrap_or("")) {
+            return j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} still {} after {timeout:?}: {j}",
+            j["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every job of the chain of backup job `id` (itself, its check job, catalog, prune), waited for
+/// until over.
+pub async fn wait_chain(s: &TestServer, id: i64, timeout: Duration) -> Vec<Value> {
+    let backup = wait_done(s, id, timeout).await;
+    let (_, list) = s
+        .get(&format!("/api/v1/jobs/?master_job={id}&order_by=id"))
+        .await;
+    let mut all = vec![backup];
+    for j in list["results"].as_array().unwrap() {
+        all.push(wait_done(s, j["id"].as_i64().unwrap(), timeout).await);
+    }
+    all
+}
+
+/// The job's whole log.
+pub async fn stdout(s: &TestServer, id: i64) -> String {
+    let resp = s
+        .http
+        .get(s.url(&format!("/api/v1/jobs/{id}/stdout/?format=txt")))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    resp.text().await.unwrap()
+}
+
+/// Waits until `cond` holds on the job (polling), answering it.
+pub async fn wait_job(
+    s: &TestServer,
+    id: i64,
+    timeout: Duration,
+    what: &str,
+    cond: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let j = job(s, id).await;
+        if cond(&j) {
+            return j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id}: {what} not reached: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether a process whose command line contains `needle` runs.
+pub fn process_running(needle: &str) -> bool {
+    ps_args().lines().any(|l| l.contains(needle))
+}
+
+pub fn ps_args() -> String {
+    let out = Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A sparse file of `gib` GiB: borg reads every byte, so a backup of it lasts long enough to
+/// cancel or kill while it runs, yet it takes no disk space.
+pub fn sparse_file(path: &Path, gib: u64) {
+    let f = std::fs::File::create(path).unwrap();
+    f.set_len(gib << 30).unwrap();
+}
