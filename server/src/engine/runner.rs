@@ -258,6 +258,13 @@ async fn mark_canceled(
     why: &str,
 ) -> anyhow::Result<Option<job::Model>> {
     let t = now();
+    // What the job already says (a late scheduled run…) stays.
+    let why = if j.job_explanation.is_empty() {
+        why.to_string()
+    } else {
+        format!("{} {why}", j.job_explanation)
+    };
+    let why = why.as_str();
     let r = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value("canceled"))
         .col_expr(job::Column::Failed, Expr::value(true))

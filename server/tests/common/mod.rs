@@ -3,7 +3,10 @@
 //! afterwards — and talks to it over real HTTP.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -31,8 +34,34 @@ pub struct TestServer {
     /// Bearer token of the first superuser.
     pub admin_token: String,
     pg_database: Option<String>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    running: Running,
     _dir: TempDir,
+}
+
+/// How the server under test runs: a task of the test's runtime, or its own OS process (for
+/// tests that kill it or run several against one database).
+enum Running {
+    Task(tokio::task::JoinHandle<anyhow::Result<()>>),
+    Process(std::process::Child),
+}
+
+impl Running {
+    fn stopped(&mut self) -> bool {
+        match self {
+            Running::Task(t) => t.is_finished(),
+            Running::Process(c) => c.try_wait().ok().flatten().is_some(),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Running::Task(t) => t.abort(),
+            Running::Process(c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
 }
 
 /// What the test server runs besides the API.
@@ -69,9 +98,9 @@ impl TestServer {
         .await
     }
 
-    pub async fn start_with(opts: Options) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (db_url, pg_database) = match backend() {
+    /// A fresh database for one test: a SQLite file in `dir` or a new PostgreSQL database.
+    async fn new_database(dir: &Path) -> (String, Option<String>) {
+        match backend() {
             "postgres" => {
                 let name = format!("cyborg_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(format!("{PG_BASE}/postgres"))
@@ -84,11 +113,13 @@ impl TestServer {
                 admin.close().await.ok();
                 (format!("{PG_BASE}/{name}"), Some(name))
             }
-            _ => (
-                format!("sqlite://{}/test.db?mode=rwc", dir.path().display()),
-                None,
-            ),
-        };
+            _ => (format!("sqlite://{}/test.db?mode=rwc", dir.display()), None),
+        }
+    }
+
+    pub async fn start_with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db_url, pg_database) = Self::new_database(dir.path()).await;
         let config = Config {
             database_url: Some(db_url.clone()),
             data_dir: dir.path().join("data"),
@@ -114,23 +145,89 @@ impl TestServer {
             data_dir: dir.path().join("data"),
             admin_token: String::new(),
             pg_database,
-            task,
+            running: Running::Task(task),
             _dir: dir,
         };
-        for _ in 0..200 {
-            if let Ok(r) = server.http.get(server.url("/api/v1/ping/")).send().await
+        server.wait_ready().await;
+        server
+    }
+
+    /// The `cyborgbackup` binary as its own process, with engine and scheduler, on a fresh
+    /// database.
+    pub async fn spawn_process() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db_url, pg_database) = Self::new_database(dir.path()).await;
+        Self::spawn_on(dir, db_url, pg_database).await
+    }
+
+    /// Another server process on the same database, with a data directory of its own (so a node
+    /// of its own); it leaves the database to `self`.
+    pub async fn another_process(&self) -> Self {
+        Self::spawn_on(
+            tempfile::tempdir().expect("temp dir"),
+            self.db_url.clone(),
+            None,
+        )
+        .await
+    }
+
+    async fn spawn_on(dir: TempDir, db_url: String, pg_database: Option<String>) -> Self {
+        let data_dir = dir.path().join("data");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let child = Self::command(&db_url, &data_dir, addr);
+        let mut server = TestServer {
+            addr,
+            http: reqwest::Client::builder().build().unwrap(),
+            db_url,
+            data_dir,
+            admin_token: String::new(),
+            pg_database,
+            running: Running::Process(child),
+            _dir: dir,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    fn command(db_url: &str, data_dir: &Path, addr: SocketAddr) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cyborgbackup"))
+            .env("DATABASE_URL", db_url)
+            .env("CYBORG_DATA_DIR", data_dir)
+            .env("LEPTOS_SITE_ADDR", addr.to_string())
+            .env("LEPTOS_SITE_ROOT", data_dir.join("site"))
+            .env("CYBORG_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CYBORG_SECRET_KEY", "test-secret-key")
+            .env("RUST_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the cyborgbackup binary")
+    }
+
+    /// Kills the server process with SIGKILL (no clean-up of any kind) and starts it again on
+    /// the same database and data directory.
+    pub async fn kill_and_restart(&mut self) {
+        let Running::Process(child) = &mut self.running else {
+            panic!("kill_and_restart needs a server started with spawn_process");
+        };
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+        self.addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        self.running = Running::Process(Self::command(&self.db_url, &self.data_dir, self.addr));
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        for _ in 0..600 {
+            if let Ok(r) = self.http.get(self.url("/api/v1/ping/")).send().await
                 && r.status() == StatusCode::OK
             {
                 break;
             }
-            assert!(
-                !server.task.is_finished(),
-                "the server stopped while starting"
-            );
+            assert!(!self.running.stopped(), "the server stopped while starting");
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        server.admin_token = server.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-        server
+        self.admin_token = self.token(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -311,7 +408,7 @@ async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.task.abort();
+        self.running.stop();
         if let Some(name) = self.pg_database.take() {
             // Drop runs outside async code: a short-lived runtime on its own thread drops the
             // database, forcing off the pool connections the aborted server still holds.
@@ -446,4 +543,5 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 pub mod borg;
 pub mod sshd;
+pub use sshd::free_port;
 pub mod tree;
