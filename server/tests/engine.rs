@@ -108,7 +108,7 @@ async fn folders_backup_catalog_sizes_dedup_and_prune() {
         "folders-127.0.0.1-2026-11-27_10-05".len(),
         "{name}"
     );
-    assert_eq!(b.borg_archives(), [name.clone()]);
+    assert_eq!(b.borg_archives(), vec![name.as_str()]);
     let original = backup["original_size"].as_i64().unwrap();
     assert!(original >= 10_000_000, "{backup}");
     assert!(
@@ -236,7 +236,7 @@ async fn folders_backup_catalog_sizes_dedup_and_prune() {
         );
     }
     let name3 = chain3[0]["archive_name"].as_str().unwrap().to_string();
-    assert_eq!(b.borg_archives(), [name3.clone()]);
+    assert_eq!(b.borg_archives(), vec![name3.as_str()]);
     assert!(catalog(&s, &name).await.is_empty());
     assert!(catalog(&s, &name2).await.is_empty());
     assert!(!catalog(&s, &name3).await.is_empty());
@@ -518,4 +518,50 @@ async fn a_changed_host_key_fails_the_job_with_an_explanation() {
     let why = j["job_explanation"].as_str().unwrap();
     assert!(why.contains("host key"), "{why}");
     assert!(why.contains("ssh-keygen -R"), "{why}");
+}
+
+/// An `ssh://` repository: the client reaches the repository host over SSH with the server's
+/// key through the forwarded agent (the client has no key of its own for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_repository_through_the_forwarded_agent() {
+    require_sshd();
+    let s = TestServer::start().await;
+    let b = Borg::new(&s).await;
+    // The "repository host" is the same sshd; forget any key an earlier run left for its port in
+    // the client's (root's) known_hosts, which BORG_RSH trusts on first use.
+    let port = b.sshd.port;
+    let _ = std::process::Command::new("ssh-keygen")
+        .args(["-R", &format!("[127.0.0.1]:{port}")])
+        .output();
+    let remote_repo = b.root.path().join("remote repo");
+    let repo = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "Remote", "path": format!("ssh://root@127.0.0.1:{port}{}", remote_repo.display()),
+                   "repository_key": PASSPHRASE}),
+        )
+        .await;
+    let src = b.root.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"over ssh\n").unwrap();
+    let policy = s
+        .create(
+            "/api/v1/policies/",
+            json!({"name": "Remote", "policy_type": "folders", "repository": repo["id"],
+                   "schedule": b.schedule, "clients": [b.client],
+                   "extra_vars": json!({"folders": [src.display().to_string()]}).to_string()}),
+        )
+        .await;
+    let ids = launch(&s, policy["id"].as_i64().unwrap()).await;
+    for j in wait_chain(&s, ids[0], CHAIN).await {
+        assert_eq!(
+            j["status"],
+            "successful",
+            "{j}\n{}",
+            stdout(&s, j["id"].as_i64().unwrap()).await
+        );
+    }
+    // The client's borg logged in to the test sshd, which authorizes only the server's key, whose
+    // private half lives in the server's data directory, not in ~/.ssh: the forwarded agent did it.
+    assert!(remote_repo.join("config").exists());
 }

@@ -37,7 +37,7 @@ async fn setup() -> Option<Setup> {
         port: sshd.port,
         username: "root".into(),
         data_dir: data.path().to_path_buf(),
-        agent_forwarding: false,
+        agent: None,
     };
     let (status, lines) = run(&target, &["true"], None).await;
     assert!(

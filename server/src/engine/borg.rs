@@ -14,6 +14,12 @@ pub const BORG_ENV: &[(&str, &str)] = &[
     ("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"),
     ("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes"),
     ("BORG_EXIT_CODES", "legacy"),
+    // The client's own ssh to a remote repository: never a prompt, and trust on first use of
+    // the repository host's key (a changed key still fails).
+    (
+        "BORG_RSH",
+        "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
+    ),
 ];
 
 /// `--lock-wait` in seconds: a repository lock held by another borg (say a manual run on the

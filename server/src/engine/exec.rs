@@ -12,7 +12,7 @@ use super::{
     Engine,
     borg::{self, Keep},
     log::JobLog,
-    remote::{self, Finished, Pids, Stdout},
+    remote::{self, Finished, Pids, Session, Stdout},
     sources,
     ssh::{self, SSH_ERROR_STATUS, SshTarget},
 };
@@ -152,8 +152,7 @@ impl JobRun {
             port: u16::try_from(client.port).unwrap_or(22),
             username: client.username.clone(),
             data_dir: self.eng.data_dir.clone(),
-            agent_forwarding: repository.path.starts_with("ssh://")
-                || !repository.path.starts_with('/'),
+            agent: self.eng.agent_for(&repository.path),
         };
         Ok(Subjects {
             policy,
@@ -167,13 +166,16 @@ impl JobRun {
     /// Runs one borg; a canceled run or an SSH failure ends the job here.
     async fn borg(&mut self, s: &Subjects, argv: Vec<String>) -> Step<Finished> {
         let pids = (self.eng.clone(), self.job.id);
+        let on = Session {
+            target: &s.target,
+            passphrase: &s.passphrase,
+            pids: &pids,
+        };
         let (f, _) = remote::run_borg::<(), _, _>(
-            &s.target,
+            &on,
             &argv,
-            &s.passphrase,
             &mut self.log,
             &mut self.cancel,
-            &pids,
             Stdout::Collect,
             |_| async { Ok(()) },
         )
@@ -408,13 +410,16 @@ impl JobRun {
         let archive_id = arch.id;
         let pids = (self.eng.clone(), self.job.id);
         let started = std::time::Instant::now();
+        let on = Session {
+            target: &s.target,
+            passphrase: &s.passphrase,
+            pids: &pids,
+        };
         let (f, consumed) = remote::run_borg(
-            &s.target,
+            &on,
             &borg::list_items(&s.repository.path, &arch.name),
-            &s.passphrase,
             &mut self.log,
             &mut self.cancel,
-            &pids,
             Stdout::Stream,
             move |stdout| async move {
                 catalog::ingest(&db, archive_id, BufReader::with_capacity(1 << 18, stdout)).await

@@ -10,6 +10,7 @@
 //! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`.
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
+mod agent;
 pub mod borg;
 mod exec;
 pub mod launch;
@@ -52,6 +53,8 @@ pub struct Inner {
     pub hub: Hub,
     /// Set once the engine runs jobs in this process (see [`Engine::start`]).
     node: OnceLock<node::Node>,
+    /// The server's ssh-agent, forwarded to clients for remote repositories.
+    agent: OnceLock<agent::Agent>,
     wake: Notify,
     /// Cancel switches of the jobs this process is running.
     running: Mutex<HashMap<i32, watch::Sender<bool>>>,
@@ -75,6 +78,7 @@ impl Engine {
             data_dir,
             hub: Hub::default(),
             node: OnceLock::new(),
+            agent: OnceLock::new(),
             wake: Notify::new(),
             running: Mutex::default(),
             claim: tokio::sync::Mutex::new(()),
@@ -90,6 +94,15 @@ impl Engine {
         if self.node.set(node).is_err() {
             anyhow::bail!("the job engine is already running");
         }
+        match agent::start(&self.data_dir).await {
+            Ok(a) => {
+                let _ = self.agent.set(a);
+            }
+            // Local repositories work without it; remote ones will fail with SSH's reason.
+            Err(e) => tracing::warn!(
+                "no ssh-agent: clients cannot reach ssh:// repositories with the server key: {e:#}"
+            ),
+        }
         recovery::recover(self).await?;
         tokio::spawn(runner::run(self.clone()));
         if scheduler {
@@ -101,6 +114,15 @@ impl Engine {
     /// This process's node id, when it runs jobs.
     pub fn node_id(&self) -> Option<&str> {
         self.node.get().map(|n| n.id.as_str())
+    }
+
+    /// The agent socket to forward for a repository at `path`: only a remote repository (on
+    /// another host, reached by the client over SSH) needs the server's key on the client.
+    pub fn agent_for(&self, path: &str) -> Option<PathBuf> {
+        if path.starts_with('/') {
+            return None;
+        }
+        self.agent.get().map(|a| a.socket.clone())
     }
 
     /// Asks the runner to look for work now.

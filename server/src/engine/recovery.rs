@@ -53,13 +53,16 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
                     ];
                     let (tx, mut rx) = tokio::sync::watch::channel(false);
                     let pids = NoPids;
-                    match remote::run_borg::<(), _, _>(
+                    let on = remote::Session {
                         target,
-                        &argv,
                         passphrase,
+                        pids: &pids,
+                    };
+                    match remote::run_borg::<(), _, _>(
+                        &on,
+                        &argv,
                         &mut log,
                         &mut rx,
-                        &pids,
                         remote::Stdout::Collect,
                         |_| async { Ok(()) },
                     )
@@ -138,7 +141,7 @@ async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, S
             port: u16::try_from(c.port).unwrap_or(22),
             username: c.username,
             data_dir: eng.data_dir.clone(),
-            agent_forwarding: !r.path.starts_with('/'),
+            agent: eng.agent_for(&r.path),
         },
         r.path,
         passphrase,

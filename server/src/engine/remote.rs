@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader},
-    process::{Child, Command},
+    process::Child,
     sync::{mpsc, watch},
     time::{Duration, Instant},
 };
@@ -67,6 +67,21 @@ pub enum Stdout {
     Stream,
 }
 
+/// Where a borg runs: the client, the repository passphrase, and where its pids are recorded.
+pub struct Session<'a, P: Pids> {
+    pub target: &'a SshTarget,
+    pub passphrase: &'a str,
+    pub pids: &'a P,
+}
+
+impl<P: Pids> Clone for Session<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Pids> Copy for Session<'_, P> {}
+
 /// Callbacks into the job that runs the process: where its pids are recorded.
 pub trait Pids {
     fn local(&self, pid: Option<u32>) -> impl std::future::Future<Output = ()> + Send;
@@ -75,9 +90,8 @@ pub trait Pids {
 
 /// Spawns `ssh … 'wrapper borg …'` with the passphrase on stdin.
 fn spawn(target: &SshTarget, line: &str, passphrase: &str) -> std::io::Result<Child> {
-    let argv = target.argv(line);
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
+    let mut child = target
+        .command(line)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -129,12 +143,10 @@ async fn forward_lines(
 /// until it ends or `cancel` turns true. In `Stream` mode `consume` gets stdout and runs beside
 /// it; its result is answered with the outcome (a consumer that fails stops the process).
 pub async fn run_borg<T, F, Fut>(
-    target: &SshTarget,
+    on: &Session<'_, impl Pids>,
     borg_argv: &[String],
-    passphrase: &str,
     log: &mut JobLog,
     cancel: &mut watch::Receiver<bool>,
-    pids: &impl Pids,
     mode: Stdout,
     consume: F,
 ) -> anyhow::Result<(Finished, Option<anyhow::Result<T>>)>
@@ -143,6 +155,11 @@ where
     Fut: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
+    let Session {
+        target,
+        passphrase,
+        pids,
+    } = *on;
     let line = borg_command_line(borg_argv)?;
     log.line(format!("$ {}", shell::command_line(borg_argv)?));
     let mut child = spawn(target, &line, passphrase)?;

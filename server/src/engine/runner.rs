@@ -299,14 +299,14 @@ pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {
             j.status
         )));
     }
-    if j.status != "running" {
-        if let Some(m) = mark_canceled(eng, &j, "Canceled by a user before it ran.").await? {
-            eng.hub.send(JobUpdate::status_of(&m));
-            cancel_dependents(eng, id, &format!("job {id} it depends on was canceled")).await?;
-            return Ok(m);
-        }
-        // It started meanwhile: cancel it as a running job.
+    if j.status != "running"
+        && let Some(m) = mark_canceled(eng, &j, "Canceled by a user before it ran.").await?
+    {
+        eng.hub.send(JobUpdate::status_of(&m));
+        cancel_dependents(eng, id, &format!("job {id} it depends on was canceled")).await?;
+        return Ok(m);
     }
+    // Running (or it started meanwhile): its runner stops it.
     let here = eng
         .running
         .lock()
@@ -322,10 +322,10 @@ pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {
             .exec(&eng.db)
             .await?;
     }
-    Ok(job::Entity::find_by_id(id)
+    job::Entity::find_by_id(id)
         .one(&eng.db)
         .await?
-        .ok_or_else(Error::not_found)?)
+        .ok_or_else(Error::not_found)
 }
 
 /// Carries out cancels requested through the database for jobs this process runs.

@@ -28,9 +28,10 @@ pub struct SshTarget {
     pub username: String,
     /// The server's data directory: the key pair and `known_hosts` live in `<data_dir>/ssh/`.
     pub data_dir: PathBuf,
-    /// `-A`: forward the server's agent so a client can reach an `ssh://` repository without a key
-    /// of its own.
-    pub agent_forwarding: bool,
+    /// `-A` with this agent socket: forward the server's agent (holding its key) so a client
+    /// can reach an `ssh://` repository without a key of its own. `None`: no agent at all (not
+    /// even one the server's own environment may name).
+    pub agent: Option<PathBuf>,
 }
 
 /// Why a remote command could not be run (a remote command that ran and failed is an
@@ -47,6 +48,19 @@ pub enum SshError {
 pub const SSH_ERROR_STATUS: i32 = 255;
 
 impl SshTarget {
+    /// The local `ssh` command for `remote_command_line` (see [`SshTarget::argv`]), with the
+    /// agent socket in its environment when forwarding, and no agent otherwise.
+    pub fn command(&self, remote_command_line: &str) -> Command {
+        let argv = self.argv(remote_command_line);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        match &self.agent {
+            Some(socket) => cmd.env("SSH_AUTH_SOCK", socket),
+            None => cmd.env_remove("SSH_AUTH_SOCK"),
+        };
+        cmd
+    }
+
     /// The local argv (program first) running `remote_command_line` on the target:
     /// `ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=…
     /// -o IdentitiesOnly=yes -i … -p PORT -l USER [-A] -- HOST 'remote command line'`.
@@ -70,7 +84,7 @@ impl SshTarget {
             "-l".into(),
             self.username.clone().into(),
         ];
-        if self.agent_forwarding {
+        if self.agent.is_some() {
             argv.push("-A".into());
         }
         argv.push("--".into());
@@ -103,18 +117,16 @@ pub async fn run_command_line(
     stdin: Option<Vec<u8>>,
     mut on_line: impl FnMut(String),
 ) -> Result<ExitStatus, SshError> {
-    let argv = target.argv(remote_command_line);
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
+    let mut cmd = target.command(remote_command_line);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .process_group(0);
     let mut child = cmd.spawn()?;
     let writer = match (stdin, child.stdin.take()) {
         (Some(bytes), Some(mut pipe)) => Some(tokio::spawn(async move {
@@ -184,7 +196,7 @@ mod tests {
             port: 2222,
             username: "root".into(),
             data_dir: PathBuf::from("/var/lib/cyborg"),
-            agent_forwarding: agent,
+            agent: agent.then(|| PathBuf::from("/var/lib/cyborg/ssh/agent.sock")),
         }
     }
 
