@@ -152,7 +152,7 @@ impl JobRun {
             port: u16::try_from(client.port).unwrap_or(22),
             username: client.username.clone(),
             data_dir: self.eng.data_dir.clone(),
-            agent: self.eng.agent_for(&repository.path),
+            agent: self.eng.agent_for(&repository.path).await,
         };
         Ok(Subjects {
             policy,

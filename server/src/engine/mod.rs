@@ -53,8 +53,9 @@ pub struct Inner {
     pub hub: Hub,
     /// Set once the engine runs jobs in this process (see [`Engine::start`]).
     node: OnceLock<node::Node>,
-    /// The server's ssh-agent, forwarded to clients for remote repositories.
-    agent: OnceLock<agent::Agent>,
+    /// The server's ssh-agent, forwarded to clients for remote repositories; started on first
+    /// need (`None` inside: it could not be started).
+    agent: tokio::sync::OnceCell<Option<agent::Agent>>,
     wake: Notify,
     /// Cancel switches of the jobs this process is running.
     running: Mutex<HashMap<i32, watch::Sender<bool>>>,
@@ -78,7 +79,7 @@ impl Engine {
             data_dir,
             hub: Hub::default(),
             node: OnceLock::new(),
-            agent: OnceLock::new(),
+            agent: tokio::sync::OnceCell::new(),
             wake: Notify::new(),
             running: Mutex::default(),
             claim: tokio::sync::Mutex::new(()),
@@ -93,15 +94,6 @@ impl Engine {
         tracing::info!("job engine node {}", node.id);
         if self.node.set(node).is_err() {
             anyhow::bail!("the job engine is already running");
-        }
-        match agent::start(&self.data_dir).await {
-            Ok(a) => {
-                let _ = self.agent.set(a);
-            }
-            // Local repositories work without it; remote ones will fail with SSH's reason.
-            Err(e) => tracing::warn!(
-                "no ssh-agent: clients cannot reach ssh:// repositories with the server key: {e:#}"
-            ),
         }
         recovery::recover(self).await?;
         tokio::spawn(runner::run(self.clone()));
@@ -118,11 +110,21 @@ impl Engine {
 
     /// The agent socket to forward for a repository at `path`: only a remote repository (on
     /// another host, reached by the client over SSH) needs the server's key on the client.
-    pub fn agent_for(&self, path: &str) -> Option<PathBuf> {
+    pub async fn agent_for(&self, path: &str) -> Option<PathBuf> {
         if path.starts_with('/') {
             return None;
         }
-        self.agent.get().map(|a| a.socket.clone())
+        self.agent
+            .get_or_init(|| async {
+                agent::start(&self.data_dir)
+                    .await
+                    // The job then fails with SSH's own reason (permission denied).
+                    .inspect_err(|e| tracing::warn!("no ssh-agent to forward to clients: {e:#}"))
+                    .ok()
+            })
+            .await
+            .as_ref()
+            .map(|a| a.socket.clone())
     }
 
     /// Asks the runner to look for work now.

@@ -141,7 +141,7 @@ async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, S
             port: u16::try_from(c.port).unwrap_or(22),
             username: c.username,
             data_dir: eng.data_dir.clone(),
-            agent: eng.agent_for(&r.path),
+            agent: eng.agent_for(&r.path).await,
         },
         r.path,
         passphrase,

@@ -409,6 +409,12 @@ async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.running.stop();
+        // The ssh-agent a job may have started outlives an in-process server task.
+        let socket = self.data_dir.join("ssh").join("agent.sock");
+        let _ = std::process::Command::new("pkill")
+            .arg("-f")
+            .arg(socket)
+            .status();
         if let Some(name) = self.pg_database.take() {
             // Drop runs outside async code: a short-lived runtime on its own thread drops the
             // database, forcing off the pool connections the aborted server still holds.
