@@ -282,10 +282,39 @@ async fn cancel_stops_borg_and_the_next_launch_succeeds() {
         assert!(!ps_args().contains(PASSPHRASE), "passphrase visible in ps");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Follow the live stream while borg runs: the lines so far arrive, then (after the cancel)
+    // the `canceled` status, then the stream ends.
+    let mut live = s
+        .http
+        .get(s.url(&format!("/api/v1/jobs/{}/stream/", ids[0])))
+        .bearer_auth(&s.admin_token)
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !(seen.contains("'borg' 'create'") && seen.contains("\"status\":\"running\"")) {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), live.chunk())
+            .await
+            .expect("live lines")
+            .unwrap()
+            .expect("stream open while the job runs");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
     let (st, body) = s
         .post(&format!("/api/v1/jobs/{}/cancel/", ids[0]), json!({}))
         .await;
     assert_eq!(st.as_u16(), 202, "{body}");
+    let rest = tokio::time::timeout(Duration::from_secs(90), async {
+        let mut rest = String::new();
+        while let Some(chunk) = live.chunk().await.unwrap() {
+            rest.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        rest
+    })
+    .await
+    .expect("the stream ends when the job is over");
+    assert!(rest.contains("cancel requested"), "{rest}");
+    assert!(rest.contains("\"status\":\"canceled\""), "{rest}");
     let done = wait_done(&s, ids[0], Duration::from_secs(90)).await;
     assert_eq!(done["status"], "canceled", "{done}");
     assert_eq!(done["failed"], true);
