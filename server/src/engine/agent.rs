@@ -65,7 +65,7 @@ fn spawn(socket: &Path) -> anyhow::Result<Child> {
     Command::new("ssh-agent")
         .arg("-D")
         .arg("-a")
-        .arg(&socket)
+        .arg(socket)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
