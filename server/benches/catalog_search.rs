@@ -160,7 +160,7 @@ async fn setup(db: &DatabaseConnection, n_paths: usize, n_archives: usize) {
                 .await
                 .unwrap();
             }
-            sqlx::raw_sql("VACUUM ANALYZE catalog_paths; VACUUM ANALYZE catalog_entries")
+            sqlx::raw_sql("ANALYZE catalog_paths, catalog_entries")
                 .execute(&mut *conn)
                 .await
                 .unwrap();
