@@ -9,16 +9,29 @@
 //! Ingestion reads the output line by line and writes it `BATCH_LINES` lines per transaction:
 //! insert the batch's paths (`ON CONFLICT (parent_hash, path_hash) DO NOTHING`, in key order so concurrent
 //! ingestions cannot deadlock), then the entries, joining their path hashes to `catalog_paths`
-//! in the database; multi-row statements of at most `CHUNK` rows stay far below SQLite's 32,766
-//! bound-variable limit. Memory stays flat: only the current batch is held, whatever the size
-//! of the archive.
+//! in the database. Memory stays flat: only two batches are held (the one being written and
+//! the one being read), whatever the size of the archive.
+//!
+//! Speed (docs/PERFORMANCE.md): the whole ingestion uses one dedicated connection of the pool,
+//! bypassing the ORM's value boxing; parsing the next batch overlaps with the database writing
+//! the current one (SQLite works on its own thread, PostgreSQL in its server process).
+//! - SQLite: multi-row statements of at most `SQLITE_CHUNK` rows (8 bound values a row: far
+//!   below SQLite's 32,766 limit); the dedicated connection has a large page cache
+//!   (`INGEST_CACHE_KIB`) and no foreign-key checks (the references are guaranteed otherwise,
+//!   see `sqlite_ingest`), and is closed afterwards instead of going back to the pool.
+//! - PostgreSQL: one `INSERT … SELECT … FROM unnest($1::text[], …)` statement per table and
+//!   batch, whatever the batch size (array binds, no placeholder limit, one prepared statement);
+//!   the batches commit with `synchronous_commit = off` and the last commit is synchronous,
+//!   which flushes all the WAL before it: when `ingest` returns, the catalog is durable.
 pub mod hash;
 pub mod parse;
 
+use std::collections::HashMap;
+
 use anyhow::{Context, bail};
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, Statement,
-    TransactionTrait, Value,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
+    sqlx::{self, Connection as _, PgConnection, SqliteConnection},
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
@@ -26,10 +39,16 @@ pub use parse::{Item, ParseError, parse_line};
 
 /// Lines written per transaction.
 pub const BATCH_LINES: usize = 20_000;
-/// Rows per multi-row statement (8 bound values a row at most: 8,193, far below SQLite's 32,766
-/// and PostgreSQL's 65,535). Small statements keep the prepared-statement caches of the pool's
-/// connections small; a power of two (see `padded`).
+/// Rows per multi-row statement for `remove_archive`'s id lists (bounded by the bound-variable
+/// limits); a power of two (see `padded`).
 const CHUNK: usize = 1024;
+/// Rows per multi-row SQLite ingestion statement (8 bound values a row: 16,384 values, half of
+/// SQLite's 32,766 limit); a power of two (see `padded`).
+const SQLITE_CHUNK: usize = 2048;
+/// Page cache of the SQLite connection while it ingests, in KiB (the default is 2 MiB): the
+/// path and entry indexes of a large catalog stay in memory instead of being re-read from the
+/// operating system's cache at every batch. Counted in the process's RSS.
+const INGEST_CACHE_KIB: i64 = 32 * 1024;
 /// The longest line accepted (borg's are a few hundred bytes; a path is at most 4,096): a
 /// runaway line fails instead of growing memory.
 const MAX_LINE: u64 = 1 << 20;
@@ -86,7 +105,22 @@ where
     remove_archive(db, archive_id)
         .await
         .context("clearing the archive's previous catalog")?;
-    match ingest_lines(db, archive_id, lines).await {
+    let result = match backend {
+        DatabaseBackend::Sqlite => {
+            let mut conn = db.get_sqlite_connection_pool().acquire().await?;
+            // Closed when dropped, never returned to the pool: its ingestion settings (see
+            // `sqlite_ingest`) cannot reach another user of the pool, even when the ingestion
+            // fails or its future is dropped half-way (a cancelled job).
+            conn.close_on_drop();
+            sqlite_ingest(&mut conn, archive_id, lines).await
+        }
+        DatabaseBackend::Postgres => {
+            let mut conn = db.get_postgres_connection_pool().acquire().await?;
+            pg_ingest(&mut conn, archive_id, lines).await
+        }
+        other => bail!("catalog ingestion: unsupported database {other:?}"),
+    };
+    match result {
         Ok(stats) => Ok(stats),
         Err(e) => {
             if let Err(cleanup) = remove_archive(db, archive_id).await {
@@ -97,111 +131,337 @@ where
     }
 }
 
-async fn ingest_lines<R>(
-    db: &DatabaseConnection,
+/// Reads lines into `batch` until it holds `BATCH_LINES` rows or the input ends.
+struct Reader<R> {
+    lines: R,
+    buf: Vec<u8>,
+    /// Items come grouped by directory: the parent's hash is computed once per directory.
+    last_parent: String,
+    last_parent_hash: i64,
+    line: u64,
+    done: bool,
+}
+
+impl<R: AsyncBufRead + Unpin> Reader<R> {
+    fn new(lines: R) -> Self {
+        Self {
+            lines,
+            buf: Vec::with_capacity(1024),
+            last_parent: String::new(),
+            last_parent_hash: hash::dir_hash(""),
+            line: 0,
+            done: false,
+        }
+    }
+
+    async fn fill(&mut self, batch: &mut Vec<Row>) -> anyhow::Result<()> {
+        while batch.len() < BATCH_LINES && !self.done {
+            self.buf.clear();
+            let n = (&mut self.lines)
+                .take(MAX_LINE)
+                .read_until(b'\n', &mut self.buf)
+                .await
+                .context("reading the borg list output")?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            self.line += 1;
+            let line = self.line;
+            if n as u64 == MAX_LINE && self.buf.last() != Some(&b'\n') {
+                return Err(ParseError {
+                    line,
+                    message: format!("longer than {MAX_LINE} bytes"),
+                }
+                .into());
+            }
+            let text = std::str::from_utf8(&self.buf).map_err(|e| ParseError {
+                line,
+                message: format!("not UTF-8: {e}"),
+            })?;
+            let text = text.trim_end_matches(['\n', '\r']);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let item = parse_line(text, line)?;
+            let parent = hash::parent_of(&item.path);
+            if parent != self.last_parent {
+                self.last_parent.clear();
+                self.last_parent.push_str(parent);
+                self.last_parent_hash = hash::dir_hash(parent);
+            }
+            batch.push(Row {
+                hash: hash::path_hash(&item.path),
+                parent: self.last_parent_hash,
+                item,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The read-parse / write loop shared by both backends: while `write` stores one batch, the
+/// next one is read and parsed (two futures of one task, polled together; the database works on
+/// another thread or process meanwhile).
+macro_rules! pipeline {
+    ($lines:expr, $stats:ident, |$batch:ident| $write:expr) => {{
+        let mut reader = Reader::new($lines);
+        let mut current: Vec<Row> = Vec::with_capacity(BATCH_LINES);
+        let mut next: Vec<Row> = Vec::with_capacity(BATCH_LINES);
+        reader.fill(&mut current).await?;
+        loop {
+            if current.is_empty() {
+                break;
+            }
+            let $batch = &current;
+            let (read, written) = tokio::join!(reader.fill(&mut next), async { $write });
+            // A write error wins: it is the cause, a read error after it is noise.
+            written?;
+            read?;
+            $stats.batches += 1;
+            if next.is_empty() {
+                // The batch just written was the last one.
+                break;
+            }
+            std::mem::swap(&mut current, &mut next);
+            next.clear();
+        }
+        $stats.lines = reader.line;
+    }};
+}
+
+/// Sorted by key and deduplicated: the paths of a batch in the order they are inserted, so that
+/// concurrent ingestions lock in the same order and cannot deadlock.
+fn sorted_paths(batch: &[Row]) -> Vec<&Row> {
+    let mut paths: Vec<&Row> = batch.iter().collect();
+    paths.sort_unstable_by_key(|a| (a.parent, a.hash));
+    paths.dedup_by(|a, b| a.hash == b.hash);
+    paths
+}
+
+async fn sqlite_ingest<R>(
+    conn: &mut SqliteConnection,
     archive_id: i32,
-    mut lines: R,
+    lines: R,
+) -> anyhow::Result<IngestStats>
+where
+    R: AsyncBufRead + Unpin,
+{
+    // A large page cache, and no foreign-key checks: every entry row would otherwise look up
+    // its archive and its path by primary key, a quarter of SQLite's work. Both references are
+    // guaranteed otherwise: `path_id` comes from the join with `catalog_paths` in the same
+    // statement, and every batch checks, after its inserts (when it holds SQLite's write lock,
+    // so no other connection can delete the archive before it commits), that the archive still
+    // exists. The connection is closed afterwards (see `ingest`).
+    sqlx::raw_sql(&format!(
+        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -{INGEST_CACHE_KIB}"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let mut stats = IngestStats::default();
+    let mut sql = SqliteSql::default();
+    let (mut entries, mut new_paths) = (0, 0);
+    pipeline!(lines, stats, |batch| {
+        let mut txn = conn.begin().await?;
+        for chunk in sorted_paths(batch).chunks(SQLITE_CHUNK) {
+            let mut q = sqlx::query(sql.paths(chunk.len()));
+            for r in padded(chunk) {
+                q = q
+                    .bind(r.item.path.as_str())
+                    .bind(&r.hash[..])
+                    .bind(r.parent);
+            }
+            new_paths += q.execute(&mut *txn).await?.rows_affected();
+        }
+        let rows: Vec<&Row> = batch.iter().collect();
+        for chunk in rows.chunks(SQLITE_CHUNK) {
+            let mut q = sqlx::query(sql.entries(chunk.len())).bind(archive_id);
+            for r in padded(chunk) {
+                let i = &r.item;
+                q = q
+                    .bind(&r.hash[..])
+                    .bind(r.parent)
+                    .bind(i.mode.as_str())
+                    .bind(i.mtime)
+                    .bind(i.user.as_str())
+                    .bind(i.group.as_str())
+                    .bind(i.size)
+                    .bind(i.healthy);
+            }
+            entries += q.execute(&mut *txn).await?.rows_affected();
+        }
+        let archive = sqlx::query("SELECT 1 FROM archives WHERE id = ?")
+            .bind(archive_id)
+            .fetch_optional(&mut *txn)
+            .await?;
+        if archive.is_none() {
+            bail!("catalog ingestion: archive {archive_id} was deleted meanwhile");
+        }
+        txn.commit().await?;
+        anyhow::Ok(())
+    });
+    stats.entries = entries;
+    stats.new_paths = new_paths;
+    Ok(stats)
+}
+
+/// The SQL texts of the SQLite statements, one a padded row count, built once an ingestion.
+#[derive(Default)]
+struct SqliteSql {
+    paths: HashMap<usize, String>,
+    entries: HashMap<usize, String>,
+}
+
+impl SqliteSql {
+    fn paths(&mut self, rows: usize) -> &str {
+        let n = rows.next_power_of_two();
+        self.paths.entry(n).or_insert_with(|| {
+            let mut sql = String::with_capacity(n * 8 + 128);
+            sql.push_str("INSERT INTO catalog_paths (path, path_hash, parent_hash) VALUES ");
+            for i in 0..n {
+                sql.push_str(if i > 0 { ",(?,?,?)" } else { "(?,?,?)" });
+            }
+            sql.push_str(" ON CONFLICT (parent_hash, path_hash) DO NOTHING");
+            sql
+        })
+    }
+
+    fn entries(&mut self, rows: usize) -> &str {
+        let n = rows.next_power_of_two();
+        self.entries.entry(n).or_insert_with(|| {
+            let mut sql = String::with_capacity(n * 18 + 512);
+            sql.push_str(
+                "INSERT INTO catalog_entries \
+                 (archive_id, path_id, mode, mtime, owner, \"group\", size, healthy) \
+                 SELECT ?, p.id, v.column3, v.column4, v.column5, v.column6, v.column7, \
+                 v.column8 FROM (VALUES ",
+            );
+            for i in 0..n {
+                sql.push_str(if i > 0 {
+                    ",(?,?,?,?,?,?,?,?)"
+                } else {
+                    "(?,?,?,?,?,?,?,?)"
+                });
+            }
+            // CROSS JOIN fixes SQLite's join order (VALUES first, then the path index); the
+            // WHERE also keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous. borg can list
+            // a path twice (overlapping sources): the first one wins.
+            sql.push_str(
+                ") AS v CROSS JOIN catalog_paths p \
+                 WHERE p.parent_hash = v.column2 AND p.path_hash = v.column1 \
+                 ON CONFLICT (archive_id, path_id) DO NOTHING",
+            );
+            sql
+        })
+    }
+}
+
+const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash) \
+    SELECT v.path, v.h, v.ph FROM unnest($1::text[], $2::bytea[], $3::int8[]) \
+    WITH ORDINALITY AS v(path, h, ph, n) ORDER BY v.n \
+    ON CONFLICT (parent_hash, path_hash) DO NOTHING";
+
+// borg can list a path twice (overlapping sources): the first one wins (`ON CONFLICT DO NOTHING`
+// within one statement skips the later duplicates; the nested loop keeps the array order).
+const PG_ENTRIES: &str = "INSERT INTO catalog_entries \
+    (archive_id, path_id, mode, mtime, owner, \"group\", size, healthy) \
+    SELECT $1, p.id, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy \
+    FROM unnest($2::bytea[], $3::int8[], $4::text[], $5::timestamptz[], $6::text[], \
+    $7::text[], $8::int8[], $9::bool[]) AS v(h, ph, mode, mtime, owner, grp, size, healthy) \
+    JOIN catalog_paths p ON p.parent_hash = v.ph AND p.path_hash = v.h \
+    ON CONFLICT (archive_id, path_id) DO NOTHING";
+
+async fn pg_ingest<R>(
+    conn: &mut PgConnection,
+    archive_id: i32,
+    lines: R,
 ) -> anyhow::Result<IngestStats>
 where
     R: AsyncBufRead + Unpin,
 {
     let mut stats = IngestStats::default();
-    let mut buf = Vec::with_capacity(1024);
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH_LINES);
-    // Items come grouped by directory: the parent's hash is computed once per directory.
-    let mut last_parent = String::new();
-    let mut last_parent_hash = hash::dir_hash("");
-    loop {
-        buf.clear();
-        let n = (&mut lines)
-            .take(MAX_LINE)
-            .read_until(b'\n', &mut buf)
-            .await
-            .context("reading the borg list output")?;
-        if n == 0 {
-            break;
-        }
-        stats.lines += 1;
-        let line = stats.lines;
-        if n as u64 == MAX_LINE && buf.last() != Some(&b'\n') {
-            return Err(ParseError {
-                line,
-                message: format!("longer than {MAX_LINE} bytes"),
-            }
-            .into());
-        }
-        let text = std::str::from_utf8(&buf).map_err(|e| ParseError {
-            line,
-            message: format!("not UTF-8: {e}"),
-        })?;
-        let text = text.trim_end_matches(['\n', '\r']);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let item = parse_line(text, line)?;
-        let parent = hash::parent_of(&item.path);
-        if parent != last_parent {
-            last_parent.clear();
-            last_parent.push_str(parent);
-            last_parent_hash = hash::dir_hash(parent);
-        }
-        batch.push(Row {
-            hash: hash::path_hash(&item.path),
-            parent: last_parent_hash,
-            item,
-        });
-        if batch.len() >= BATCH_LINES {
-            flush(db, archive_id, &mut batch, &mut stats).await?;
-        }
-    }
-    if !batch.is_empty() {
-        flush(db, archive_id, &mut batch, &mut stats).await?;
-    }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        // Fresh statistics after a bulk load keep PostgreSQL's plans on the indexes (browsing
-        // a directory would otherwise scan) without waiting for autovacuum; ANALYZE samples,
-        // so its cost does not grow with the catalog.
-        db.execute_unprepared("ANALYZE catalog_paths, catalog_entries")
-            .await?;
-    }
-    Ok(stats)
-}
-
-/// Writes one batch in one transaction: the paths (`ON CONFLICT DO NOTHING`, sorted by hash so
-/// that concurrent ingestions lock in the same order and cannot deadlock), then the entries with
-/// `INSERT … SELECT … FROM (VALUES …) JOIN catalog_paths ON path_hash`, so path ids never travel
-/// back to the server process.
-async fn flush(
-    db: &DatabaseConnection,
-    archive_id: i32,
-    batch: &mut Vec<Row>,
-    stats: &mut IngestStats,
-) -> anyhow::Result<()> {
-    let backend = db.get_database_backend();
-    let txn = db.begin().await?;
-    if backend == DatabaseBackend::Postgres {
+    let (mut entries, mut new_paths) = (0, 0);
+    pipeline!(lines, stats, |batch| {
+        let mut txn = conn.begin().await?;
         // While the catalog grows inside the ingestion, PostgreSQL's statistics say
-        // `catalog_paths` is tiny and the path join becomes a hash join over a sequential scan,
-        // quadratic over the archive. Within this transaction only, index nested loops.
-        for setting in ["enable_hashjoin", "enable_mergejoin", "enable_seqscan"] {
-            txn.execute_unprepared(&format!("SET LOCAL {setting} = off"))
-                .await?;
+        // `catalog_paths` is tiny and the path join could become a hash join over a sequential
+        // scan, quadratic over the archive: within this transaction only, index nested loops.
+        // Batches commit without waiting for the WAL flush; the last one waits (see below).
+        sqlx::raw_sql(
+            "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
+             SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off",
+        )
+        .execute(&mut *txn)
+        .await?;
+        let paths = sorted_paths(batch);
+        let (mut p, mut h, mut ph) = (
+            Vec::with_capacity(paths.len()),
+            Vec::with_capacity(paths.len()),
+            Vec::with_capacity(paths.len()),
+        );
+        for r in &paths {
+            p.push(r.item.path.as_str());
+            h.push(&r.hash[..]);
+            ph.push(r.parent);
         }
-    }
-    let mut paths: Vec<&Row> = batch.iter().collect();
-    paths.sort_unstable_by_key(|a| (a.parent, a.hash));
-    paths.dedup_by(|a, b| a.hash == b.hash);
-    for chunk in paths.chunks(CHUNK) {
-        stats.new_paths += insert_paths(&txn, backend, chunk).await?;
-    }
-    let rows: Vec<&Row> = batch.iter().collect();
-    for chunk in rows.chunks(CHUNK) {
-        stats.entries += insert_entries(&txn, backend, archive_id, chunk).await?;
-    }
+        new_paths += sqlx::query(PG_PATHS)
+            .bind(&p)
+            .bind(&h)
+            .bind(&ph)
+            .execute(&mut *txn)
+            .await?
+            .rows_affected();
+        let n = batch.len();
+        let (mut h, mut ph, mut mode, mut mtime, mut owner, mut group, mut size, mut healthy) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in batch {
+            let i = &r.item;
+            h.push(&r.hash[..]);
+            ph.push(r.parent);
+            mode.push(i.mode.as_str());
+            mtime.push(i.mtime);
+            owner.push(i.user.as_str());
+            group.push(i.group.as_str());
+            size.push(i.size);
+            healthy.push(i.healthy);
+        }
+        entries += sqlx::query(PG_ENTRIES)
+            .bind(archive_id)
+            .bind(&h)
+            .bind(&ph)
+            .bind(&mode)
+            .bind(&mtime)
+            .bind(&owner)
+            .bind(&group)
+            .bind(&size)
+            .bind(&healthy)
+            .execute(&mut *txn)
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        anyhow::Ok(())
+    });
+    stats.entries = entries;
+    stats.new_paths = new_paths;
+    // The batches committed with `synchronous_commit = off`. One synchronous commit with a
+    // transaction id (ANALYZE writes the statistics) flushes the WAL up to it, so every batch
+    // is durable when `ingest` returns. Fresh statistics after a bulk load also keep
+    // PostgreSQL's plans on the indexes (browsing a directory would otherwise scan) without
+    // waiting for autovacuum; ANALYZE samples, so its cost does not grow with the catalog.
+    let mut txn = conn.begin().await?;
+    sqlx::raw_sql("ANALYZE catalog_paths, catalog_entries; SELECT txid_current()")
+        .execute(&mut *txn)
+        .await?;
     txn.commit().await?;
-    stats.batches += 1;
-    batch.clear();
-    Ok(())
+    Ok(stats)
 }
 
 fn stmt(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
@@ -241,75 +501,6 @@ fn tuple(sql: &mut String, backend: DatabaseBackend, width: usize, n: &mut usize
         placeholder(sql, backend, *n);
     }
     sql.push(')');
-}
-
-async fn insert_paths(
-    txn: &DatabaseTransaction,
-    backend: DatabaseBackend,
-    rows: &[&Row],
-) -> anyhow::Result<u64> {
-    let mut sql = String::with_capacity(rows.len() * 24 + 128);
-    sql.push_str("INSERT INTO catalog_paths (path, path_hash, parent_hash) VALUES ");
-    let mut values = Vec::with_capacity(rows.len().next_power_of_two() * 3);
-    let mut n = 0;
-    for (i, r) in padded(rows).enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        tuple(&mut sql, backend, 3, &mut n);
-        values.push(Value::String(Some(Box::new(r.item.path.clone()))));
-        values.push(Value::Bytes(Some(Box::new(r.hash.to_vec()))));
-        values.push(Value::BigInt(Some(r.parent)));
-    }
-    sql.push_str(" ON CONFLICT (parent_hash, path_hash) DO NOTHING");
-    Ok(txn
-        .execute(stmt(backend, &sql, values))
-        .await?
-        .rows_affected())
-}
-
-async fn insert_entries(
-    txn: &DatabaseTransaction,
-    backend: DatabaseBackend,
-    archive_id: i32,
-    rows: &[&Row],
-) -> anyhow::Result<u64> {
-    let mut sql = String::with_capacity(rows.len() * 40 + 512);
-    sql.push_str("INSERT INTO catalog_entries (archive_id, path_id, mode, mtime, owner, \"group\", size, healthy) SELECT ");
-    placeholder(&mut sql, backend, 1);
-    sql.push_str(
-        ", p.id, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8 FROM (VALUES ",
-    );
-    let mut values = Vec::with_capacity(rows.len().next_power_of_two() * 8 + 1);
-    values.push(Value::Int(Some(archive_id)));
-    let mut n = 1;
-    for (i, r) in padded(rows).enumerate() {
-        if i > 0 {
-            sql.push(',');
-        }
-        tuple(&mut sql, backend, 8, &mut n);
-        let item = &r.item;
-        values.push(Value::Bytes(Some(Box::new(r.hash.to_vec()))));
-        values.push(Value::BigInt(Some(r.parent)));
-        values.push(Value::String(Some(Box::new(item.mode.clone()))));
-        values.push(Value::ChronoDateTimeUtc(item.mtime.map(Box::new)));
-        values.push(Value::String(Some(Box::new(item.user.clone()))));
-        values.push(Value::String(Some(Box::new(item.group.clone()))));
-        values.push(Value::BigInt(Some(item.size)));
-        values.push(Value::Bool(Some(item.healthy)));
-    }
-    // CROSS JOIN fixes SQLite's join order (VALUES first, then the path_hash index); the WHERE
-    // also keeps SQLite's INSERT … SELECT … ON CONFLICT unambiguous. borg can list a path twice
-    // (overlapping sources): the first one wins.
-    sql.push_str(
-        ") AS v CROSS JOIN catalog_paths p \
-         WHERE p.parent_hash = v.column2 AND p.path_hash = v.column1 \
-         ON CONFLICT (archive_id, path_id) DO NOTHING",
-    );
-    Ok(txn
-        .execute(stmt(backend, &sql, values))
-        .await?
-        .rows_affected())
 }
 
 /// Deletes the catalog of a pruned (or re-catalogued) archive, `REMOVE_CHUNK` entries per
