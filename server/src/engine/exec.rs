@@ -422,15 +422,29 @@ impl JobRun {
             &mut self.cancel,
             Stdout::Stream,
             move |stdout| async move {
-                catalog::ingest(&db, archive_id, BufReader::with_capacity(1 << 18, stdout)).await
+                // The ingestion future holds sqlx connections across awaits in a way rustc cannot
+                // prove `Send` for (higher-ranked lifetimes); it runs to completion on a blocking
+                // thread of the runtime instead, which needs no `Send` future.
+                let rt = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    rt.block_on(catalog::ingest(
+                        &db,
+                        archive_id,
+                        BufReader::with_capacity(1 << 18, stdout),
+                    ))
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("the catalog task failed: {e}"))?
             },
         )
         .await
         .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
+        if f.canceled || f.code != Some(0) {
+            // Whatever was ingested of a stopped or failed listing is incomplete.
+            let _ = catalog::remove_archive(&self.eng.db, archive_id).await;
+        }
         self.ended_badly(&s, &f)?;
         if f.code != Some(0) {
-            // Whatever was ingested of a failed listing is incomplete.
-            let _ = catalog::remove_archive(&self.eng.db, archive_id).await;
             return Err(Outcome::Failed(format!(
                 "borg list failed (exit {}): {}",
                 code(&f),
