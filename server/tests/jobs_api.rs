@@ -462,6 +462,9 @@ async fn detail_has_the_seed_shape() {
         json!({
             "stdout": format!("{base}stdout/"),
             "events": format!("{base}events/"),
+            "stream": format!("{base}stream/"),
+            "cancel": format!("{base}cancel/"),
+            "relaunch": format!("{base}relaunch/"),
             "policy": format!("/api/v1/policies/{}/", f.policy),
             "client": format!("/api/v1/clients/{}/", f.client),
             "repository": format!("/api/v1/repositories/{}/", f.repository),
