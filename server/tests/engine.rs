@@ -3,18 +3,13 @@
 //! injection and secrets. (Restart after SIGKILL and the scheduler are in `engine_process.rs`.)
 mod common;
 
-use std::{
-    collections::BTreeMap,
-    os::unix::fs::MetadataExt,
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, os::unix::fs::MetadataExt, path::Path, time::Duration};
 
 use common::{
     TestServer,
     borg::{
-        Borg, PASSPHRASE, job, launch, process_running, ps_args, sparse_file, stdout, wait_chain,
-        wait_done, wait_job,
+        Borg, PASSPHRASE, job, launch, process_running, ps_args, stdout, wait_chain, wait_done,
+        wait_job, wait_remote_pid,
     },
     sshd,
     tree::{make_tree, mode_string, walk},
@@ -251,17 +246,7 @@ async fn cancel_stops_borg_and_the_next_launch_succeeds() {
     require_sshd();
     let s = TestServer::start().await;
     let b = Borg::new(&s).await;
-    let src = b.root.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    sparse_file(&src.join("huge.img"), 200);
-    let policy = b
-        .policy(
-            &s,
-            "Slow",
-            json!({"folders": [src.display().to_string()]}),
-            json!({}),
-        )
-        .await;
+    let (policy, src) = b.slow_policy(&s, "Slow").await;
     let ids = launch(&s, policy).await;
     // A second launch while the first is active is refused.
     let (st, body) = s
@@ -274,8 +259,7 @@ async fn cancel_stops_borg_and_the_next_launch_succeeds() {
     })
     .await;
     // Wait for the remote pid: borg really runs.
-    let db = s.db().await;
-    let pid = wait_remote_pid(&db, ids[0]).await;
+    let pid = wait_remote_pid(&s, ids[0]).await;
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     // The passphrase is in no process's arguments while borg runs.
     for _ in 0..10 {
@@ -363,24 +347,6 @@ async fn cancel_stops_borg_and_the_next_launch_succeeds() {
     let rj = wait_done(&s, re, CHAIN).await;
     assert_eq!(rj["launch_type"], "relaunch");
     assert_eq!(rj["status"], "successful", "{rj}");
-}
-
-/// Polls the job row until borg's pid on the client is recorded.
-async fn wait_remote_pid(db: &sea_orm::DatabaseConnection, id: i64) -> i32 {
-    use sea_orm::EntityTrait;
-    let deadline = Instant::now() + CHAIN;
-    loop {
-        let j = server::entities::job::Entity::find_by_id(id as i32)
-            .one(db)
-            .await
-            .unwrap()
-            .unwrap();
-        if let Some(pid) = j.remote_pid {
-            return pid;
-        }
-        assert!(Instant::now() < deadline, "no remote pid: {j:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

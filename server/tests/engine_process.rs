@@ -12,7 +12,7 @@ use std::{
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use common::{
     TestServer, backend,
-    borg::{Borg, launch, sparse_file, stdout, wait_chain, wait_done},
+    borg::{Borg, launch, stdout, wait_chain, wait_done, wait_remote_pid},
     free_port, sshd,
 };
 use serde_json::json;
@@ -26,32 +26,9 @@ async fn sigkill_during_a_backup_then_restart() {
     }
     let mut s = TestServer::spawn_process().await;
     let b = Borg::new(&s).await;
-    let src = b.root.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    sparse_file(&src.join("huge.img"), 200);
-    let policy = b
-        .policy(
-            &s,
-            "Killed",
-            json!({"folders": [src.display().to_string()]}),
-            json!({}),
-        )
-        .await;
+    let (policy, src) = b.slow_policy(&s, "Killed").await;
     let ids = launch(&s, policy).await;
-    let db = s.db().await;
-    let pid = loop {
-        use sea_orm::EntityTrait;
-        let j = server::entities::job::Entity::find_by_id(ids[0] as i32)
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap();
-        if let Some(pid) = j.remote_pid {
-            break pid;
-        }
-        assert!(j.status != "error" && j.status != "failed", "{j:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let pid = wait_remote_pid(&s, ids[0]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(Path::new(&format!("/proc/{pid}")).exists(), "borg runs");
 
@@ -105,11 +82,9 @@ async fn scheduled_backups(s: &TestServer, policy: i64) -> Vec<DateTime<Utc>> {
         .collect()
 }
 
-/// Watches an every-minute policy for `minutes` full minutes on `servers` and checks that
-/// each minute's run was launched exactly once, within seconds of its time.
-async fn every_minute_exactly_once(servers: &[&TestServer], minutes: i64) {
-    let s = servers[0];
-    // A client whose SSH port is closed: the jobs fail at once, launching is what is tested.
+/// A policy on `crontab` whose only client has a closed SSH port: its jobs fail at once, so
+/// what is tested is the launching.
+async fn closed_port_policy(s: &TestServer, crontab: &str) -> i64 {
     let client = s
         .create(
             "/api/v1/clients/",
@@ -125,19 +100,25 @@ async fn every_minute_exactly_once(servers: &[&TestServer], minutes: i64) {
     let schedule = s
         .create(
             "/api/v1/schedules/",
-            json!({"name": "Every minute", "crontab": "*/1 * * * * *"}),
+            json!({"name": "Schedule", "crontab": crontab}),
         )
         .await;
-    let start = Utc::now();
-    let policy = s
-        .create(
-            "/api/v1/policies/",
-            json!({"name": "Minutely", "policy_type": "config", "repository": repo["id"],
-                   "schedule": schedule["id"], "clients": [client["id"]]}),
-        )
-        .await["id"]
+    s.create(
+        "/api/v1/policies/",
+        json!({"name": "Scheduled", "policy_type": "config", "repository": repo["id"],
+               "schedule": schedule["id"], "clients": [client["id"]]}),
+    )
+    .await["id"]
         .as_i64()
-        .unwrap();
+        .unwrap()
+}
+
+/// Watches an every-minute policy for `minutes` full minutes on `servers` and checks that
+/// each minute's run was launched exactly once, within seconds of its time.
+async fn every_minute_exactly_once(servers: &[&TestServer], minutes: i64) {
+    let s = servers[0];
+    let start = Utc::now();
+    let policy = closed_port_policy(s, "*/1 * * * * *").await;
     let first = start.duration_trunc(TimeDelta::minutes(1)).unwrap() + TimeDelta::minutes(1);
     let last = first + TimeDelta::minutes(minutes - 1);
     // Until the last run plus the scheduler's poll and some slack.
@@ -192,33 +173,7 @@ async fn scheduler_launches_each_minute_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missed_run_is_launched_once_and_explained() {
     let s = TestServer::start().await;
-    let client = s
-        .create(
-            "/api/v1/clients/",
-            json!({"hostname": "127.0.0.1", "port": free_port()}),
-        )
-        .await;
-    let repo = s
-        .create(
-            "/api/v1/repositories/",
-            json!({"name": "R", "path": "/srv/borg/missed", "repository_key": "k-e-y-1"}),
-        )
-        .await;
-    let schedule = s
-        .create(
-            "/api/v1/schedules/",
-            json!({"name": "Hourly", "crontab": "0 * * * * *"}),
-        )
-        .await;
-    let policy = s
-        .create(
-            "/api/v1/policies/",
-            json!({"name": "Hourly", "policy_type": "config", "repository": repo["id"],
-                   "schedule": schedule["id"], "clients": [client["id"]]}),
-        )
-        .await["id"]
-        .as_i64()
-        .unwrap();
+    let policy = closed_port_policy(&s, "0 * * * * *").await;
     // As if the server had been down since three hours ago: next_run is in the past.
     let past = (Utc::now() - TimeDelta::hours(3))
         .duration_trunc(TimeDelta::hours(1))

@@ -74,6 +74,23 @@ impl Borg {
             .unwrap()
     }
 
+    /// A `folders` policy over `<root>/src` holding a 200 GiB sparse file: its backup runs long
+    /// enough to cancel or kill. Answers the policy and the source folder.
+    pub async fn slow_policy(&self, s: &TestServer, name: &str) -> (i64, PathBuf) {
+        let src = self.root.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        sparse_file(&src.join("huge.img"), 200);
+        let policy = self
+            .policy(
+                s,
+                name,
+                json!({"folders": [src.display().to_string()]}),
+                json!({}),
+            )
+            .await;
+        (policy, src)
+    }
+
     /// The archive names borg lists in the repository.
     pub fn borg_archives(&self) -> Vec<String> {
         let out = Command::new("borg")
@@ -196,4 +213,28 @@ pub fn ps_args() -> String {
 pub fn sparse_file(path: &Path, gib: u64) {
     let f = std::fs::File::create(path).unwrap();
     f.set_len(gib << 30).unwrap();
+}
+
+/// Polls the job row until borg's pid on the client is recorded (borg really runs), failing
+/// if the job ends first.
+pub async fn wait_remote_pid(s: &TestServer, id: i64) -> i32 {
+    use sea_orm::EntityTrait;
+    let db = s.db().await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let j = server::entities::job::Entity::find_by_id(id as i32)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(pid) = j.remote_pid {
+            return pid;
+        }
+        assert!(
+            !FINISHED.contains(&j.status.as_str()),
+            "job ended before borg ran: {j:?}"
+        );
+        assert!(Instant::now() < deadline, "no remote pid: {j:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
