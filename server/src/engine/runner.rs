@@ -176,13 +176,7 @@ pub async fn finish(
         .started
         .map(|s| (t - s).num_milliseconds() as f64 / 1000.0)
         .unwrap_or(0.0);
-    let explanation = if j.job_explanation.is_empty() {
-        explanation
-    } else if explanation.is_empty() {
-        j.job_explanation.clone()
-    } else {
-        format!("{} {}", j.job_explanation, explanation)
-    };
+    let explanation = append_explanation(&j.job_explanation, &explanation);
     let updated = job::ActiveModel {
         id: Set(id),
         status: Set(status.into()),
@@ -204,6 +198,15 @@ pub async fn finish(
         cancel_dependents(eng, id, &format!("job {id} it depends on ended {status}")).await?;
     }
     Ok(())
+}
+
+/// What a job already says (a late scheduled run…) stays; the new text follows it.
+fn append_explanation(existing: &str, new: &str) -> String {
+    match (existing.is_empty(), new.is_empty()) {
+        (true, _) => new.to_string(),
+        (false, true) => existing.to_string(),
+        (false, false) => format!("{existing} {new}"),
+    }
 }
 
 async fn release_dependents(eng: &Engine, id: i32) -> anyhow::Result<()> {
@@ -258,12 +261,7 @@ async fn mark_canceled(
     why: &str,
 ) -> anyhow::Result<Option<job::Model>> {
     let t = now();
-    // What the job already says (a late scheduled run…) stays.
-    let why = if j.job_explanation.is_empty() {
-        why.to_string()
-    } else {
-        format!("{} {why}", j.job_explanation)
-    };
+    let why = append_explanation(&j.job_explanation, why);
     let why = why.as_str();
     let r = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value("canceled"))
