@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_init;
 mod m20261127_000002_engine;
+mod m20261127_000003_catalog_state;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261127_000002_engine::Migration),
+            Box::new(m20261127_000003_catalog_state::Migration),
         ]
     }
 }

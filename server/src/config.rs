@@ -64,6 +64,11 @@ pub struct Config {
     /// Launch policies when their schedule comes (with `engine`).
     #[arg(long, env = "CYBORG_SCHEDULER", default_value_t = true, action = clap::ArgAction::Set)]
     pub scheduler: bool,
+    /// Memory for the in-memory index of catalog paths that makes path searches fast, in MiB
+    /// (about the total length of the distinct paths plus 12 bytes a path); 0 turns it off.
+    /// A catalog whose paths do not fit is searched by a scan in the database.
+    #[arg(long, env = "CYBORG_CATALOG_INDEX_MB", default_value_t = 1024)]
+    pub catalog_index_mb: usize,
     /// Tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

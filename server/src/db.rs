@@ -8,6 +8,9 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+/// SQLite's memory-map size (its compile-time ceiling, SQLITE_MAX_MMAP_SIZE, is 0x7fff0000).
+const MMAP_BYTES: i64 = 0x7fff_0000;
+
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_string());
     options
@@ -16,6 +19,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if url.starts_with("sqlite:") {
         // One writer at a time in SQLite: a small pool with a long busy timeout beats "database is
         // locked"; the pragmas are per connection, so they go into every connection's options.
+        // Reads go through a memory map of the file (SQLite caps it at 2 GiB): a page then costs
+        // a memory access instead of a read() call, and the pages are the operating system's
+        // shared file cache, not a private copy per connection. A catalog search following
+        // 100,000 entries by index was several times slower through read().
         options
             .max_connections(8)
             .min_connections(1)
@@ -24,6 +31,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30))
+                    .pragma("mmap_size", MMAP_BYTES.to_string())
             });
     } else {
         options.max_connections(16).min_connections(1);

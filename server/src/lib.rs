@@ -46,7 +46,13 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         None => {}
     }
     let leptos = leptos_options(config, config.site_addr);
-    Ok(AppState::new(db, secrets, leptos, config.data_dir.clone()))
+    Ok(AppState::new(
+        db,
+        secrets,
+        leptos,
+        config.data_dir.clone(),
+        config.catalog_index_mb << 20,
+    ))
 }
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
@@ -61,6 +67,8 @@ pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 /// Binds the configured address (or the one given) and serves until stopped.
 pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Result<()> {
     let state = prepare(&config).await?;
+    // Path searches are fast from the first one on, instead of after a first slow one.
+    state.catalog_index.warm_up(state.db.clone());
     if config.engine {
         state
             .engine

@@ -10,7 +10,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::{engine::Engine, secrets::Secrets};
+use crate::{catalog::search_index::SearchIndex, engine::Engine, secrets::Secrets};
 
 /// Verified Basic credentials by digest: (user id, password stamp, when verified).
 pub type BasicCache = Mutex<HashMap<String, (i32, String, Instant)>>;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub data_dir: PathBuf,
     /// Launches, cancels and runs jobs; the hub of live job updates.
     pub engine: Engine,
+    /// The in-memory index of the catalog's paths for path searches.
+    pub catalog_index: Arc<SearchIndex>,
 }
 
 impl AppState {
@@ -33,8 +35,15 @@ impl AppState {
         secrets: Secrets,
         leptos: LeptosOptions,
         data_dir: PathBuf,
+        catalog_index_bytes: usize,
     ) -> Self {
-        let engine = Engine::new(db.clone(), secrets.clone(), data_dir.clone());
+        let catalog_index = SearchIndex::new(catalog_index_bytes);
+        let engine = Engine::new(
+            db.clone(),
+            secrets.clone(),
+            data_dir.clone(),
+            catalog_index.clone(),
+        );
         Self {
             db,
             secrets,
@@ -42,6 +51,7 @@ impl AppState {
             basic_cache: Arc::default(),
             data_dir,
             engine,
+            catalog_index,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! mappings, before and after an archive is removed and re-ingested.
 mod common;
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use common::{TestServer, seed_archive};
 use sea_orm::{
@@ -13,7 +13,7 @@ use sea_orm::{
 };
 use serde_json::json;
 use server::{
-    catalog,
+    catalog::{self, search_index::SearchIndex},
     services::{
         catalogs,
         list::{self, ListRequest},
@@ -97,8 +97,18 @@ async fn ingest(db: &DatabaseConnection, archive: i32, paths: &[&str]) {
     catalog::ingest(db, archive, text.as_bytes()).await.unwrap();
 }
 
-/// Entry ids the API answers for one parameter.
+/// Entry ids the API answers for one parameter, with the database scan.
 async fn api_ids(db: &DatabaseConnection, key: &str, value: &str) -> BTreeSet<i64> {
+    indexed_ids(db, None, key, value).await
+}
+
+/// Entry ids the API answers for one parameter, with `index` when it is current.
+async fn indexed_ids(
+    db: &DatabaseConnection,
+    index: Option<&Arc<SearchIndex>>,
+    key: &str,
+    value: &str,
+) -> BTreeSet<i64> {
     let req = ListRequest::new(
         "/api/v1/catalogs/",
         vec![
@@ -106,7 +116,7 @@ async fn api_ids(db: &DatabaseConnection, key: &str, value: &str) -> BTreeSet<i6
             ("page_size".into(), "10000".into()),
         ],
     );
-    let page = catalogs::list_in(db, &req).await.unwrap();
+    let page = catalogs::list_in(db, index, &req).await.unwrap();
     let ids: BTreeSet<i64> = page.results.iter().map(|e| e.id).collect();
     assert_eq!(page.count as usize, ids.len(), "{key}={value:?}");
     ids
@@ -156,22 +166,78 @@ async fn reference_ids(db: &DatabaseConnection, value: &str, with_archive: bool)
         .collect()
 }
 
+/// Every query, answered by the database scan and by a freshly built index, equals the
+/// reference.
 async fn check_all(db: &DatabaseConnection, expect_some: bool) {
+    let index = SearchIndex::new(1 << 20);
+    assert!(index.refresh(db).await.unwrap());
+    // The index answers (it is current): "e" is in most paths, "no-such-path" in none.
+    assert!(
+        index
+            .candidates(db, "e")
+            .await
+            .is_some_and(|c| !c.is_empty())
+            == expect_some
+    );
+    assert_eq!(index.candidates(db, "no-such-path").await, Some(vec![]));
     let mut found = 0;
     for q in QUERIES {
         let want = reference_ids(db, q, false).await;
-        assert_eq!(
-            api_ids(db, "path__icontains", q).await,
-            want,
-            "path__icontains={q:?}"
-        );
+        for ix in [None, Some(&index)] {
+            assert_eq!(
+                indexed_ids(db, ix, "path__icontains", q).await,
+                want,
+                "path__icontains={q:?}, index: {}",
+                ix.is_some()
+            );
+        }
         found += want.len();
         if !q.trim().is_empty() {
             let want = reference_ids(db, q, true).await;
-            assert_eq!(api_ids(db, "search", q).await, want, "search={q:?}");
+            for ix in [None, Some(&index)] {
+                assert_eq!(
+                    indexed_ids(db, ix, "search", q).await,
+                    want,
+                    "search={q:?}, index: {}",
+                    ix.is_some()
+                );
+            }
         }
     }
     assert_eq!(found > 0, expect_some);
+}
+
+#[tokio::test]
+async fn an_index_older_than_the_catalog_is_not_used() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let (_, a) = seed_archive(&s, fx.repository, "folders-a-2024-05-06_07-08", &[]).await;
+    let (_, b) = seed_archive(&s, fx.repository, "folders-b-2024-05-07_07-08", &[]).await;
+    let db = s.db().await;
+    ingest(&db, a, &PATHS[..4]).await;
+    let index = SearchIndex::new(1 << 20);
+    assert!(index.refresh(&db).await.unwrap());
+    assert_eq!(index.candidates(&db, "ölga").await, Some(vec![]));
+    // New paths: the index is out of date and must not answer (it would miss them).
+    ingest(&db, b, PATHS).await;
+    assert_eq!(index.candidates(&db, "ölga").await, None);
+    assert_eq!(
+        indexed_ids(&db, Some(&index), "path__icontains", "ölga")
+            .await
+            .len(),
+        2
+    );
+    // Re-ingesting known paths adds none: the index stays current.
+    assert!(index.refresh(&db).await.unwrap());
+    ingest(&db, a, &PATHS[..4]).await;
+    assert_eq!(
+        index.candidates(&db, "ölga").await.map(|c| c.len()),
+        Some(2)
+    );
+    // Too small a budget: no index, the scan answers.
+    let tiny = SearchIndex::new(16);
+    assert!(!tiny.refresh(&db).await.unwrap());
+    assert_eq!(tiny.candidates(&db, "ölga").await, None);
 }
 
 #[tokio::test]
@@ -213,6 +279,48 @@ async fn search_parameters_are_still_validated() {
         ("search", "x".repeat(5000)),
     ] {
         let req = ListRequest::new("/api/v1/catalogs/", vec![(key.into(), value)]);
-        assert!(catalogs::list_in(&db, &req).await.is_err(), "{key}");
+        assert!(catalogs::list_in(&db, None, &req).await.is_err(), "{key}");
     }
+}
+
+/// Deleting a repository takes its archives' catalog with it (removed archive by archive, in
+/// bounded transactions) and leaves other catalogs alone.
+#[tokio::test]
+async fn deleting_a_repository_removes_its_catalog() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let spare = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "Spare", "path": "/srv/borg/spare", "repository_key": "k"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (_, kept) = seed_archive(&s, fx.repository, "folders-a-2024-05-06_07-08", &[]).await;
+    let (_, gone) = seed_archive(&s, spare, "folders-b-2024-05-07_07-08", &[]).await;
+    let db = s.db().await;
+    ingest(&db, kept, &PATHS[..8]).await;
+    ingest(&db, gone, PATHS).await;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let backend = db.get_database_backend();
+            db.query_one(sea_orm::Statement::from_string(backend, sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    let entries = "SELECT COUNT(*) FROM catalog_entries";
+    let paths = "SELECT COUNT(*) FROM catalog_paths";
+    assert_eq!(count(entries).await, (8 + PATHS.len()) as i64);
+    let (status, _) = s.delete(&format!("/api/v1/repositories/{spare}/")).await;
+    assert_eq!(status, 204);
+    assert_eq!(count(entries).await, 8);
+    // The paths only the deleted archive held are gone too.
+    assert_eq!(count(paths).await, 8);
+    assert_eq!(api_ids(&db, "path__icontains", "").await.len(), 8);
 }

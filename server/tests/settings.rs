@@ -197,6 +197,7 @@ async fn ssh_key_pair_is_made_once_and_kept() {
         // The first server holds this data directory's engine lock.
         engine: false,
         scheduler: false,
+        catalog_index_mb: 0,
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -461,6 +461,10 @@ impl JobRun {
                     started.elapsed().as_secs_f64()
                 );
                 self.log.line(text.clone());
+                if stats.new_paths > 0 {
+                    // The next path search is fast again without waiting for a first slow one.
+                    self.eng.catalog_index.warm_up(self.eng.db.clone());
+                }
                 Ok(Outcome::Successful(text))
             }
             Some(Err(e)) => Err(Outcome::Error(format!("catalog ingestion failed: {e:#}"))),

@@ -36,7 +36,7 @@ use tokio::sync::{Notify, watch};
 
 pub use log::{Hub, JobUpdate};
 
-use crate::secrets::Secrets;
+use crate::{catalog::search_index::SearchIndex, secrets::Secrets};
 
 /// How often the runner looks for work it was not woken for (jobs launched by another process,
 /// cancel requests made there), and the scheduler for due policies.
@@ -51,6 +51,8 @@ pub struct Inner {
     pub secrets: Secrets,
     pub data_dir: PathBuf,
     pub hub: Hub,
+    /// The path search index, rebuilt after a catalog job adds paths.
+    pub catalog_index: Arc<SearchIndex>,
     /// Set once the engine runs jobs in this process (see [`Engine::start`]).
     node: OnceLock<node::Node>,
     /// The server's ssh-agent, forwarded to clients for remote repositories; started on first
@@ -72,12 +74,18 @@ impl std::ops::Deref for Engine {
 }
 
 impl Engine {
-    pub fn new(db: DatabaseConnection, secrets: Secrets, data_dir: PathBuf) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: Secrets,
+        data_dir: PathBuf,
+        catalog_index: Arc<SearchIndex>,
+    ) -> Self {
         Self(Arc::new(Inner {
             db,
             secrets,
             data_dir,
             hub: Hub::default(),
+            catalog_index,
             node: OnceLock::new(),
             agent: tokio::sync::OnceCell::new(),
             wake: Notify::new(),

@@ -8,6 +8,12 @@
 //! match itself is the list engine's `icontains` (full Unicode case folding on both backends);
 //! on SQLite, whose case-folding GLOB with character classes is slow, a cheap necessary
 //! condition is tested first (see `path_icontains`).
+//!
+//! When the process's in-memory index of the paths is current (`catalog::search_index`), it
+//! names the candidate paths and the database applies the same match to those alone, by
+//! primary key, instead of scanning every distinct path.
+use std::sync::Arc;
+
 use app::dto::{CatalogEntry, Page};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -21,6 +27,7 @@ use super::{
     list::{self, Field, Kind, ListRequest},
 };
 use crate::{
+    catalog::search_index::SearchIndex,
     entities::{archive, catalog_entry, catalog_path},
     error::{Error, Result},
     state::AppState,
@@ -96,11 +103,16 @@ fn joined() -> Select<catalog_entry::Entity> {
 }
 
 pub async fn list(st: &AppState, _actor: &Actor, req: &ListRequest) -> Result<Page<CatalogEntry>> {
-    list_in(&st.db, req).await
+    list_in(&st.db, Some(&st.catalog_index), req).await
 }
 
-/// `list` without the server state (for benchmarks): a page of catalog entries and its count.
-pub async fn list_in(db: &DatabaseConnection, req: &ListRequest) -> Result<Page<CatalogEntry>> {
+/// `list` without the server state (for benchmarks and tests): a page of catalog entries and
+/// its count, with or without a search index.
+pub async fn list_in(
+    db: &DatabaseConnection,
+    index: Option<&Arc<SearchIndex>>,
+    req: &ListRequest,
+) -> Result<Page<CatalogEntry>> {
     let backend = db.get_database_backend();
     // The whole request is planned first: every parameter is validated as on any list.
     let mut plan = list::plan(FIELDS, &FIELDS[0], req, backend)?;
@@ -108,13 +120,23 @@ pub async fn list_in(db: &DatabaseConnection, req: &ListRequest) -> Result<Page<
     let mut searches = Condition::all();
     let mut rest = Vec::with_capacity(req.params.len());
     for (key, value) in &req.params {
+        let candidates = || async {
+            match index {
+                Some(index) => index.candidates(db, value).await,
+                None => None,
+            }
+        };
         match key.as_str() {
-            "path__icontains" => searches = searches.add(path_icontains(value, backend)),
+            "path__icontains" => {
+                let ids = candidates().await;
+                searches = searches.add(path_icontains(value, backend, ids.as_deref()))
+            }
             "search" if !value.trim().is_empty() => {
+                let ids = candidates().await;
                 let mut any = Condition::any();
                 for f in FIELDS.iter().filter(|f| f.search) {
                     any = any.add(match f.table {
-                        P => path_icontains(value, backend),
+                        P => path_icontains(value, backend, ids.as_deref()),
                         A => archive_icontains(f.column, value, backend),
                         _ => list::icontains(
                             Expr::col((Alias::new(f.table), Alias::new(f.column))).into(),
@@ -145,7 +167,8 @@ pub async fn list_in(db: &DatabaseConnection, req: &ListRequest) -> Result<Page<
 }
 
 /// The entries whose path contains `value`, ignoring case exactly as `list::icontains` does:
-/// `catalog_entries.path_id IN (SELECT id FROM catalog_paths WHERE …)`.
+/// `catalog_entries.path_id IN (SELECT id FROM catalog_paths WHERE …)`, over the `candidates`
+/// of the search index alone when it gave some.
 ///
 /// SQLite's `icontains` is a GLOB with a character class for each letter (`*[Éé][tT][Éé]*`),
 /// exact for every letter but slow (about 6 µs a path). SQLite's LIKE folds ASCII letters only,
@@ -153,9 +176,12 @@ pub async fn list_in(db: &DatabaseConnection, req: &ListRequest) -> Result<Page<
 /// value is a LIKE, about ten times faster. Any other value keeps the GLOB, behind necessary
 /// conditions that are cheap to test: the longest ASCII run of the value as a LIKE, and one of
 /// the case forms of its first other character (`instr`).
-fn path_icontains(value: &str, backend: DbBackend) -> SimpleExpr {
+fn path_icontains(value: &str, backend: DbBackend, candidates: Option<&[i64]>) -> SimpleExpr {
     let col = || -> SimpleExpr { Expr::col((Alias::new("sp"), Alias::new("path"))).into() };
     let mut cond = Condition::all();
+    if let Some(ids) = candidates {
+        cond = cond.add(among(ids, backend));
+    }
     if backend == DbBackend::Sqlite {
         let longest_ascii = value
             .split(|c: char| !c.is_ascii())
@@ -189,6 +215,33 @@ fn path_icontains(value: &str, backend: DbBackend) -> SimpleExpr {
         .cond_where(cond)
         .to_owned();
     Expr::col((Alias::new(E), Alias::new("path_id"))).in_subquery(paths)
+}
+
+/// `sp.id` is one of `ids`, bound as one value whatever their number: a JSON array read by
+/// `json_each` on SQLite, an array literal on PostgreSQL.
+fn among(ids: &[i64], backend: DbBackend) -> SimpleExpr {
+    use std::fmt::Write;
+    let (open, close) = if backend == DbBackend::Postgres {
+        ('{', '}')
+    } else {
+        ('[', ']')
+    };
+    let mut list = String::with_capacity(ids.len() * 8 + 2);
+    list.push(open);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        let _ = write!(list, "{id}");
+    }
+    list.push(close);
+    let sql = if backend == DbBackend::Postgres {
+        // sea-query numbers PostgreSQL's placeholders of a custom expression from `$1`.
+        r#""sp"."id" = ANY(CAST($1 AS int8[]))"#
+    } else {
+        r#""sp"."id" IN (SELECT value FROM json_each(?))"#
+    };
+    Expr::cust_with_values(sql, [list])
 }
 
 /// The entries of the archives whose `column` contains `value` (ignoring case): as an

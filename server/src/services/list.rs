@@ -436,10 +436,12 @@ where
     E::Model: Sync,
 {
     let mut select = select.filter(plan.condition.clone());
+    // Counted before the ordering: a count with an ORDER BY made SQLite sort every matching row
+    // (all its columns) just to count them.
+    let count = select.clone().count(db).await?;
     for (expr, dir) in &plan.order {
         select = select.order_by(expr.clone(), dir.clone());
     }
-    let count = select.clone().count(db).await?;
     let offset = (plan.page - 1).saturating_mul(plan.page_size);
     if plan.page > 1 && offset >= count {
         return Err(Error::NotFound("Invalid page.".into()));

@@ -1,7 +1,8 @@
 //! Repositories: where borg stores archives. The passphrase is encrypted at rest and shown to
 //! superusers only.
+use anyhow::Context;
 use app::dto::{Page, Repository, RepositoryInput};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::{
     Actor, audit_parts, find,
@@ -12,7 +13,8 @@ use super::{
     validate::{self, Check},
 };
 use crate::{
-    entities::{policy, repository},
+    catalog,
+    entities::{archive, policy, repository},
     error::{Error, Result},
     state::AppState,
 };
@@ -128,6 +130,20 @@ pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
     find::<repository::Entity>(&st.db, id).await?;
     policies::refuse_if_used(&st.db, policy::Column::RepositoryId, id, "repository").await?;
+    // The catalog of its archives first, in bounded transactions (millions of entries in one
+    // cascading DELETE would hold the write lock for minutes); the cascade takes the rest.
+    let archives: Vec<i32> = archive::Entity::find()
+        .select_only()
+        .column(archive::Column::Id)
+        .filter(archive::Column::RepositoryId.eq(id))
+        .into_tuple()
+        .all(&st.db)
+        .await?;
+    for &a in &archives {
+        catalog::remove_archive(&st.db, a)
+            .await
+            .with_context(|| format!("removing the catalog of archive {a}"))?;
+    }
     repository::Entity::delete_by_id(id).exec(&st.db).await?;
     Ok(())
 }

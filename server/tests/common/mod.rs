@@ -130,6 +130,7 @@ impl TestServer {
             secret_key: Some("test-secret-key".into()),
             engine: opts.engine,
             scheduler: opts.scheduler,
+            catalog_index_mb: 64,
             log: "warn".into(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
