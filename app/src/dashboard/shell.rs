@@ -2,9 +2,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{A, Outlet, Redirect},
+    components::{A, Outlet},
     hooks::{use_location, use_query_map},
 };
+
+#[cfg(not(feature = "ssr"))]
+use leptos_router::components::Redirect;
 
 use super::{Login, Logout, current_user, error_text, login_url};
 
@@ -54,7 +57,22 @@ pub fn DashboardLayout() -> impl IntoView {
                             }
                         })
                     );
-                    view! { <Redirect path=login_url(&here)/> }.into_any()
+                    let to = login_url(&here);
+                    // On the server: a plain 302 (SsrMode::Async renders the page before the
+                    // response starts), for browsers and scripts alike; in the browser: a
+                    // navigation.
+                    #[cfg(feature = "ssr")]
+                    {
+                        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                            res.set_status(http::StatusCode::FOUND);
+                            if let Ok(v) = http::HeaderValue::from_str(&to) {
+                                res.insert_header(http::header::LOCATION, v);
+                            }
+                        }
+                        ().into_any()
+                    }
+                    #[cfg(not(feature = "ssr"))]
+                    view! { <Redirect path=to/> }.into_any()
                 }
                 Err(e) => view! { <span class="form-error">{error_text(&e)}</span> }.into_any(),
             }
