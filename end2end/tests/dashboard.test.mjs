@@ -107,7 +107,7 @@ describe('dashboard', () => {
       await page.waitForFunction(
         () => document.querySelector('#login-error')?.textContent.includes('No active account'),
         null,
-        { timeout: 15_000 },
+        { timeout: 30_000 },
       );
       assert.match(new URL(page.url()).pathname, /^\/login$/);
       assert.deepEqual(problems, []);
@@ -123,7 +123,7 @@ describe('dashboard', () => {
       assert.equal(new URL(page.url()).pathname, '/login');
       assert.equal(new URL(page.url()).searchParams.get('next'), '/');
       await fillLogin(page);
-      await page.waitForURL(`${server.url}/`, { timeout: 15_000 });
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
       await page.waitForSelector('#count-clients');
       assert.equal(await page.title(), 'Overview — CyBorgBackup');
       assert.equal((await page.textContent('.user-email'))?.trim(), ADMIN_EMAIL);
@@ -174,7 +174,7 @@ describe('dashboard', () => {
       assert.equal(new URL(page.url()).pathname, '/login');
       assert.equal(new URL(page.url()).searchParams.get('next'), '/jobs');
       await fillLogin(page);
-      await page.waitForURL(`${server.url}/jobs`, { timeout: 15_000 });
+      await page.waitForURL(`${server.url}/jobs`, { timeout: 30_000 });
       await page.waitForSelector('h1:has-text("Jobs")');
       assert.equal(await page.title(), 'Jobs — CyBorgBackup');
       assert.equal(await page.getAttribute('nav a[href="/jobs"]', 'aria-current'), 'page');
@@ -190,7 +190,7 @@ describe('dashboard', () => {
       try {
         await page.goto(`${server.url}/login?next=${encodeURIComponent(next)}`);
         await fillLogin(page);
-        await page.waitForURL(`${server.url}/`, { timeout: 15_000 });
+        await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
         await page.waitForSelector('#count-clients');
         assert.deepEqual(problems, []);
       } finally {
@@ -204,7 +204,7 @@ describe('dashboard', () => {
     try {
       await page.goto(`${server.url}/login`);
       await fillLogin(page);
-      await page.waitForURL(`${server.url}/`, { timeout: 15_000 });
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
       await waitHydrated(page);
       const [cookie] = (await context.cookies()).filter((c) => c.name === 'cyborg_session');
       assert.ok(cookie, 'the session cookie is set');
@@ -212,7 +212,7 @@ describe('dashboard', () => {
       assert.equal(cookie.sameSite, 'Strict');
       assert.equal(cookie.path, '/');
       await page.click('#logout');
-      await page.waitForURL(`${server.url}/login`, { timeout: 15_000 });
+      await page.waitForURL(`${server.url}/login`, { timeout: 30_000 });
       assert.equal(
         (await context.cookies()).filter((c) => c.name === 'cyborg_session').length,
         0,
@@ -242,7 +242,7 @@ describe('dashboard', () => {
       assert.ok(loginWidth <= 390, `login page scrollWidth ${loginWidth}`);
       await page.screenshot({ path: path.join(RESULTS_DIR, 'login-phone.png'), fullPage: true });
       await fillLogin(page);
-      await page.waitForURL(`${server.url}/`, { timeout: 15_000 });
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
       await page.waitForSelector('#count-clients');
       await waitHydrated(page);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);

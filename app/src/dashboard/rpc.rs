@@ -69,15 +69,25 @@ pub async fn current_user() -> Result<Option<SessionUser>, ServerFnError> {
 
 /// Logs in: sets the session cookie (the same one as `POST /api/session/`) and goes to `next`
 /// when it is a local path, else to the overview.
+///
+/// A refused email/password pair is the form's answer, not a failed call: it comes back as
+/// `Ok(Some(message))` with status 200. (An error status would make the browser log a failed
+/// request on the console for an operator's mere typo.) Other failures are errors.
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(email: String, password: String, next: String) -> Result<(), ServerFnError> {
-    let session = ssr::backend()?
-        .login(&email, &password)
-        .await
-        .map_err(ssr::fail)?;
+pub async fn login(
+    email: String,
+    password: String,
+    next: String,
+) -> Result<Option<String>, ServerFnError> {
+    use crate::backend::BackendError;
+    let session = match ssr::backend()?.login(&email, &password).await {
+        Ok(session) => session,
+        Err(BackendError::Unauthorized(message)) => return Ok(Some(message)),
+        Err(e) => return Err(ssr::fail(e)),
+    };
     ssr::set_cookie(&session.token, session.max_age);
     leptos_axum::redirect(&super::safe_next(&next));
-    Ok(())
+    Ok(None)
 }
 
 /// Logs out: ends the session, clears the cookie and goes to the login page.

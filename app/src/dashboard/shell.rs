@@ -131,11 +131,11 @@ pub fn LoginPage() -> impl IntoView {
     };
     let action = ServerAction::<Login>::new();
     let error = move || {
-        action
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| error_text(&e))
+        action.value().get().and_then(|r| match r {
+            // A refused pair: the service's message.
+            Ok(refused) => refused,
+            Err(e) => Some(error_text(&e)),
+        })
     };
     view! {
         <Title text="Log in — CyBorgBackup"/>
