@@ -1,7 +1,12 @@
 //! The CyBorgBackup web application: the Leptos pages (rendered on the server, hydrated in the
 //! browser) and the DTOs, the one definition of every object the API and the dashboard exchange.
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod dashboard;
 pub mod dto;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod session;
 
 pub use pages::{App, shell};
 

@@ -1,11 +1,12 @@
-//! The dashboard shell. The operator pages arrive with the dashboard issue; until then the landing
-//! page says what this is and where the API lives, and proves hydration with a live server call.
+//! The HTML document and the routes of the dashboard (see `dashboard` for the pages).
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
-    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+    components::{ParentRoute, Route, Router, Routes},
 };
+
+use crate::dashboard::{ComingSoon, DashboardLayout, LoginPage, OverviewPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -29,60 +30,47 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Marks the page once the WASM bundle has taken over, so tests (and curious operators) can
+    // tell a hydrated page from the server's HTML.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    // Every dashboard page is rendered whole before it is sent (`SsrMode::Async`), so the
+    // session guard can still answer an HTTP redirect to the login page.
+    let page = |title: &'static str| move || view! { <ComingSoon title/> };
     view! {
         <Stylesheet id="leptos" href="/pkg/cyborgbackup.css"/>
         <Title text="CyBorgBackup"/>
         <Router>
-            <main>
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=StaticSegment("") view=Landing/>
-                </Routes>
-            </main>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route path=StaticSegment("login") view=LoginPage/>
+                <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
+                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("calendar") view=page("Calendar") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("jobs") view=page("Jobs") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("clients") view=page("Clients") ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("repositories")
+                        view=page("Repositories")
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("schedules") view=page("Schedules") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("policies") view=page("Policies") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("users") view=page("Users") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("catalog") view=page("Catalog") ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }
 
-/// Answers with the server's version; the landing page calls it to show the app is live.
+/// Answers with the server's version (a cheap liveness check for scripts and tests).
 #[server(prefix = "/rpc", endpoint = "server_version")]
 pub async fn server_version() -> Result<String, ServerFnError> {
     Ok(crate::VERSION.to_string())
-}
-
-#[component]
-fn Landing() -> impl IntoView {
-    let check = ServerAction::<ServerVersion>::new();
-    let status = move || match check.value().get() {
-        None => "not checked yet".to_string(),
-        Some(Ok(version)) => format!("server is up, version {version}"),
-        Some(Err(e)) => format!("server did not answer: {e}"),
-    };
-    view! {
-        <section class="landing">
-            <h1>"CyBorgBackup"</h1>
-            <p class="lead">
-                "A self-hosted manager for BorgBackup: register machines, repositories, schedules and "
-                "policies; the server runs the backups over SSH, keeps every job's log and indexes "
-                "every archived file."
-            </p>
-            <h2>"REST API"</h2>
-            <ul>
-                <li><a href="/api/v1/">"/api/v1/"</a>" — the sub-APIs"</li>
-                <li><a href="/api/v1/ping/">"/api/v1/ping/"</a>" — health check"</li>
-                <li><a href="/api/v1/openapi.json">"/api/v1/openapi.json"</a>" — OpenAPI 3 document"</li>
-            </ul>
-            <p>
-                "Authenticate with HTTP Basic (email and password) or a bearer token from "
-                <code>"POST /api/token/obtain/"</code>"."
-            </p>
-            <p class="status">
-                <button id="check-server" on:click=move |_| { check.dispatch(ServerVersion {}); }>
-                    "Check server"
-                </button>
-                " "
-                <span id="server-status">{status}</span>
-            </p>
-        </section>
-    }
 }
 
 #[component]
@@ -95,9 +83,9 @@ fn NotFound() -> impl IntoView {
     }
     view! {
         <Title text="Not found — CyBorgBackup"/>
-        <section class="landing">
+        <main id="main">
             <h1>"Page not found"</h1>
-            <p><a href="/">"Back to the start page"</a></p>
-        </section>
+            <p><a href="/">"Back to the overview"</a></p>
+        </main>
     }
 }

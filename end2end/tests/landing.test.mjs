@@ -1,11 +1,11 @@
-// The landing page: server-rendered, styled, free of console errors, and hydrated (a click calls
-// a server function under /rpc, which only works once the WASM bundle has taken over the page).
+// The first visit: the static files are served, a server function answers under /rpc, and `/`
+// sends a visitor without a session to the login page, which renders, hydrates and fits a phone.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, launchBrowser, startServer, watchErrors } from './helpers.mjs';
 
-describe('landing page', () => {
+describe('first visit', () => {
   let server;
   let browser;
 
@@ -35,43 +35,33 @@ describe('landing page', () => {
     }
   });
 
-  test('renders, has no console errors, and hydrates', async () => {
+  test('a server function answers under /rpc', async () => {
+    const res = await fetch(`${server.url}/rpc/server_version`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /\d+\.\d+\.\d+/);
+  });
+
+  test('/ leads a visitor without a session to the login page, which renders and hydrates', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const errors = watchErrors(page);
     try {
       const res = await page.goto(`${server.url}/`, { waitUntil: 'load' });
       assert.equal(res.status(), 200);
-      assert.equal(await page.title(), 'CyBorgBackup');
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.equal(await page.title(), 'Log in — CyBorgBackup');
       assert.equal((await page.textContent('h1'))?.trim(), 'CyBorgBackup');
-      assert.match(await page.textContent('#server-status'), /not checked yet/);
-
-      // Until the WASM bundle has hydrated the page the button does nothing: click until the
-      // server function's answer shows, for at most 30 s.
-      const deadline = Date.now() + 30_000;
-      let status = '';
-      while (Date.now() < deadline) {
-        await page.click('#check-server');
-        try {
-          await page.waitForFunction(
-            () => document.querySelector('#server-status')?.textContent.includes('server is up'),
-            null,
-            { timeout: 2_000 },
-          );
-        } catch {
-          // not hydrated yet
-        }
-        status = (await page.textContent('#server-status')) ?? '';
-        if (status.includes('server is up')) break;
-      }
-      assert.match(status, /server is up, version \d+\.\d+\.\d+/);
+      assert.ok(await page.isVisible('label[for="email"]'));
+      assert.ok(await page.isVisible('label[for="password"]'));
+      // The hydrate entry marks the body once the WASM bundle has taken over the page.
+      await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
       assert.deepEqual(errors, [], 'no console errors, page errors or failed requests');
     } finally {
       await context.close();
     }
   });
 
-  test('fits a phone screen (390×844) and saves a screenshot', async () => {
+  test('the login page fits a phone screen (390×844) and saves a screenshot', async () => {
     const context = await browser.newContext({
       viewport: { width: 390, height: 844 },
       deviceScaleFactor: 2,
@@ -81,10 +71,10 @@ describe('landing page', () => {
     const page = await context.newPage();
     const errors = watchErrors(page);
     try {
-      await page.goto(`${server.url}/`, { waitUntil: 'networkidle' });
+      await page.goto(`${server.url}/login`, { waitUntil: 'networkidle' });
       const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(scrollWidth <= 390, `no horizontal scrolling (scrollWidth ${scrollWidth})`);
-      const button = await page.$('#check-server');
+      const button = await page.$('#login-form button[type="submit"]');
       const box = await button.boundingBox();
       assert.ok(box && box.height >= 40, 'the button is a comfortable touch target');
       const file = path.join(RESULTS_DIR, 'landing-phone.png');

@@ -4,6 +4,7 @@ pub mod api;
 pub mod catalog;
 pub mod config;
 pub mod crontab;
+pub mod dashboard;
 pub mod db;
 pub mod engine;
 pub mod entities;

@@ -19,12 +19,17 @@ use crate::{api::api_router, error::Error, state::AppState};
 pub fn app_router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let leptos_state = state.clone();
+    // The dashboard's server functions reach the service layer through this (see app::backend).
+    let backend = crate::dashboard::backend(state.clone());
     Router::new()
         .merge(api_router())
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(Arc::new(leptos_state.clone())),
+            move || {
+                provide_context(Arc::new(leptos_state.clone()));
+                provide_context(backend.clone());
+            },
             {
                 let options = state.leptos.clone();
                 move || app::shell(options.clone())

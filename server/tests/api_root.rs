@@ -173,11 +173,23 @@ async fn openapi_document_describes_every_resource() {
 #[tokio::test]
 async fn the_dashboard_shell_renders_on_the_server() {
     let s = TestServer::start().await;
-    let resp = s.http.get(s.url("/")).send().await.unwrap();
+    // Without a session a dashboard page answers a redirect to the login page, whatever the
+    // client accepts.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = http.get(s.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FOUND);
+    assert_eq!(resp.headers()["location"], "/login?next=/");
+    let resp = s.http.get(s.url("/login")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let html = resp.text().await.unwrap();
-    assert!(html.contains("<title>CyBorgBackup</title>"), "{html}");
-    assert!(html.contains("/api/v1/openapi.json"));
+    assert!(
+        html.contains("<title>Log in — CyBorgBackup</title>"),
+        "{html}"
+    );
+    assert!(html.contains(r#"<label for="email">"#));
     assert!(
         html.contains("cyborgbackup_bg.wasm"),
         "hydration script is linked"

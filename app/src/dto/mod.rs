@@ -4,6 +4,7 @@
 mod calendar;
 mod catalog;
 mod common;
+mod dashboard;
 mod jobs;
 mod resources;
 mod settings;
@@ -11,6 +12,7 @@ mod settings;
 pub use calendar::*;
 pub use catalog::*;
 pub use common::*;
+pub use dashboard::*;
 pub use jobs::*;
 pub use resources::*;
 pub use settings::*;

@@ -1,5 +1,5 @@
 //! Turns a request's credentials (Basic, Bearer or the dashboard cookie) into an `Actor`.
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::header::AUTHORIZATION;
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
@@ -12,7 +12,7 @@ use crate::{
     state::AppState,
 };
 
-pub const SESSION_COOKIE: &str = "cyborg_session";
+pub use app::session::SESSION_COOKIE;
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = Error;
@@ -51,13 +51,5 @@ fn credentials(parts: &Parts) -> Result<Option<Credentials>, Error> {
 }
 
 pub fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_string())
+    app::session::session_token(&parts.headers)
 }

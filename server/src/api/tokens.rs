@@ -3,16 +3,15 @@ use app::dto::{ErrorDetail, FieldErrors, TokenObtain, TokenPair, TokenRefresh, U
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header::SET_COOKIE, request::Parts},
+    http::{HeaderMap, StatusCode, header::SET_COOKIE, request::Parts},
     response::IntoResponse,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use app::session::{over_tls, session_cookie as cookie};
+
 use crate::{
-    api::{
-        auth::{SESSION_COOKIE, session_cookie},
-        extract::ApiJson,
-    },
+    api::{auth::session_cookie, extract::ApiJson},
     error::Result,
     services::{Actor, auth, users},
     state::AppState,
@@ -43,22 +42,6 @@ async fn refresh(
     ApiJson(body): ApiJson<TokenRefresh>,
 ) -> Result<Json<TokenPair>> {
     Ok(Json(auth::refresh(&st, &body.refresh).await?))
-}
-
-fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie text is ASCII")
-}
-
-/// Served over TLS when a proxy in front says so; the cookie is then marked Secure.
-fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        == Some("https")
 }
 
 /// Logs in for the dashboard: sets the HttpOnly session cookie and answers the user.

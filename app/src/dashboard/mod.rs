@@ -1,0 +1,48 @@
+//! The operator dashboard: the shell (header, navigation, session guard), the login page, the
+//! overview and the pages still to come. Data comes from server functions (under `/rpc`) that
+//! call the server's service layer through the [`crate::backend::Backend`] trait.
+mod chart;
+mod overview;
+mod rpc;
+mod shell;
+
+pub use overview::OverviewPage;
+pub use rpc::*;
+pub use shell::{ComingSoon, DashboardLayout, LoginPage};
+
+/// Where a login may send the operator afterwards: only a path of this site. Anything else
+/// (`//evil.example`, `http://…`, `/\evil`, a control character) would make the login page an
+/// open redirect, and becomes `/`.
+pub fn safe_next(next: &str) -> String {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local {
+        next.to_string()
+    } else {
+        "/".to_string()
+    }
+}
+
+/// `/login?next=<path>`: the login page that comes back to `path`.
+pub fn login_url(path: &str) -> String {
+    let mut out = String::from("/login?next=");
+    for b in safe_next(path).bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The message of a server function's error, without the framework's prefix.
+pub fn error_text(e: &leptos::prelude::ServerFnError) -> String {
+    match e {
+        leptos::prelude::ServerFnError::ServerError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}

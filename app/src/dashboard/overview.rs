@@ -1,0 +1,198 @@
+//! `/`: counts, the 30-day chart, the next runs and the last jobs (kept live in the browser by
+//! the server-sent events of `/api/v1/jobs/stream/`).
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{chart::StatsChart, error_text, overview_data};
+use crate::dto::{Job, NextRun, Overview};
+
+fn when(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "—".to_string())
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| overview_data());
+    view! {
+        <Title text="Overview — CyBorgBackup"/>
+        <h1>"Overview"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => view! { <OverviewBody o=o data=data/> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
+                        .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OverviewBody(o: Overview, data: Resource<Result<Overview, ServerFnError>>) -> impl IntoView {
+    let counts = [
+        ("count-clients", "Clients", o.clients, "/clients"),
+        ("count-policies", "Policies", o.policies, "/policies"),
+        (
+            "count-repositories",
+            "Repositories",
+            o.repositories,
+            "/repositories",
+        ),
+        ("count-running", "Jobs running", o.jobs_running, "/jobs"),
+        ("count-failed", "Failed in 24 h", o.jobs_failed_24h, "/jobs"),
+    ];
+    view! {
+        <section aria-labelledby="counts-title">
+            <h2 id="counts-title" class="visually-hidden">"Counts"</h2>
+            <dl class="counts">
+                {counts
+                    .into_iter()
+                    .map(|(id, label, n, href)| {
+                        let alert = id == "count-failed" && n > 0;
+                        view! {
+                            <div class="count" class:alert=alert>
+                                <dt>{label}</dt>
+                                <dd><a id=id href=href>{n}</a></dd>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </dl>
+        </section>
+        <section aria-labelledby="chart-title">
+            <h2 id="chart-title">"Last 30 days"</h2>
+            <StatsChart days=o.stats/>
+        </section>
+        <div class="columns">
+            <section aria-labelledby="next-title">
+                <h2 id="next-title">"Next runs"</h2>
+                <NextRuns runs=o.next_runs/>
+            </section>
+            <section aria-labelledby="jobs-title">
+                <h2 id="jobs-title">"Last jobs"</h2>
+                <LastJobs jobs=o.last_jobs data=data/>
+            </section>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn NextRuns(runs: Vec<NextRun>) -> impl IntoView {
+    if runs.is_empty() {
+        return view! { <p class="empty" id="next-runs">"No enabled policy has a coming run."</p> }
+            .into_any();
+    }
+    view! {
+        <ol class="runs" id="next-runs">
+            {runs
+                .into_iter()
+                .map(|r| {
+                    view! {
+                        <li>
+                            <time datetime=r.at.to_rfc3339()>{when(Some(r.at))}</time>
+                            " "
+                            <span class="policy">{r.policy_name}</span>
+                            " "
+                            <span class="muted">{format!("{} · {}", r.policy_type, r.schedule_name)}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+/// The newest jobs. In the browser an `EventSource` on `/api/v1/jobs/stream/` (the session
+/// cookie authenticates it) updates a row's status as it changes; a job not in the list yet
+/// reloads the overview, so the counts follow too.
+#[component]
+fn LastJobs(jobs: Vec<Job>, data: Resource<Result<Overview, ServerFnError>>) -> impl IntoView {
+    let jobs = RwSignal::new(jobs);
+    #[cfg(feature = "hydrate")]
+    follow_jobs(jobs, data);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = data;
+    view! {
+        <div class="table-wrap">
+            <table class="jobs" id="last-jobs">
+                <thead>
+                    <tr>
+                        <th scope="col">"Job"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Finished"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <Show
+                        when=move || jobs.with(|j| !j.is_empty())
+                        fallback=|| view! { <tr><td colspan="3" class="empty">"No jobs yet."</td></tr> }
+                    >
+                        <For each=move || jobs.get() key=|j| (j.id, j.status.clone()) let:j>
+                            <tr data-job-id=j.id>
+                                <td>
+                                    <span class="job-name">{format!("#{} {}", j.id, j.name)}</span>
+                                    <span class="muted job-type">{j.job_type.clone()}</span>
+                                </td>
+                                <td>
+                                    <span class=format!("status status-{}", j.status)>
+                                        {j.status.clone()}
+                                    </span>
+                                </td>
+                                <td>{when(j.finished)}</td>
+                            </tr>
+                        </For>
+                    </Show>
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "hydrate")]
+fn follow_jobs(jobs: RwSignal<Vec<Job>>, data: Resource<Result<Overview, ServerFnError>>) {
+    use crate::dto::JobStatusEvent;
+    use wasm_bindgen::{JsCast, closure::Closure};
+
+    Effect::new(move |_| {
+        let Ok(source) = web_sys::EventSource::new("/api/v1/jobs/stream/") else {
+            return;
+        };
+        let on_status =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(text) = ev.data().as_string() else {
+                    return;
+                };
+                let Ok(update) = serde_json::from_str::<JobStatusEvent>(&text) else {
+                    return;
+                };
+                let known = jobs
+                    .try_update(|list| {
+                        let mut known = false;
+                        for j in list.iter_mut().filter(|j| j.id == update.job) {
+                            j.status = update.status.clone();
+                            j.failed = update.failed;
+                            j.started = update.started;
+                            j.finished = update.finished;
+                            known = true;
+                        }
+                        known
+                    })
+                    .unwrap_or(true);
+                if !known {
+                    data.refetch();
+                }
+            });
+        let _ =
+            source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
+        // The source and its listener live until the list is dropped; both are browser objects
+        // (not Send), which the cleanup only ever touches on this thread.
+        let held = send_wrapper::SendWrapper::new((source, on_status));
+        on_cleanup(move || held.0.close());
+    });
+}

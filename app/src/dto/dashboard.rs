@@ -1,0 +1,55 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Job, StatsDay};
+
+/// The logged-in operator, as the dashboard's header shows them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionUser {
+    pub id: i32,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_superuser: bool,
+}
+
+/// One coming run of a policy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NextRun {
+    pub at: DateTime<Utc>,
+    pub policy_id: i32,
+    pub policy_name: String,
+    pub policy_type: String,
+    pub schedule_name: String,
+}
+
+/// Everything the overview page shows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Overview {
+    pub clients: u64,
+    pub policies: u64,
+    pub repositories: u64,
+    /// Jobs whose status is `running` now.
+    pub jobs_running: u64,
+    /// Jobs that ended `failed` or `error` in the last 24 hours.
+    pub jobs_failed_24h: u64,
+    /// The 30 days of `GET /api/v1/stats/`, oldest first.
+    pub stats: Vec<StatsDay>,
+    /// The next runs of every enabled policy, soonest first (at most 10).
+    pub next_runs: Vec<NextRun>,
+    /// The 10 newest jobs, newest first.
+    pub last_jobs: Vec<Job>,
+}
+
+/// A job status change as `/api/v1/jobs/stream/` sends it in a `status` event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobStatusEvent {
+    pub job: i32,
+    pub status: String,
+    #[serde(default)]
+    pub failed: bool,
+    #[serde(default)]
+    pub started: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub finished: Option<DateTime<Utc>>,
+}

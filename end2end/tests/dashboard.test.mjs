@@ -1,0 +1,266 @@
+// The dashboard: login/logout, the session guard with its redirect back, the overview (counts,
+// the 30-day chart, the next runs, the last jobs kept live by server-sent events) and the phone
+// layout. Every page visited must log no console error or warning (hydration warnings included).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  RESULTS_DIR,
+  launchBrowser,
+  startServer,
+} from './helpers.mjs';
+
+const BASIC = `Basic ${Buffer.from(`${ADMIN_EMAIL}:${ADMIN_PASSWORD}`).toString('base64')}`;
+
+/** Console errors and warnings and uncaught errors of a page (hydration problems log there). */
+function watchConsole(page) {
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      problems.push(`${msg.type()}: ${msg.text()} (${page.url()})`);
+    }
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message} (${page.url()})`));
+  return problems;
+}
+
+async function waitHydrated(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+async function fillLogin(page, password = ADMIN_PASSWORD) {
+  await waitHydrated(page);
+  await page.fill('#email', ADMIN_EMAIL);
+  await page.fill('#password', password);
+  await page.click('#login-form button[type="submit"]');
+}
+
+describe('dashboard', () => {
+  let server;
+  let browser;
+  let policyId;
+
+  async function api(method, route, body) {
+    const res = await fetch(`${server.url}${route}`, {
+      method,
+      headers: { authorization: BASIC, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${route}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  async function newPage(viewport = { width: 1366, height: 768 }, extra = {}) {
+    const context = await browser.newContext({ viewport, ...extra });
+    const page = await context.newPage();
+    const problems = watchConsole(page);
+    return { context, page, problems };
+  }
+
+  before(async () => {
+    server = await startServer({ name: 'dashboard-server' });
+    browser = await launchBrowser();
+    // Two clients on closed ports of this machine: a launched job fails at once, offline.
+    const c1 = await api('POST', '/api/v1/clients/', { hostname: '127.0.0.1', port: 1 });
+    await api('POST', '/api/v1/clients/', { hostname: 'db1.example.org' });
+    const repo = await api('POST', '/api/v1/repositories/', { name: 'main', path: '/srv/borg/main' });
+    const sched = await api('POST', '/api/v1/schedules/', { name: 'hourly', crontab: '0 * * * *' });
+    const policy = await api('POST', '/api/v1/policies/', {
+      name: 'web-rootfs',
+      policy_type: 'rootfs',
+      clients: [c1.id],
+      repository: repo.id,
+      schedule: sched.id,
+    });
+    policyId = policy.id;
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('without a session a page answers an HTTP redirect to the login', async () => {
+    for (const [page, next] of [
+      ['/', '/'],
+      ['/jobs', '/jobs'],
+      ['/clients?x=1', '/clients%3Fx%3D1'],
+    ]) {
+      const res = await fetch(`${server.url}${page}`, {
+        redirect: 'manual',
+        headers: { accept: 'text/html' },
+      });
+      assert.equal(res.status, 302, `${page} status`);
+      assert.equal(res.headers.get('location'), `/login?next=${next}`, `${page} location`);
+    }
+  });
+
+  test('login with a wrong password shows the error', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${server.url}/login`);
+      assert.equal(await page.title(), 'Log in — CyBorgBackup');
+      await fillLogin(page, 'not-the-password');
+      await page.waitForFunction(
+        () => document.querySelector('#login-error')?.textContent.includes('No active account'),
+        null,
+        { timeout: 30_000 },
+      );
+      assert.match(new URL(page.url()).pathname, /^\/login$/);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('login lands on the overview: counts, 30-day chart, next runs, live last jobs', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${server.url}/`);
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.equal(new URL(page.url()).searchParams.get('next'), '/');
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
+      await page.waitForSelector('#count-clients');
+      assert.equal(await page.title(), 'Overview — CyBorgBackup');
+      assert.equal((await page.textContent('.user-email'))?.trim(), ADMIN_EMAIL);
+      const count = async (id) => (await page.textContent(`#${id}`))?.trim();
+      assert.equal(await count('count-clients'), '2');
+      assert.equal(await count('count-policies'), '1');
+      assert.equal(await count('count-repositories'), '1');
+      assert.equal(await count('count-running'), '0');
+      assert.equal(await count('count-failed'), '0');
+      assert.equal(await page.locator('svg#stats-chart g.day').count(), 30);
+      // An hourly schedule: the next 10 runs are 10 consecutive hours of the one policy.
+      const runs = await page.locator('#next-runs li').allTextContents();
+      assert.equal(runs.length, 10);
+      for (const r of runs) assert.match(r, /web-rootfs/);
+      const times = await page.locator('#next-runs time').evaluateAll((ts) =>
+        ts.map((t) => Date.parse(t.getAttribute('datetime'))),
+      );
+      for (let i = 1; i < times.length; i++) assert.equal(times[i] - times[i - 1], 3_600_000);
+      assert.ok(times[0] > Date.now() - 60_000 && times[0] <= Date.now() + 3_600_000);
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'overview-desktop.png'), fullPage: true });
+
+      // Live: a job launched now appears in the list and reaches its end without a reload.
+      await page.evaluate(() => {
+        window.__stillHere = true;
+      });
+      const launched = await api('POST', `/api/v1/policies/${policyId}/launch/`);
+      const anyJob = `#last-jobs tr[data-job-id="${launched.job}"]`;
+      await page.waitForSelector(anyJob, { timeout: 30_000 });
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll('#last-jobs .status')].some((s) =>
+            /^(failed|error)$/.test(s.textContent.trim()),
+          ),
+        null,
+        { timeout: 60_000 },
+      );
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page reload');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a page asked for logged out comes back after login', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${server.url}/jobs`);
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.equal(new URL(page.url()).searchParams.get('next'), '/jobs');
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/jobs`, { timeout: 30_000 });
+      await page.waitForSelector('h1:has-text("Jobs")');
+      assert.equal(await page.title(), 'Jobs — CyBorgBackup');
+      assert.equal(await page.getAttribute('nav a[href="/jobs"]', 'aria-current'), 'page');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('after login, next must be a path of this site', async () => {
+    for (const next of ['//evil.example/x', 'http://evil.example/', '/\\evil.example']) {
+      const { context, page, problems } = await newPage();
+      try {
+        await page.goto(`${server.url}/login?next=${encodeURIComponent(next)}`);
+        await fillLogin(page);
+        await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
+        await page.waitForSelector('#count-clients');
+        assert.deepEqual(problems, []);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  test('logout ends the session, returns to /login, and / then redirects', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${server.url}/login`);
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
+      await waitHydrated(page);
+      const [cookie] = (await context.cookies()).filter((c) => c.name === 'cyborg_session');
+      assert.ok(cookie, 'the session cookie is set');
+      assert.equal(cookie.httpOnly, true);
+      assert.equal(cookie.sameSite, 'Strict');
+      assert.equal(cookie.path, '/');
+      await page.click('#logout');
+      await page.waitForURL(`${server.url}/login`, { timeout: 30_000 });
+      assert.equal(
+        (await context.cookies()).filter((c) => c.name === 'cyborg_session').length,
+        0,
+        'the cookie is cleared',
+      );
+      // The old token is dead on the server too.
+      const me = await fetch(`${server.url}/api/v1/me/`, {
+        headers: { cookie: `cyborg_session=${cookie.value}` },
+      });
+      assert.equal(me.status, 401);
+      await page.goto(`${server.url}/`);
+      assert.equal(new URL(page.url()).pathname, '/login');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('phone (390×844): no horizontal overflow, the menu button opens the navigation', async () => {
+    const { context, page, problems } = await newPage(
+      { width: 390, height: 844 },
+      { deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+    );
+    try {
+      await page.goto(`${server.url}/login`);
+      const loginWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(loginWidth <= 390, `login page scrollWidth ${loginWidth}`);
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'login-phone.png'), fullPage: true });
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/`, { timeout: 30_000 });
+      await page.waitForSelector('#count-clients');
+      await waitHydrated(page);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `overview scrollWidth ${width}`);
+      assert.equal(await page.isVisible('#main-nav'), false, 'the nav is folded');
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'overview-phone.png'), fullPage: true });
+      await page.click('label.menu-button');
+      await page.waitForSelector('#main-nav', { state: 'visible' });
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'overview-phone-menu.png') });
+      await page.click('#main-nav a[href="/policies"]');
+      await page.waitForURL(`${server.url}/policies`);
+      await page.waitForSelector('h1:has-text("Policies")');
+      assert.equal(await page.isVisible('#main-nav'), false, 'a navigation folds the menu');
+      const after = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(after <= 390, `policies scrollWidth ${after}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+});

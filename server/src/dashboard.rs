@@ -1,0 +1,210 @@
+//! The dashboard's backend: what the Leptos server functions of `app` call, implemented with the
+//! service layer (the same calls as the REST API's handlers; no rule is written here twice).
+use std::sync::Arc;
+
+use app::{
+    backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
+    dto::{NextRun, Overview, SessionUser},
+};
+use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
+
+use crate::{
+    error::Error,
+    services::{Actor, auth, calendar, clients, jobs, list::ListRequest, policies, repositories},
+    state::AppState,
+};
+
+/// How many coming runs and recent jobs the overview shows.
+pub const OVERVIEW_ROWS: usize = 10;
+
+pub struct Dashboard {
+    st: AppState,
+}
+
+pub fn backend(st: AppState) -> SharedBackend {
+    Arc::new(Dashboard { st })
+}
+
+fn to_backend(e: Error) -> BackendError {
+    match e {
+        Error::Unauthorized(m) => BackendError::Unauthorized(m),
+        // Internal and database errors are logged, not shown: the operator gets a short message.
+        Error::Internal(_) | Error::Database(_) => {
+            tracing::error!("dashboard: {e}");
+            BackendError::Failed("The server could not answer; see its log.".into())
+        }
+        Error::Validation(fields) => BackendError::Failed(
+            fields
+                .iter()
+                .map(|(f, ms)| format!("{f}: {}", ms.join(" ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        other => BackendError::Failed(other.to_string()),
+    }
+}
+
+fn session_user(a: &Actor) -> SessionUser {
+    SessionUser {
+        id: a.user.id,
+        email: a.user.email.clone(),
+        first_name: a.user.first_name.clone(),
+        last_name: a.user.last_name.clone(),
+        is_superuser: a.user.is_superuser,
+    }
+}
+
+/// A list request as the REST API would receive it, for counting and small pages.
+fn query(path: &str, params: &[(&str, String)]) -> ListRequest {
+    ListRequest::new(
+        path,
+        params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+impl Dashboard {
+    async fn actor(&self, token: &str) -> BackendResult<Actor> {
+        auth::resolve(&self.st, auth::Credentials::Session(token.to_string()))
+            .await
+            .map_err(to_backend)
+    }
+
+    async fn overview_of(&self, actor: &Actor) -> crate::error::Result<Overview> {
+        let st = &self.st;
+        let one = || ("page_size", "1".to_string());
+        let clients = clients::list(st, actor, &query("/api/v1/clients/", &[one()]))
+            .await?
+            .count;
+        let policies = policies::list(st, actor, &query("/api/v1/policies/", &[one()]))
+            .await?
+            .count;
+        let repositories = repositories::list(st, actor, &query("/api/v1/repositories/", &[one()]))
+            .await?
+            .count;
+        let jobs_running = jobs::list(
+            st,
+            actor,
+            &query("/api/v1/jobs/", &[one(), ("status", "running".into())]),
+        )
+        .await?
+        .count;
+        let day_ago = (Utc::now() - TimeDelta::hours(24))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let jobs_failed_24h = jobs::list(
+            st,
+            actor,
+            &query(
+                "/api/v1/jobs/",
+                &[
+                    one(),
+                    ("status__in", "failed,error".into()),
+                    ("finished__gte", day_ago),
+                ],
+            ),
+        )
+        .await?
+        .count;
+        let last_jobs = jobs::list(
+            st,
+            actor,
+            &query(
+                "/api/v1/jobs/",
+                &[
+                    ("page_size", OVERVIEW_ROWS.to_string()),
+                    ("order_by", "-id".into()),
+                ],
+            ),
+        )
+        .await?
+        .results;
+        Ok(Overview {
+            clients,
+            policies,
+            repositories,
+            jobs_running,
+            jobs_failed_24h,
+            stats: jobs::stats(st, actor).await?,
+            next_runs: next_runs(st, actor, Utc::now()).await?,
+            last_jobs,
+        })
+    }
+}
+
+/// The first `OVERVIEW_ROWS` runs after `now` of every enabled policy, from the calendar service:
+/// this month's runs, and next month's when this month has fewer left (a later month cannot hold
+/// an earlier run). A policy that runs less often than every two months shows no coming run here.
+pub async fn next_runs(
+    st: &AppState,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> crate::error::Result<Vec<NextRun>> {
+    let this_month = format!("{:04}-{:02}", now.year(), now.month());
+    let mut runs = coming(
+        calendar::all_calendars(st, actor, Some(&this_month)).await?,
+        now,
+    );
+    if runs.len() < OVERVIEW_ROWS
+        && let Some(next) = now.checked_add_months(Months::new(1))
+    {
+        let next_month = format!("{:04}-{:02}", next.year(), next.month());
+        // A month outside what the calendar accepts (past 2099) has no runs to add.
+        if let Ok(entries) = calendar::all_calendars(st, actor, Some(&next_month)).await {
+            runs.extend(coming(entries, now));
+        }
+    }
+    runs.sort_by(|a, b| {
+        (a.at, &a.policy_name, a.policy_id).cmp(&(b.at, &b.policy_name, b.policy_id))
+    });
+    runs.truncate(OVERVIEW_ROWS);
+    Ok(runs)
+}
+
+fn coming(entries: Vec<app::dto::CalendarEntry>, now: DateTime<Utc>) -> Vec<NextRun> {
+    let mut out = Vec::new();
+    for e in entries {
+        // Each policy's runs are ascending: its first OVERVIEW_ROWS after now are all it can add.
+        for at in e.runs.into_iter().filter(|t| *t > now).take(OVERVIEW_ROWS) {
+            out.push(NextRun {
+                at,
+                policy_id: e.policy.id,
+                policy_name: e.policy.name.clone(),
+                policy_type: e.policy.policy_type.clone(),
+                schedule_name: e.schedule.name.clone(),
+            });
+        }
+    }
+    out
+}
+
+impl Backend for Dashboard {
+    fn login<'a>(&'a self, email: &'a str, password: &'a str) -> BackendFuture<'a, NewSession> {
+        Box::pin(async move {
+            let (token, user) = auth::login(&self.st, email, password)
+                .await
+                .map_err(to_backend)?;
+            Ok(NewSession {
+                token,
+                max_age: auth::SESSION_TTL.num_seconds(),
+                user: session_user(&Actor { user }),
+            })
+        })
+    }
+
+    fn logout<'a>(&'a self, token: &'a str) -> BackendFuture<'a, ()> {
+        Box::pin(async move { auth::logout(&self.st, token).await.map_err(to_backend) })
+    }
+
+    fn session_user<'a>(&'a self, token: &'a str) -> BackendFuture<'a, SessionUser> {
+        Box::pin(async move { Ok(session_user(&self.actor(token).await?)) })
+    }
+
+    fn overview<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Overview> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            self.overview_of(&actor).await.map_err(to_backend)
+        })
+    }
+}

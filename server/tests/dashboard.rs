@@ -1,0 +1,358 @@
+//! The dashboard's server functions (`/rpc/…`) over real HTTP, and the backend's own logic (the
+//! next runs merged across policies and months). Runs on SQLite and PostgreSQL (CYBORG_TEST_DB).
+mod common;
+
+use app::dto::{Overview, SessionUser};
+use chrono::{DateTime, TimeDelta, Utc};
+use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::json;
+use server::{
+    dashboard::next_runs,
+    entities::{job, user},
+    secrets::Secrets,
+    services::Actor,
+    state::AppState,
+};
+
+/// Calls a server function with a url-encoded form (the default encoding of `#[server]`).
+async fn rpc(
+    s: &TestServer,
+    name: &str,
+    form: &[(&str, &str)],
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut req = s.http.post(s.url(&format!("/rpc/{name}"))).form(form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", format!("cyborg_session={c}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.send().await.expect("rpc request")
+}
+
+/// Logs in through the server function; answers the session token and the Set-Cookie line.
+async fn login(s: &TestServer, next: &str, headers: &[(&str, &str)]) -> (String, String, String) {
+    let resp = rpc(
+        s,
+        "login",
+        &[
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+            ("next", next),
+        ],
+        None,
+        headers,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let set_cookie = resp
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let token = set_cookie
+        .strip_prefix("cyborg_session=")
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .to_string();
+    (token, set_cookie, location)
+}
+
+async fn seed_job(s: &TestServer, status: &str, finished_ago: Option<TimeDelta>) -> i32 {
+    let t = Utc::now();
+    job::ActiveModel {
+        uuid: Set(uuid::Uuid::new_v4().to_string()),
+        name: Set(format!("seeded {status}")),
+        job_type: Set("job".into()),
+        launch_type: Set("manual".into()),
+        status: Set(status.into()),
+        failed: Set(matches!(status, "failed" | "error")),
+        started: Set(finished_ago.map(|d| t - d - TimeDelta::minutes(1))),
+        finished: Set(finished_ago.map(|d| t - d)),
+        elapsed: Set(0.0),
+        archive_name: Set(String::new()),
+        original_size: Set(0),
+        compressed_size: Set(0),
+        deduplicated_size: Set(0),
+        job_explanation: Set(String::new()),
+        created: Set(t),
+        modified: Set(t),
+        ..Default::default()
+    }
+    .insert(&s.db().await)
+    .await
+    .expect("seed job")
+    .id
+}
+
+#[tokio::test]
+async fn login_sets_the_same_cookie_as_the_api_and_refuses_wrong_passwords() {
+    let s = TestServer::start_api_only().await;
+    let wrong = rpc(
+        &s,
+        "login",
+        &[("email", ADMIN_EMAIL), ("password", "wrong"), ("next", "/")],
+        None,
+        &[],
+    )
+    .await;
+    // A refused pair is the form's answer (200 with the message), not a failed call: an error
+    // status would be logged by the browser as a failed request.
+    assert_eq!(wrong.status(), StatusCode::OK);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    assert!(wrong.text().await.unwrap().contains("No active account"));
+
+    let (token, cookie, location) = login(&s, "/jobs?status=failed", &[]).await;
+    assert_eq!(
+        cookie,
+        format!("cyborg_session={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200")
+    );
+    assert_eq!(location, "/jobs?status=failed");
+    // The REST API's session login writes the very same cookie.
+    let api = s
+        .http
+        .post(s.url("/api/session/"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let api_cookie = api.headers()["set-cookie"].to_str().unwrap().to_string();
+    let api_token = api_cookie
+        .strip_prefix("cyborg_session=")
+        .and_then(|r| r.split(';').next())
+        .unwrap();
+    assert_eq!(api_cookie, cookie.replace(&token, api_token));
+
+    // Behind a TLS proxy the cookie is Secure; `next` only ever names a local path.
+    let (_, secure, _) = login(&s, "/", &[("x-forwarded-proto", "https")]).await;
+    assert!(secure.ends_with("; Secure"), "{secure}");
+    for evil in [
+        "//evil.example/x",
+        "http://evil.example/",
+        "/\\evil.example",
+        "jobs",
+        "",
+    ] {
+        let (_, _, location) = login(&s, evil, &[]).await;
+        assert_eq!(location, "/", "next={evil:?}");
+    }
+}
+
+#[tokio::test]
+async fn session_user_and_logout() {
+    let s = TestServer::start_api_only().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let me: Option<SessionUser> = rpc(&s, "session_user", &[], Some(&token), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let me = me.expect("a live session");
+    assert_eq!(me.email, ADMIN_EMAIL);
+    assert!(me.is_superuser);
+    let nobody: Option<SessionUser> = rpc(&s, "session_user", &[], None, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nobody, None);
+
+    let out = rpc(&s, "logout", &[], Some(&token), &[]).await;
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(out.headers()["location"], "/login");
+    assert_eq!(
+        out.headers()["set-cookie"],
+        "cyborg_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    );
+    let gone: Option<SessionUser> = rpc(&s, "session_user", &[], Some(&token), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(gone, None, "the session is deleted, not just the cookie");
+    let api = s
+        .http
+        .get(s.url("/api/v1/me/"))
+        .header("cookie", format!("cyborg_session={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn overview_counts_stats_and_last_jobs() {
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    s.create("/api/v1/clients/", json!({"hostname": "db1.example.com"}))
+        .await;
+    let no_session = rpc(&s, "overview", &[], None, &[]).await;
+    assert_eq!(no_session.status(), StatusCode::UNAUTHORIZED);
+    let expired = rpc(&s, "overview", &[], Some("not-a-session"), &[]).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let o: Overview = rpc(&s, "overview", &[], Some(&token), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            o.clients,
+            o.policies,
+            o.repositories,
+            o.jobs_running,
+            o.jobs_failed_24h
+        ),
+        (2, 1, 1, 0, 0)
+    );
+    assert_eq!(o.stats.len(), 30);
+    assert!(o.last_jobs.is_empty());
+    // "0 3 * * * *": daily at 03:00, so the next 10 runs are 10 days apart by one day each.
+    assert_eq!(o.next_runs.len(), 10);
+    let now = Utc::now();
+    for w in o.next_runs.windows(2) {
+        assert_eq!(w[1].at - w[0].at, TimeDelta::days(1));
+    }
+    assert!(
+        o.next_runs
+            .iter()
+            .all(|r| r.at > now && r.policy_id == f.policy as i32)
+    );
+
+    let old_failure = seed_job(&s, "failed", Some(TimeDelta::days(2))).await;
+    let failed = seed_job(&s, "failed", Some(TimeDelta::hours(1))).await;
+    let error = seed_job(&s, "error", Some(TimeDelta::hours(5))).await;
+    let running = seed_job(&s, "running", None).await;
+    let ok = seed_job(&s, "successful", Some(TimeDelta::minutes(5))).await;
+    let o: Overview = rpc(&s, "overview", &[], Some(&token), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((o.jobs_running, o.jobs_failed_24h), (1, 2));
+    let ids: Vec<i32> = o.last_jobs.iter().map(|j| j.id).collect();
+    assert_eq!(ids, vec![ok, running, error, failed, old_failure]);
+    let today = o.stats.last().unwrap();
+    assert_eq!(today.date, now.format("%Y-%m-%d").to_string());
+    assert!(today.success >= 1);
+}
+
+async fn state_and_admin(s: &TestServer) -> (AppState, Actor) {
+    let db = s.db().await;
+    let admin = user::Entity::find().one(&db).await.unwrap().unwrap();
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("cyborgbackup")
+        .build();
+    let st = AppState::new(
+        db,
+        Secrets::from_secret("test-secret-key"),
+        leptos,
+        s.data_dir.clone(),
+    );
+    (st, Actor { user: admin })
+}
+
+#[tokio::test]
+async fn next_runs_merge_policies_in_time_order_across_a_month_end() {
+    let s = TestServer::start_api_only().await;
+    let repo = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "R", "path": "/srv/r"}),
+        )
+        .await["id"]
+        .clone();
+    let client = s
+        .create("/api/v1/clients/", json!({"hostname": "c.example.com"}))
+        .await["id"]
+        .clone();
+    let policy = |name: &'static str, crontab: &'static str, enabled: bool| {
+        let s = &s;
+        let (repo, client) = (repo.clone(), client.clone());
+        async move {
+            let sched = s
+                .create(
+                    "/api/v1/schedules/",
+                    json!({"name": name, "crontab": crontab}),
+                )
+                .await["id"]
+                .clone();
+            s.create(
+                "/api/v1/policies/",
+                json!({"name": name, "policy_type": "config", "repository": repo,
+                       "schedule": sched, "clients": [client], "enabled": enabled}),
+            )
+            .await["id"]
+                .as_i64()
+                .unwrap() as i32
+        }
+    };
+    let a = policy("A two-hourly", "0 */2 * * *", true).await;
+    let b = policy("B hourly at half past", "30 * * * *", true).await;
+    policy("C disabled", "*/5 * * * *", false).await;
+    let (st, admin) = state_and_admin(&s).await;
+    let now: DateTime<Utc> = "2026-11-30T20:10:00Z".parse().unwrap();
+    let runs = next_runs(&st, &admin, now).await.unwrap();
+    let got: Vec<(String, i32)> = runs
+        .iter()
+        .map(|r| (r.at.format("%d %H:%M").to_string(), r.policy_id))
+        .collect();
+    let want: Vec<(String, i32)> = [
+        ("30 20:30", b),
+        ("30 21:30", b),
+        ("30 22:00", a),
+        ("30 22:30", b),
+        ("30 23:30", b),
+        ("01 00:00", a),
+        ("01 00:30", b),
+        ("01 01:30", b),
+        ("01 02:00", a),
+        ("01 02:30", b),
+    ]
+    .into_iter()
+    .map(|(t, p)| (t.to_string(), p))
+    .collect();
+    assert_eq!(got, want);
+
+    // Mid-month, this month's runs suffice; the disabled policy never shows.
+    let mid: DateTime<Utc> = "2026-11-10T00:00:00Z".parse().unwrap();
+    let runs = next_runs(&st, &admin, mid).await.unwrap();
+    assert_eq!(runs.len(), 10);
+    assert!(runs.iter().all(|r| r.policy_id == a || r.policy_id == b));
+    assert!(runs.windows(2).all(|w| w[0].at <= w[1].at));
+}
+
+#[test]
+fn next_paths_must_be_local() {
+    use app::dashboard::{login_url, safe_next};
+    assert_eq!(safe_next("/jobs?status=failed"), "/jobs?status=failed");
+    for evil in [
+        "//evil.example",
+        "http://evil.example/",
+        "/\\evil",
+        "evil",
+        "",
+        "/a\nb",
+    ] {
+        assert_eq!(safe_next(evil), "/", "{evil:?}");
+    }
+    assert_eq!(login_url("/jobs"), "/login?next=/jobs");
+    assert_eq!(
+        login_url("/clients?x=1&y=2"),
+        "/login?next=/clients%3Fx%3D1%26y%3D2"
+    );
+    assert_eq!(login_url("//evil"), "/login?next=/");
+}
