@@ -261,6 +261,8 @@ async fn state_and_admin(s: &TestServer) -> (AppState, Actor) {
         Secrets::from_secret("test-secret-key"),
         leptos,
         s.data_dir.clone(),
+        // No path search index: these tests do not search the catalog.
+        0,
     );
     (st, Actor { user: admin })
 }
