@@ -18,7 +18,7 @@
 //! character, so a match lines up position by position as in the database.
 //!
 //! Freshness: `catalog_state.paths_version` is bumped by every ingestion transaction that adds
-//! paths. The index answers only when its version is the database's; otherwise the search falls
+//! paths, and by every path saved through the ORM (the entity's `after_save`). The index answers only when its version is the database's; otherwise the search falls
 //! back to the database scan and a rebuild starts in the background (at most one at a time, and
 //! not more often than twice its own duration, so searches during a long ingestion cannot keep
 //! a core busy). Paths deleted since the build do not matter: they have no entries, and the

@@ -31,4 +31,15 @@ impl ActiveModelBehavior for ActiveModel {
         }
         Ok(self)
     }
+
+    /// A path written through the ORM (not the catalog ingestion's bulk statements, which bump
+    /// it themselves) makes the in-memory search indexes out of date as well.
+    async fn after_save<C>(model: Model, db: &C, _insert: bool) -> Result<Model, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        db.execute_unprepared(crate::catalog::search_index::BUMP_VERSION)
+            .await?;
+        Ok(model)
+    }
 }
