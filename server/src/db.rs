@@ -21,8 +21,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         // locked"; the pragmas are per connection, so they go into every connection's options.
         // Reads go through a memory map of the file (SQLite caps it at 2 GiB): a page then costs
         // a memory access instead of a read() call, and the pages are the operating system's
-        // shared file cache, not a private copy per connection. A catalog search following
-        // 100,000 entries by index was several times slower through read().
+        // shared file cache, not a private copy per connection (catalog searches follow
+        // thousands of entries by index; docs/PERFORMANCE.md). The catalog ingestion's own
+        // connection turns it off.
         options
             .max_connections(8)
             .min_connections(1)
