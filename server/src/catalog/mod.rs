@@ -402,11 +402,17 @@ where
         let mut txn = conn.begin().await?;
         // While the catalog grows inside the ingestion, PostgreSQL's statistics say
         // `catalog_paths` is tiny and the path join could become a hash join over a sequential
-        // scan, quadratic over the archive: within this transaction only, index nested loops.
-        // Batches commit without waiting for the WAL flush; the last one waits (see below).
+        // scan, quadratic over the archive: within this transaction only, plain index nested
+        // loops. Measured in psql on one 20,000-entry batch (docs/PERFORMANCE.md): the join
+        // took 129 ms as the planner's bitmap scans under a memoize node and 67 ms as plain
+        // index scans; and the costs that the disabled plans add can start the JIT compiler on
+        // these statements (hundreds of ms a batch in psql). Batches commit without waiting for
+        // the WAL flush; the last one waits (see below).
         sqlx::raw_sql(&format!(
             "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
-             SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off; \
+             SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; \
+             SET LOCAL enable_memoize = off; SET LOCAL jit = off; \
+             SET LOCAL synchronous_commit = off; \
              SELECT pg_advisory_xact_lock_shared({PATHS_LOCK})"
         ))
         .execute(&mut *txn)

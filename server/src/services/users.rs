@@ -3,7 +3,7 @@
 use app::dto::{Page, User, UserInput};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QueryFilter, Set, TransactionTrait, sea_query::Expr,
 };
 
 use super::{
@@ -108,7 +108,7 @@ pub async fn update(
     }
     stamp(&mut model, actor, false);
     let txn = st.db.begin().await?;
-    if current.is_superuser && input.is_superuser == Some(false) {
+    if input.is_superuser == Some(false) {
         refuse_last_superuser(&txn, id).await?;
     }
     let row = model.update(&txn).await?;
@@ -121,31 +121,27 @@ pub async fn update(
 
 pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
-    let current = find::<user::Entity>(&st.db, id).await?;
+    find::<user::Entity>(&st.db, id).await?;
     let txn = st.db.begin().await?;
-    if current.is_superuser {
-        refuse_last_superuser(&txn, id).await?;
-    }
+    refuse_last_superuser(&txn, id).await?;
     user::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
 }
 
-/// Nobody could administer the server again if the last superuser went.
+/// Nobody could administer the server again if the last superuser went. Refuses to demote or
+/// delete `id` when it is, as read inside `db`'s transaction, the only superuser left.
 async fn refuse_last_superuser(db: &impl ConnectionTrait, id: i32) -> Result<()> {
     // Two superusers demoting or deleting each other at the same moment both saw the other one
     // still there and both went through, leaving none (reproduced on PostgreSQL by
-    // tests/auth.rs). So first serialize such changes: PostgreSQL locks the superuser rows, in
-    // id order so that two callers queue instead of deadlocking, and the count below then reads
-    // what the first one committed; SQLite ignores FOR UPDATE but has a single writer, which a
-    // write as the transaction's first statement takes at once (a read first would pin a stale
-    // snapshot, and its later write fail).
+    // tests/auth.rs). So first serialize such changes, and only then read who is a superuser:
+    // PostgreSQL takes one advisory lock for the transaction (an earlier version locked the
+    // superuser rows, which under load once answered a 500 in that test; one lock cannot
+    // deadlock), SQLite has a single writer, which a write as the transaction's first
+    // statement takes at once (a read first would pin a stale snapshot, and its later write
+    // fail).
     if db.get_database_backend() == DbBackend::Postgres {
-        user::Entity::find()
-            .filter(user::Column::IsSuperuser.eq(true))
-            .order_by_asc(user::Column::Id)
-            .lock_exclusive()
-            .all(db)
+        db.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({SUPERUSERS_LOCK})"))
             .await?;
     } else {
         user::Entity::update_many()
@@ -156,6 +152,13 @@ async fn refuse_last_superuser(db: &impl ConnectionTrait, id: i32) -> Result<()>
             .filter(user::Column::IsSuperuser.eq(true))
             .exec(db)
             .await?;
+    }
+    let is_superuser = user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .is_some_and(|u| u.is_superuser);
+    if !is_superuser {
+        return Ok(());
     }
     let others = user::Entity::find()
         .filter(user::Column::IsSuperuser.eq(true))
@@ -169,6 +172,10 @@ async fn refuse_last_superuser(db: &impl ConnectionTrait, id: i32) -> Result<()>
     }
     Ok(())
 }
+
+/// PostgreSQL advisory lock key ("CYBU") held by every transaction that demotes or deletes a
+/// user, around the check that a superuser remains.
+const SUPERUSERS_LOCK: i64 = 0x4359_4255;
 
 /// Checks `input` against the rules and the stored rows; answers the row to write (without
 /// password, audit or id, which the caller sets).
