@@ -5,21 +5,37 @@
 //! code as the REST API, so a permission or validation rule lives in the service layer only.
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use crate::dto::{Overview, SessionUser};
+use crate::dto::{
+    FieldErrors, Overview, Page, Schedule, ScheduleInput, SchedulePreview, SessionUser,
+};
 
 /// Why a backend call failed, in the words the operator should read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendError {
     /// No valid session (missing, expired, logged out, wrong credentials).
     Unauthorized(String),
-    /// Anything else: the message of the service's error.
+    /// Input the service refused: its messages by field, as the REST API's 400 carries them.
+    Invalid(FieldErrors),
+    /// A request the service refused for what it asks (in use, not found, not allowed): its
+    /// message, for the operator.
+    Refused(String),
+    /// Anything else (the server's own failure): a short message; the details are in its log.
     Failed(String),
 }
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BackendError::Unauthorized(m) | BackendError::Failed(m) => f.write_str(m),
+            BackendError::Unauthorized(m) | BackendError::Refused(m) | BackendError::Failed(m) => {
+                f.write_str(m)
+            }
+            BackendError::Invalid(fields) => {
+                let parts: Vec<String> = fields
+                    .iter()
+                    .map(|(field, ms)| format!("{field}: {}", ms.join(" ")))
+                    .collect();
+                f.write_str(&parts.join("; "))
+            }
         }
     }
 }
@@ -45,6 +61,32 @@ pub trait Backend: Send + Sync + 'static {
     fn session_user<'a>(&'a self, token: &'a str) -> BackendFuture<'a, SessionUser>;
     /// The overview page's data, for the user of the session.
     fn overview<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Overview>;
+    /// One page of `GET /api/v1/schedules/` with these query parameters (page, search, order_by,
+    /// filters: the list engine of the REST API).
+    fn schedules<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<Schedule>>;
+    /// The next `count` runs of a crontab (`POST /api/v1/schedules/preview/`).
+    fn schedule_preview<'a>(
+        &'a self,
+        token: &'a str,
+        crontab: String,
+        count: i64,
+    ) -> BackendFuture<'a, SchedulePreview>;
+    /// Creates (`id` `None`) or updates a schedule.
+    fn save_schedule<'a>(
+        &'a self,
+        token: &'a str,
+        id: Option<i32>,
+        input: ScheduleInput,
+    ) -> BackendFuture<'a, Schedule>;
+    /// Deletes a schedule (refused while a policy uses it).
+    fn delete_schedule<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()>;
+    /// The names of the policies that use a schedule, for the delete confirmation.
+    fn schedule_dependents<'a>(&'a self, token: &'a str, id: i32)
+    -> BackendFuture<'a, Vec<String>>;
 }
 
 /// How the server hands the backend to the app (a Leptos context value).

@@ -6,7 +6,7 @@ use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
 };
 
-use crate::dashboard::{ComingSoon, DashboardLayout, LoginPage, OverviewPage};
+use crate::dashboard::{ComingSoon, DashboardLayout, LoginPage, OverviewPage, SchedulesPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -57,7 +57,7 @@ pub fn App() -> impl IntoView {
                         view=page("Repositories")
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("schedules") view=page("Schedules") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("policies") view=page("Policies") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("users") view=page("Users") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("catalog") view=page("Catalog") ssr=SsrMode::Async/>

@@ -6,52 +6,20 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   ADMIN_EMAIL,
-  ADMIN_PASSWORD,
   RESULTS_DIR,
+  apiCaller,
+  fillLogin,
   launchBrowser,
   startServer,
+  waitHydrated,
+  watchConsole,
 } from './helpers.mjs';
-
-const BASIC = `Basic ${Buffer.from(`${ADMIN_EMAIL}:${ADMIN_PASSWORD}`).toString('base64')}`;
-
-/** Console errors and warnings and uncaught errors of a page (hydration problems log there). */
-function watchConsole(page) {
-  const problems = [];
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') {
-      problems.push(`${msg.type()}: ${msg.text()} (${page.url()})`);
-    }
-  });
-  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message} (${page.url()})`));
-  return problems;
-}
-
-async function waitHydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
-}
-
-async function fillLogin(page, password = ADMIN_PASSWORD) {
-  await waitHydrated(page);
-  await page.fill('#email', ADMIN_EMAIL);
-  await page.fill('#password', password);
-  await page.click('#login-form button[type="submit"]');
-}
 
 describe('dashboard', () => {
   let server;
   let browser;
   let policyId;
-
-  async function api(method, route, body) {
-    const res = await fetch(`${server.url}${route}`, {
-      method,
-      headers: { authorization: BASIC, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    assert.ok(res.ok, `${method} ${route}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  }
+  let api;
 
   async function newPage(viewport = { width: 1366, height: 768 }, extra = {}) {
     const context = await browser.newContext({ viewport, ...extra });
@@ -62,6 +30,7 @@ describe('dashboard', () => {
 
   before(async () => {
     server = await startServer({ name: 'dashboard-server' });
+    api = apiCaller(server.url);
     browser = await launchBrowser();
     // Two clients on closed ports of this machine: a launched job fails at once, offline.
     const c1 = await api('POST', '/api/v1/clients/', { hostname: '127.0.0.1', port: 1 });

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -134,4 +135,45 @@ export function watchErrors(page) {
     if (res.status() >= 400) errors.push(`http ${res.status()}: ${res.url()}`);
   });
   return errors;
+}
+
+/** Console errors and warnings and uncaught errors of a page (hydration problems log there). */
+export function watchConsole(page) {
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      problems.push(`${msg.type()}: ${msg.text()} (${page.url()})`);
+    }
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message} (${page.url()})`));
+  return problems;
+}
+
+export async function waitHydrated(page) {
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30_000 });
+}
+
+export async function fillLogin(page, password = ADMIN_PASSWORD) {
+  await waitHydrated(page);
+  await page.fill('#email', ADMIN_EMAIL);
+  await page.fill('#password', password);
+  await page.click('#login-form button[type="submit"]');
+}
+
+/**
+ * A JSON caller of the server's REST API as the admin (basic authentication): `api(method,
+ * route, body)` answers the parsed body and fails the test on a status other than 2xx.
+ */
+export function apiCaller(url) {
+  const basic = `Basic ${Buffer.from(`${ADMIN_EMAIL}:${ADMIN_PASSWORD}`).toString('base64')}`;
+  return async (method, route, body) => {
+    const res = await fetch(`${url}${route}`, {
+      method,
+      headers: { authorization: basic, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    assert.ok(res.ok, `${method} ${route}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
 }

@@ -4,18 +4,25 @@ use std::sync::Arc;
 
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
-    dto::{NextRun, Overview, SessionUser},
+    dto::{
+        NextRun, Overview, Page, Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput,
+        SessionUser,
+    },
 };
 use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
 
 use crate::{
     error::Error,
-    services::{Actor, auth, calendar, clients, jobs, list::ListRequest, policies, repositories},
+    services::{
+        Actor, auth, calendar, clients, jobs, list::ListRequest, policies, repositories, schedules,
+    },
     state::AppState,
 };
 
 /// How many coming runs and recent jobs the overview shows.
 pub const OVERVIEW_ROWS: usize = 10;
+/// How many dependent objects a delete confirmation names (the rest are counted).
+const DEPENDENTS_SHOWN: usize = 20;
 
 pub struct Dashboard {
     st: AppState,
@@ -33,14 +40,12 @@ fn to_backend(e: Error) -> BackendError {
             tracing::error!("dashboard: {e}");
             BackendError::Failed("The server could not answer; see its log.".into())
         }
-        Error::Validation(fields) => BackendError::Failed(
-            fields
-                .iter()
-                .map(|(f, ms)| format!("{f}: {}", ms.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        other => BackendError::Failed(other.to_string()),
+        Error::Validation(fields) => BackendError::Invalid(fields),
+        Error::BadRequest(_)
+        | Error::Forbidden(_)
+        | Error::NotFound(_)
+        | Error::MethodNotAllowed
+        | Error::Conflict(_) => BackendError::Refused(e.to_string()),
     }
 }
 
@@ -205,6 +210,104 @@ impl Backend for Dashboard {
         Box::pin(async move {
             let actor = self.actor(token).await?;
             self.overview_of(&actor).await.map_err(to_backend)
+        })
+    }
+
+    fn schedules<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<Schedule>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let req = ListRequest::new("/api/v1/schedules/", query);
+            schedules::list(&self.st, &actor, &req)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn schedule_preview<'a>(
+        &'a self,
+        token: &'a str,
+        crontab: String,
+        count: i64,
+    ) -> BackendFuture<'a, SchedulePreview> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let input = SchedulePreviewInput {
+                crontab: Some(crontab),
+                count: Some(count),
+            };
+            match calendar::preview(&self.st, &actor, input).await {
+                Ok(runs) => Ok(SchedulePreview {
+                    runs,
+                    error: String::new(),
+                }),
+                // What a save would answer for the crontab is the preview's answer, not a
+                // failed call.
+                Err(Error::Validation(fields)) => Ok(SchedulePreview {
+                    runs: Vec::new(),
+                    error: fields
+                        .values()
+                        .flatten()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                }),
+                Err(e) => Err(to_backend(e)),
+            }
+        })
+    }
+
+    fn save_schedule<'a>(
+        &'a self,
+        token: &'a str,
+        id: Option<i32>,
+        input: ScheduleInput,
+    ) -> BackendFuture<'a, Schedule> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            match id {
+                None => schedules::create(&self.st, &actor, input).await,
+                Some(id) => schedules::update(&self.st, &actor, id, input, false).await,
+            }
+            .map_err(to_backend)
+        })
+    }
+
+    fn delete_schedule<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            schedules::delete(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn schedule_dependents<'a>(
+        &'a self,
+        token: &'a str,
+        id: i32,
+    ) -> BackendFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let req = query(
+                "/api/v1/policies/",
+                &[
+                    ("schedule", id.to_string()),
+                    ("order_by", "name".into()),
+                    ("page_size", DEPENDENTS_SHOWN.to_string()),
+                ],
+            );
+            let page = policies::list(&self.st, &actor, &req)
+                .await
+                .map_err(to_backend)?;
+            let mut names: Vec<String> = page.results.into_iter().map(|p| p.name).collect();
+            if page.count > names.len() as u64 {
+                names.push(format!("and {} more", page.count - names.len() as u64));
+            }
+            Ok(names)
         })
     }
 }

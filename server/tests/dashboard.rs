@@ -2,7 +2,7 @@
 //! next runs merged across policies and months). Runs on SQLite and PostgreSQL (CYBORG_TEST_DB).
 mod common;
 
-use app::dto::{Overview, SessionUser};
+use app::dto::{FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use reqwest::StatusCode;
@@ -357,4 +357,195 @@ fn next_paths_must_be_local() {
         "/login?next=/clients%3Fx%3D1%26y%3D2"
     );
     assert_eq!(login_url("//evil"), "/login?next=/");
+}
+
+/// The schedule editor's server functions: the preview (runs or the save's message, never an
+/// error status), saves answering the service's messages by field, a delete refused while a
+/// policy uses the schedule (naming it), and the list engine behind the page.
+#[tokio::test]
+async fn schedule_functions_preview_save_refuse_and_list() {
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            rpc(s, name, &form, Some(&token), &[]).await
+        }
+    };
+
+    let preview: SchedulePreview =
+        call("schedule_preview", vec![("crontab", "*/20 * * * *".into())])
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(preview.error, "");
+    assert_eq!(preview.runs.len(), 5);
+    for w in preview.runs.windows(2) {
+        assert_eq!(w[1] - w[0], TimeDelta::minutes(20));
+    }
+    let bad = call("schedule_preview", vec![("crontab", "61 * * * *".into())]).await;
+    assert_eq!(bad.status(), StatusCode::OK);
+    let bad: SchedulePreview = bad.json().await.unwrap();
+    assert!(bad.runs.is_empty());
+    assert!(bad.error.to_lowercase().contains("minute"), "{}", bad.error);
+
+    let before = s.get("/api/v1/schedules/").await.1["count"].clone();
+    let refused = call(
+        "save_schedule",
+        vec![
+            ("name", "".into()),
+            ("crontab", "61 * * * *".into()),
+            ("enabled", "true".into()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::OK);
+    let FormOutcome::Invalid(fields) = refused.json::<FormOutcome<Schedule>>().await.unwrap()
+    else {
+        panic!("a blank name and a bad crontab are refused");
+    };
+    assert!(fields.contains_key("name"), "{fields:?}");
+    assert!(fields.contains_key("crontab"), "{fields:?}");
+    assert_eq!(s.get("/api/v1/schedules/").await.1["count"], before);
+
+    let saved = call(
+        "save_schedule",
+        vec![
+            ("name", "Every quarter hour".into()),
+            ("crontab", "*/15 * * * *".into()),
+            ("enabled", "true".into()),
+        ],
+    )
+    .await
+    .json::<FormOutcome<Schedule>>()
+    .await
+    .unwrap();
+    let FormOutcome::Saved(created) = saved else {
+        panic!("saved: {saved:?}");
+    };
+    assert_eq!(created.crontab, "*/15 * * * *");
+    let updated = call(
+        "save_schedule",
+        vec![
+            ("id", created.id.to_string()),
+            ("name", "Every quarter hour".into()),
+            ("crontab", "5,20,35,50 * * * *".into()),
+            ("enabled", "false".into()),
+        ],
+    )
+    .await
+    .json::<FormOutcome<Schedule>>()
+    .await
+    .unwrap();
+    assert!(
+        matches!(&updated, FormOutcome::Saved(u) if u.id == created.id && !u.enabled && u.crontab == "5,20,35,50 * * * *"),
+        "{updated:?}"
+    );
+
+    let used_by: Vec<String> = call("schedule_dependents", vec![("id", f.schedule.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(used_by, vec!["Web config".to_string()]);
+    let in_use = call("delete_schedule", vec![("id", f.schedule.to_string())]).await;
+    assert_eq!(in_use.status(), StatusCode::OK);
+    let message: Option<String> = in_use.json().await.unwrap();
+    assert!(message.is_some_and(|m| !m.is_empty()));
+    assert_eq!(
+        s.get(&format!("/api/v1/schedules/{}/", f.schedule)).await.0,
+        StatusCode::OK
+    );
+    let deleted: Option<String> = call("delete_schedule", vec![("id", created.id.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deleted, None);
+    assert_eq!(
+        s.get(&format!("/api/v1/schedules/{}/", created.id)).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    let page: Page<Schedule> = call(
+        "schedules",
+        vec![
+            ("search", "night".into()),
+            ("order_by", "-name".into()),
+            ("page", "1".into()),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page.count, 1);
+    assert_eq!(page.results[0].name, "Nightly");
+    // A sort the list engine does not know is the caller's mistake: 400, not 500.
+    let wrong = call(
+        "schedules",
+        vec![
+            ("search", "".into()),
+            ("order_by", "no_such_field".into()),
+            ("page", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+
+    // A regular user may read but not write: the refusal is the form's answer.
+    s.regular_user("operator@test.local").await;
+    let resp = rpc(
+        &s,
+        "login",
+        &[
+            ("email", "operator@test.local"),
+            ("password", "user-password"),
+            ("next", "/"),
+        ],
+        None,
+        &[],
+    )
+    .await;
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_string();
+    let user_session = cookie
+        .trim_start_matches("cyborg_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let forbidden = rpc(
+        &s,
+        "save_schedule",
+        &[
+            ("name", "mine"),
+            ("crontab", "* * * * *"),
+            ("enabled", "true"),
+        ],
+        Some(&user_session),
+        &[],
+    )
+    .await;
+    assert_eq!(forbidden.status(), StatusCode::OK);
+    let outcome: FormOutcome<Schedule> = forbidden.json().await.unwrap();
+    assert!(
+        matches!(&outcome, FormOutcome::Invalid(f) if f.contains_key("form")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        s.get("/api/v1/schedules/?name=mine").await.1["count"],
+        json!(0)
+    );
+    let no_session = rpc(
+        &s,
+        "save_schedule",
+        &[("name", "x"), ("crontab", "* * * * *"), ("enabled", "true")],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(no_session.status(), StatusCode::UNAUTHORIZED);
 }

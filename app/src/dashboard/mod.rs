@@ -4,10 +4,12 @@
 mod chart;
 mod overview;
 mod rpc;
+mod schedules;
 mod shell;
 
 pub use overview::OverviewPage;
 pub use rpc::*;
+pub use schedules::SchedulesPage;
 pub use shell::{ComingSoon, DashboardLayout, LoginPage};
 
 /// Where a login may send the operator afterwards: only a path of this site. Anything else

@@ -53,3 +53,19 @@ pub struct JobStatusEvent {
     #[serde(default)]
     pub finished: Option<DateTime<Utc>>,
 }
+
+/// What a dashboard form's save answers: the saved object, or the service's messages by field
+/// (the same ones the REST API answers with a 400), to show next to the fields.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum FormOutcome<T> {
+    Saved(T),
+    Invalid(super::FieldErrors),
+}
+
+/// The schedule editor's preview of a crontab: its next runs, or why it is not valid.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SchedulePreview {
+    pub runs: Vec<DateTime<Utc>>,
+    /// The message a save would answer for the crontab (empty when it is valid).
+    pub error: String,
+}
