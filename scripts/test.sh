@@ -123,7 +123,7 @@ step check "setup" bash scripts/setup.sh
 step check "postgresql" ensure_postgres
 step check "cargo fmt --check" cargo fmt --all -- --check --color never
 step check "cargo clippy -p server" cargo clippy -p server --all-targets -- -D warnings
-step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p migrations
+step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p migrations -p app
 # Only the integration tests (server/tests/*.rs) read CYBORG_TEST_DB, so the second run is limited
 # to them (`--test '*'`): the unit and doc tests do not depend on the backend and ran above.
 step test "cargo test (PostgreSQL)" env CYBORG_TEST_DB=postgres cargo test --no-fail-fast -p server --test '*'

@@ -6,7 +6,8 @@
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use crate::dto::{
-    FieldErrors, Overview, Page, Schedule, ScheduleInput, SchedulePreview, SessionUser,
+    CalendarMonth, FieldErrors, Overview, Page, Schedule, ScheduleInput, SchedulePreview,
+    SessionUser,
 };
 
 /// Why a backend call failed, in the words the operator should read.
@@ -84,6 +85,12 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendFuture<'a, Schedule>;
     /// Deletes a schedule (refused while a policy uses it).
     fn delete_schedule<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()>;
+    /// The month grid of every enabled policy's runs (`YYYY-MM`; the current month when `None`).
+    fn calendar_month<'a>(
+        &'a self,
+        token: &'a str,
+        month: Option<String>,
+    ) -> BackendFuture<'a, CalendarMonth>;
     /// The names of the policies that use a schedule, for the delete confirmation.
     fn schedule_dependents<'a>(&'a self, token: &'a str, id: i32)
     -> BackendFuture<'a, Vec<String>>;

@@ -6,7 +6,9 @@ use leptos_router::{
     components::{ParentRoute, Route, Router, Routes},
 };
 
-use crate::dashboard::{ComingSoon, DashboardLayout, LoginPage, OverviewPage, SchedulesPage};
+use crate::dashboard::{
+    CalendarPage, ComingSoon, DashboardLayout, LoginPage, OverviewPage, SchedulesPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -49,7 +51,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=LoginPage/>
                 <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("calendar") view=page("Calendar") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("calendar") view=CalendarPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("jobs") view=page("Jobs") ssr=SsrMode::Async/>
                     <Route path=StaticSegment("clients") view=page("Clients") ssr=SsrMode::Async/>
                     <Route

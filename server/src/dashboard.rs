@@ -5,8 +5,8 @@ use std::sync::Arc;
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
-        NextRun, Overview, Page, Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput,
-        SessionUser,
+        CalendarMonth, NextRun, Overview, Page, Schedule, ScheduleInput, SchedulePreview,
+        SchedulePreviewInput, SessionUser,
     },
 };
 use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
@@ -308,6 +308,19 @@ impl Backend for Dashboard {
                 names.push(format!("and {} more", page.count - names.len() as u64));
             }
             Ok(names)
+        })
+    }
+
+    fn calendar_month<'a>(
+        &'a self,
+        token: &'a str,
+        month: Option<String>,
+    ) -> BackendFuture<'a, CalendarMonth> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            calendar::month_view(&self.st, &actor, month.as_deref(), Utc::now())
+                .await
+                .map_err(to_backend)
         })
     }
 }

@@ -549,3 +549,102 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     .await;
     assert_eq!(no_session.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The calendar's month grid: counts per day and policy (an every-minute policy counted, not
+/// listed), conflicts only between policies of one repository less than a minute apart, the
+/// day lists (conflicts first in, then the earliest runs, in time order), the weekday of the
+/// 1st and today.
+#[tokio::test]
+async fn month_view_counts_lists_and_flags_conflicts() {
+    use app::dto::DAY_RUNS_SHOWN;
+    use server::services::calendar::month_view;
+
+    let s = TestServer::start_api_only().await;
+    let client = s
+        .create("/api/v1/clients/", json!({"hostname": "c.example.com"}))
+        .await["id"]
+        .clone();
+    let repo1 = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "R1", "path": "/srv/r1"}),
+        )
+        .await["id"]
+        .clone();
+    let repo2 = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "R2", "path": "/srv/r2"}),
+        )
+        .await["id"]
+        .clone();
+    let policy = |name: &'static str, crontab: &'static str, repo: serde_json::Value| {
+        let (s, client) = (&s, client.clone());
+        async move {
+            let sched = s
+                .create(
+                    "/api/v1/schedules/",
+                    json!({"name": format!("{name} schedule"), "crontab": crontab}),
+                )
+                .await["id"]
+                .clone();
+            s.create(
+                "/api/v1/policies/",
+                json!({"name": name, "policy_type": "config", "repository": repo,
+                       "schedule": sched, "clients": [client]}),
+            )
+            .await;
+        }
+    };
+    // Names order the legend: a daily and an hourly policy meet at 02:00 on R1 (a conflict);
+    // the every-minute one is alone on R2 (60 s apart is not a conflict).
+    policy("a-daily", "0 2 * * *", repo1.clone()).await;
+    policy("b-hourly", "0 * * * *", repo1).await;
+    policy("c-every-minute", "* * * * *", repo2).await;
+    let (st, admin) = state_and_admin(&s).await;
+    let now: DateTime<Utc> = "2030-01-20T12:00:00Z".parse().unwrap();
+    let m = month_view(&st, &admin, Some("2030-01"), now).await.unwrap();
+    assert_eq!(m.month, "2030-01");
+    assert_eq!(m.first_weekday, 1, "1 January 2030 is a Tuesday");
+    assert_eq!(m.today, Some(20));
+    let names: Vec<&str> = m.policies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a-daily", "b-hourly", "c-every-minute"]);
+    assert_eq!(m.days.len(), 31);
+    for d in &m.days {
+        assert_eq!(d.per_policy, vec![1, 24, 1440], "day {}", d.day);
+        assert_eq!(d.total, 1465);
+        assert_eq!(d.conflicts, 2, "day {}", d.day);
+        assert_eq!(d.runs.len(), DAY_RUNS_SHOWN);
+        assert!(
+            d.runs
+                .windows(2)
+                .all(|w| (w[0].at, w[0].policy) <= (w[1].at, w[1].policy))
+        );
+        let conflicts: Vec<(String, usize)> = d
+            .runs
+            .iter()
+            .filter(|r| r.conflict)
+            .map(|r| (r.at.format("%H:%M").to_string(), r.policy))
+            .collect();
+        assert_eq!(
+            conflicts,
+            [("02:00".to_string(), 0), ("02:00".to_string(), 1)]
+        );
+    }
+    // The list of a day: the two conflicts, then the earliest other runs (midnight onwards).
+    let first = &m.days[14].runs;
+    assert_eq!(first[0].at.to_rfc3339(), "2030-01-15T00:00:00+00:00");
+    assert!(
+        first
+            .iter()
+            .all(|r| r.at.format("%Y-%m-%d").to_string() == "2030-01-15")
+    );
+
+    // Another month: no today, and a month the calendar refuses is a field error.
+    let feb = month_view(&st, &admin, Some("2030-02"), now).await.unwrap();
+    assert_eq!(
+        (feb.days.len(), feb.today, feb.first_weekday),
+        (28, None, 4)
+    );
+    assert!(month_view(&st, &admin, Some("2030-13"), now).await.is_err());
+}

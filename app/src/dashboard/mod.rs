@@ -1,12 +1,14 @@
 //! The operator dashboard: the shell (header, navigation, session guard), the login page, the
 //! overview and the pages still to come. Data comes from server functions (under `/rpc`) that
 //! call the server's service layer through the [`crate::backend::Backend`] trait.
+mod calendar;
 mod chart;
 mod overview;
 mod rpc;
 mod schedules;
 mod shell;
 
+pub use calendar::CalendarPage;
 pub use overview::OverviewPage;
 pub use rpc::*;
 pub use schedules::SchedulesPage;

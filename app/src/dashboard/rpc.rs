@@ -2,7 +2,9 @@
 //! server's [`Backend`](crate::backend::Backend) (provided as context), and answers DTOs.
 use leptos::prelude::*;
 
-use crate::dto::{FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser};
+use crate::dto::{
+    CalendarMonth, FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser,
+};
 
 #[cfg(feature = "ssr")]
 mod ssr {
@@ -211,6 +213,17 @@ pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> 
     let token = ssr::need_token()?;
     ssr::backend()?
         .schedule_dependents(&token, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The month grid of the calendar page (`month` `YYYY-MM`, empty for the current month).
+#[server(prefix = "/rpc", endpoint = "calendar_month")]
+pub async fn month_grid(month: String) -> Result<CalendarMonth, ServerFnError> {
+    let token = ssr::need_token()?;
+    let month = (!month.is_empty()).then_some(month);
+    ssr::backend()?
+        .calendar_month(&token, month)
         .await
         .map_err(ssr::fail)
 }

@@ -1,8 +1,11 @@
 //! The time side of policies: month calendars and the crontab preview (SPEC §5–§6). All UTC.
 use std::collections::HashMap;
 
-use app::dto::{CalendarEntry, CalendarPolicy, CalendarSchedule, SchedulePreviewInput};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use app::dto::{
+    CalendarEntry, CalendarMonth, CalendarPolicy, CalendarSchedule, DAY_RUNS_SHOWN, DayRun,
+    MonthDay, MonthPolicy, SchedulePreviewInput,
+};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{Actor, find, now, validate::Check};
@@ -86,13 +89,12 @@ pub async fn policy_calendar(
     Ok(runs(&p, &s, from, to))
 }
 
-/// `GET /api/v1/calendar/`: the month's runs of every enabled policy, for the dashboard grid.
-pub async fn all_calendars(
+/// Every enabled policy on an enabled schedule, by name, with its runs in `[from, to)`.
+async fn enabled_runs(
     st: &AppState,
-    _actor: &Actor,
-    month: Option<&str>,
-) -> Result<Vec<CalendarEntry>> {
-    let (from, to) = month_bounds(month, Utc::now())?;
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(policy::Model, schedule::Model, Vec<DateTime<Utc>>)>> {
     let policies = policy::Entity::find()
         .filter(policy::Column::Enabled.eq(true))
         .order_by_asc(policy::Column::Name)
@@ -119,7 +121,22 @@ pub async fn all_calendars(
             .entry(s.id)
             .or_insert_with(|| runs(&p, s, from, to))
             .clone();
-        out.push(CalendarEntry {
+        out.push((p, s.clone(), runs));
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/calendar/`: the month's runs of every enabled policy, for the dashboard grid.
+pub async fn all_calendars(
+    st: &AppState,
+    _actor: &Actor,
+    month: Option<&str>,
+) -> Result<Vec<CalendarEntry>> {
+    let (from, to) = month_bounds(month, Utc::now())?;
+    Ok(enabled_runs(st, from, to)
+        .await?
+        .into_iter()
+        .map(|(p, s, runs)| CalendarEntry {
             policy: CalendarPolicy {
                 id: p.id,
                 name: p.name,
@@ -127,12 +144,134 @@ pub async fn all_calendars(
             },
             schedule: CalendarSchedule {
                 id: s.id,
-                name: s.name.clone(),
+                name: s.name,
             },
             runs,
+        })
+        .collect())
+}
+
+/// Two runs on one repository closer than this are a conflict: the second would find the
+/// repository locked by the first (one borg process per repository).
+pub const CONFLICT_WINDOW: TimeDelta = TimeDelta::minutes(1);
+
+/// The dashboard's month grid: per day the runs of each enabled policy counted, the conflicts
+/// (runs on the same repository less than `CONFLICT_WINDOW` apart) marked, and the first runs
+/// listed. `month` is `YYYY-MM`, the current UTC month when absent.
+pub async fn month_view(
+    st: &AppState,
+    _actor: &Actor,
+    month: Option<&str>,
+    today: DateTime<Utc>,
+) -> Result<CalendarMonth> {
+    let (from, to) = month_bounds(month, today)?;
+    let policies = enabled_runs(st, from, to).await?;
+    Ok(build_month(from, to, today, &policies))
+}
+
+fn build_month(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    today: DateTime<Utc>,
+    policies: &[(policy::Model, schedule::Model, Vec<DateTime<Utc>>)],
+) -> CalendarMonth {
+    let days_in_month = (to - from).num_days() as usize;
+    // Every run as (time, policy index), per repository, to find the conflicts.
+    let mut by_repository: HashMap<i32, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    for (i, (p, _, runs)) in policies.iter().enumerate() {
+        by_repository
+            .entry(p.repository_id)
+            .or_default()
+            .extend(runs.iter().map(|t| (*t, i)));
+    }
+    let mut conflicting: Vec<(DateTime<Utc>, usize)> = Vec::new();
+    for runs in by_repository.values_mut() {
+        runs.sort_unstable();
+        for (i, (t, p)) in runs.iter().enumerate() {
+            let close = |(u, _): &(DateTime<Utc>, usize)| (*u - *t).abs() < CONFLICT_WINDOW;
+            let before = i > 0 && close(&runs[i - 1]);
+            let after = runs.get(i + 1).is_some_and(close);
+            if before || after {
+                conflicting.push((*t, *p));
+            }
+        }
+    }
+    conflicting.sort_unstable();
+
+    let mut days: Vec<MonthDay> = (0..days_in_month)
+        .map(|d| MonthDay {
+            day: d as u32 + 1,
+            total: 0,
+            conflicts: 0,
+            per_policy: vec![0; policies.len()],
+            runs: Vec::new(),
+        })
+        .collect();
+    let day_of = |t: &DateTime<Utc>| ((*t - from).num_days() as usize).min(days_in_month - 1);
+    for (i, (_, _, runs)) in policies.iter().enumerate() {
+        for t in runs {
+            let day = &mut days[day_of(t)];
+            day.total += 1;
+            day.per_policy[i] += 1;
+        }
+    }
+    for (t, p) in &conflicting {
+        let day = &mut days[day_of(t)];
+        day.conflicts += 1;
+        day.runs.push(DayRun {
+            at: *t,
+            policy: *p,
+            conflict: true,
         });
     }
-    Ok(out)
+    // The earliest runs of each day fill the list up to DAY_RUNS_SHOWN: merge the policies'
+    // (sorted) runs day by day, taking only what is shown.
+    let mut cursors = vec![0usize; policies.len()];
+    for day in days.iter_mut() {
+        let end = from + TimeDelta::days(day.day as i64);
+        let mut shown = day.runs.len();
+        while shown < DAY_RUNS_SHOWN {
+            let next = policies
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, _, runs))| runs.get(cursors[i]).map(|t| (*t, i)))
+                .filter(|(t, _)| *t < end)
+                .min();
+            let Some((t, i)) = next else { break };
+            cursors[i] += 1;
+            if conflicting.binary_search(&(t, i)).is_err() {
+                day.runs.push(DayRun {
+                    at: t,
+                    policy: i,
+                    conflict: false,
+                });
+                shown += 1;
+            }
+        }
+        // The rest of the day is counted, not listed.
+        for (cursor, (_, _, runs)) in cursors.iter_mut().zip(policies) {
+            *cursor = (*cursor).max(runs.partition_point(|t| *t < end));
+        }
+        day.runs.sort_by_key(|r| (r.at, r.policy));
+    }
+
+    let first = from.date_naive();
+    CalendarMonth {
+        month: format!("{:04}-{:02}", first.year(), first.month()),
+        first_weekday: first.weekday().num_days_from_monday(),
+        today: (today >= from && today < to).then(|| today.day()),
+        policies: policies
+            .iter()
+            .map(|(p, s, _)| MonthPolicy {
+                id: p.id,
+                name: p.name.clone(),
+                policy_type: p.policy_type.clone(),
+                schedule_name: s.name.clone(),
+                repository_id: p.repository_id,
+            })
+            .collect(),
+        days,
+    }
 }
 
 /// `POST /api/v1/schedules/preview/`: the next runs of a crontab, or the error a save would give.

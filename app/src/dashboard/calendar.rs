@@ -1,0 +1,254 @@
+//! `/calendar`: a month grid of every enabled policy's runs, one colour per policy with a
+//! legend, previous/next month and today, a count badge per day, conflicts (runs on one
+//! repository less than a minute apart) flagged, and a day's runs listed when it is picked.
+//! The state is in the address (`?month=YYYY-MM&day=D`): every day is a link, so the grid works
+//! from the keyboard (Tab, Enter) and without JavaScript, and a picked day can be bookmarked.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::{error_text, month_grid};
+use crate::dto::{CalendarMonth, MonthDay};
+
+/// Colours of the legend; a policy gets `COLOURS[index % COLOURS.len()]` (as `class="cN"`).
+const COLOURS: usize = 10;
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+/// Policies a day cell shows as coloured chips (the badge counts them all).
+const CHIPS: usize = 3;
+
+/// `YYYY-MM` moved by `delta` months; `None` for text that is not a month.
+pub fn shift_month(month: &str, delta: i32) -> Option<String> {
+    let (y, m) = month.split_once('-')?;
+    let (y, m) = (y.parse::<i32>().ok()?, m.parse::<i32>().ok()?);
+    if !(1..=12).contains(&m) {
+        return None;
+    }
+    let index = y * 12 + (m - 1) + delta;
+    Some(format!(
+        "{:04}-{:02}",
+        index.div_euclid(12),
+        index.rem_euclid(12) + 1
+    ))
+}
+
+/// "January 2030" for `2030-01`.
+fn month_title(month: &str) -> String {
+    month
+        .split_once('-')
+        .and_then(|(y, m)| {
+            let m = m.parse::<usize>().ok()?;
+            Some(format!("{} {y}", MONTHS.get(m.checked_sub(1)?)?))
+        })
+        .unwrap_or_else(|| month.to_string())
+}
+
+fn colour(policy: usize) -> String {
+    format!("c{}", policy % COLOURS)
+}
+
+#[component]
+pub fn CalendarPage() -> impl IntoView {
+    let query = use_query_map();
+    let month = move || query.with(|q| q.get("month").unwrap_or_default());
+    let day = move || query.with(|q| q.get("day").and_then(|d| d.parse::<u32>().ok()));
+    let data = Resource::new(month, month_grid);
+    view! {
+        <Title text="Calendar — CyBorgBackup"/>
+        <h1>"Calendar"</h1>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(m) => view! { <MonthView m=m selected=day()/> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
+                        .into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+#[component]
+fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
+    let href = |month: &str, day: Option<u32>| match day {
+        Some(d) => format!("/calendar?month={month}&day={d}"),
+        None => format!("/calendar?month={month}"),
+    };
+    let previous = shift_month(&m.month, -1).map(|p| href(&p, None));
+    let next = shift_month(&m.month, 1).map(|n| href(&n, None));
+    let title = month_title(&m.month);
+    let selected_day = selected.and_then(|d| m.days.get(d.checked_sub(1)? as usize).cloned());
+    let blanks =
+        (0..m.first_weekday).map(|_| view! { <div class="cal-blank" aria-hidden="true"></div> });
+    let cells = m
+        .days
+        .iter()
+        .map(|d| {
+            view! {
+                <DayCell
+                    d=d.clone()
+                    href=href(&m.month, Some(d.day))
+                    today=m.today == Some(d.day)
+                    selected=selected == Some(d.day)
+                    title=title.clone()
+                />
+            }
+        })
+        .collect_view();
+    let policies = m.policies.clone();
+    view! {
+        <nav class="month-nav" aria-label="Months">
+            {previous.map(|h| view! { <a href=h id="month-previous">"← Previous"</a> })}
+            <h2 id="month-title">{title.clone()}</h2>
+            {next.map(|h| view! { <a href=h id="month-next">"Next →"</a> })}
+            <a href="/calendar" id="month-today">"Today"</a>
+        </nav>
+        <ul class="legend" id="legend" aria-label="Policies">
+            {if m.policies.is_empty() {
+                view! { <li class="muted">"No enabled policy."</li> }.into_any()
+            } else {
+                m.policies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        view! {
+                            <li>
+                                <span class=format!("swatch {}", colour(i)) aria-hidden="true"></span>
+                                {p.name.clone()}
+                                <span class="muted">{format!(" {} · {}", p.policy_type, p.schedule_name)}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            }}
+        </ul>
+        <div class="cal-wrap">
+            <div class="cal-grid" id="calendar-grid">
+                {WEEKDAYS
+                    .iter()
+                    .map(|w| view! { <div class="cal-head" aria-hidden="true">{*w}</div> })
+                    .collect_view()}
+                {blanks.collect_view()}
+                {cells}
+            </div>
+        </div>
+        {selected_day.map(|d| view! { <DayRuns d=d policies=policies title=title.clone()/> })}
+    }
+    .into_any()
+}
+
+#[component]
+fn DayCell(d: MonthDay, href: String, today: bool, selected: bool, title: String) -> impl IntoView {
+    let mut busiest: Vec<(usize, u64)> = d
+        .per_policy
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let hidden = busiest.len().saturating_sub(CHIPS);
+    let label = format!(
+        "{} {}: {} run{}{}",
+        d.day,
+        title,
+        d.total,
+        if d.total == 1 { "" } else { "s" },
+        match d.conflicts {
+            0 => String::new(),
+            n => format!(", {n} in conflict"),
+        }
+    );
+    let conflict = d.conflicts > 0;
+    view! {
+        <a
+            class="cal-day"
+            class:today=today
+            class:selected=selected
+            class:has-conflict=conflict
+            href=href
+            data-day=d.day
+            aria-label=label
+            aria-current=if selected { Some("date") } else { None }
+        >
+            <span class="num">{d.day}</span>
+            {(d.total > 0).then(|| view! { <span class="badge" data-total=d.total>{d.total}</span> })}
+            {(d.conflicts > 0).then(|| view! { <span class="conflict-mark" title="Conflict">"⚠"</span> })}
+            <span class="chips">
+                {busiest
+                    .into_iter()
+                    .take(CHIPS)
+                    .map(|(i, n)| view! { <span class=format!("chip {}", colour(i))>{n}</span> })
+                    .collect_view()}
+                {(hidden > 0).then(|| view! { <span class="chip more">{format!("+{hidden}")}</span> })}
+            </span>
+        </a>
+    }
+}
+
+#[component]
+fn DayRuns(d: MonthDay, policies: Vec<crate::dto::MonthPolicy>, title: String) -> impl IntoView {
+    let more = d.total.saturating_sub(d.runs.len() as u64);
+    view! {
+        <section class="card day-runs" aria-labelledby="day-title" id="day-runs">
+            <h2 id="day-title">{format!("{} {}: {} runs", d.day, title, d.total)}</h2>
+            {(d.conflicts > 0).then(|| view! {
+                <p class="form-error" id="day-conflicts">
+                    {format!(
+                        "{} runs in conflict: another policy on the same repository runs less than a minute apart.",
+                        d.conflicts
+                    )}
+                </p>
+            })}
+            <ol class="runs">
+                {d.runs
+                    .into_iter()
+                    .map(|r| {
+                        let p = policies.get(r.policy);
+                        view! {
+                            <li class:conflict=r.conflict>
+                                <time datetime=r.at.to_rfc3339()>{r.at.format("%H:%M UTC").to_string()}</time>
+                                " "
+                                <span class=format!("swatch {}", colour(r.policy)) aria-hidden="true"></span>
+                                <span class="policy">{p.map(|p| p.name.clone()).unwrap_or_default()}</span>
+                                {r.conflict.then(|| view! { <span class="conflict-flag">" conflict"</span> })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+            {(more > 0).then(|| view! { <p class="muted" id="day-more">{format!("and {more} more")}</p> })}
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_shift_across_years() {
+        assert_eq!(shift_month("2030-01", -1).as_deref(), Some("2029-12"));
+        assert_eq!(shift_month("2030-12", 1).as_deref(), Some("2031-01"));
+        assert_eq!(shift_month("2030-05", 0).as_deref(), Some("2030-05"));
+        assert_eq!(shift_month("2030-13", 1), None);
+        assert_eq!(shift_month("soon", 1), None);
+        assert_eq!(month_title("2030-01"), "January 2030");
+    }
+}
