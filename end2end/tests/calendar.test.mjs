@@ -5,15 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  RESULTS_DIR,
-  apiCaller,
-  fillLogin,
-  launchBrowser,
-  startServer,
-  waitHydrated,
-  watchConsole,
-} from './helpers.mjs';
+import { RESULTS_DIR, apiCaller, launchBrowser, loggedInPage, startServer } from './helpers.mjs';
 
 describe('calendar page', () => {
   let server;
@@ -47,17 +39,8 @@ describe('calendar page', () => {
     await server?.stop();
   });
 
-  async function calendarPage(route, viewport = { width: 1366, height: 768 }, extra = {}) {
-    const context = await browser.newContext({ viewport, ...extra });
-    const page = await context.newPage();
-    const problems = watchConsole(page);
-    await page.goto(`${server.url}${route}`);
-    await fillLogin(page);
-    await page.waitForURL(`${server.url}${route}`, { timeout: 30_000 });
-    await page.waitForSelector('#calendar-grid');
-    await waitHydrated(page);
-    return { context, page, problems };
-  }
+  const calendarPage = (route, viewport = { width: 1366, height: 768 }, extra = {}) =>
+    loggedInPage(browser, server.url, route, '#calendar-grid', viewport, extra);
 
   const badge = (page, day) =>
     page.locator(`#calendar-grid a[data-day="${day}"] .badge`).textContent();

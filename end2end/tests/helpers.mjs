@@ -177,3 +177,20 @@ export function apiCaller(url) {
     return text ? JSON.parse(text) : null;
   };
 }
+
+/**
+ * A new browser context at `viewport` (plus context options `extra`), logged in through the
+ * login page that `route` redirects to, back on `route` once `selector` is there and the page
+ * is hydrated. Answers { context, page, problems } (problems: see watchConsole).
+ */
+export async function loggedInPage(browser, url, route, selector, viewport, extra = {}) {
+  const context = await browser.newContext({ viewport, ...extra });
+  const page = await context.newPage();
+  const problems = watchConsole(page);
+  await page.goto(`${url}${route}`);
+  await fillLogin(page);
+  await page.waitForURL(`${url}${route}`, { timeout: 30_000 });
+  await page.waitForSelector(selector);
+  await waitHydrated(page);
+  return { context, page, problems };
+}

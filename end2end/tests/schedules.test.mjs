@@ -5,15 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  RESULTS_DIR,
-  apiCaller,
-  fillLogin,
-  launchBrowser,
-  startServer,
-  waitHydrated,
-  watchConsole,
-} from './helpers.mjs';
+import { RESULTS_DIR, apiCaller, launchBrowser, loggedInPage, startServer } from './helpers.mjs';
 
 describe('schedules page', () => {
   let server;
@@ -43,17 +35,9 @@ describe('schedules page', () => {
   });
 
   /** A logged-in page on /schedules (hydrated). */
-  async function schedulesPage(viewport = { width: 1366, height: 768 }, extra = {}) {
-    const context = await browser.newContext({ viewport, ...extra });
-    const page = await context.newPage();
-    const problems = watchConsole(page);
-    await page.goto(`${server.url}/schedules`);
-    await fillLogin(page);
-    await page.waitForURL(`${server.url}/schedules`, { timeout: 30_000 });
-    await page.waitForSelector('#schedules');
-    await waitHydrated(page);
-    return { context, page, problems };
-  }
+  /** A logged-in, hydrated page on /schedules. */
+  const schedulesPage = (viewport = { width: 1366, height: 768 }, extra = {}) =>
+    loggedInPage(browser, server.url, '/schedules', '#schedules', viewport, extra);
 
   const names = (page) => page.locator('#schedules td.name').allTextContents();
 
