@@ -108,12 +108,29 @@ describe('calendar page', () => {
     }
   });
 
-  test('the keyboard reaches and opens a day', async () => {
+  test('the keyboard moves between days (Tab, arrows) and opens one', async () => {
     const { context, page, problems } = await calendarPage('/calendar?month=2030-03');
     try {
       await page.focus('#calendar-grid a[data-day="1"]');
       await page.keyboard.press('Tab');
       assert.equal(await page.evaluate(() => document.activeElement?.dataset.day), '2');
+      // Arrow keys: right a day, down a week, left a day, up a week; clamped at the month's end.
+      const focused = () => page.evaluate(() => document.activeElement?.dataset.day);
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await focused(), '3');
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await focused(), '10');
+      await page.keyboard.press('ArrowLeft');
+      assert.equal(await focused(), '9');
+      await page.keyboard.press('ArrowUp');
+      assert.equal(await focused(), '2');
+      await page.focus('#calendar-grid a[data-day="30"]');
+      await page.keyboard.press('ArrowDown');
+      assert.equal(await focused(), '31');
+      await page.keyboard.press('ArrowUp');
+      await page.keyboard.press('ArrowUp');
+      assert.equal(await focused(), '17');
+      await page.focus('#calendar-grid a[data-day="2"]');
       await page.keyboard.press('Enter');
       await page.waitForURL(/month=2030-03&day=2/);
       await page.waitForSelector('#day-title:has-text("2 March 2030")');

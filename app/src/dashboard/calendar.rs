@@ -2,7 +2,8 @@
 //! legend, previous/next month and today, a count badge per day, conflicts (runs on one
 //! repository less than a minute apart) flagged, and a day's runs listed when it is picked.
 //! The state is in the address (`?month=YYYY-MM&day=D`): every day is a link, so the grid works
-//! from the keyboard (Tab, Enter) and without JavaScript, and a picked day can be bookmarked.
+//! from the keyboard (Tab, Enter; with JavaScript also the arrow keys) and without JavaScript,
+//! and a picked day can be bookmarked.
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -110,6 +111,7 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
         })
         .collect_view();
     let policies = m.policies.clone();
+    let days = m.days.len() as i64;
     view! {
         <nav class="month-nav" aria-label="Months">
             {previous.map(|h| view! { <a href=h id="month-previous">"← Previous"</a> })}
@@ -138,7 +140,7 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
             }}
         </ul>
         <div class="cal-wrap">
-            <div class="cal-grid" id="calendar-grid">
+            <div class="cal-grid" id="calendar-grid" on:keydown=move |ev| move_focus(&ev, days)>
                 {WEEKDAYS
                     .iter()
                     .map(|w| view! { <div class="cal-head" aria-hidden="true">{*w}</div> })
@@ -150,6 +152,35 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
         {selected_day.map(|d| view! { <DayRuns d=d policies=policies title=title.clone()/> })}
     }
     .into_any()
+}
+
+/// Arrow keys move between the days of the grid (left/right a day, up/down a week), as in a
+/// date picker; Tab still walks the days in order and Enter opens one.
+fn move_focus(ev: &leptos::ev::KeyboardEvent, days: i64) {
+    use leptos::wasm_bindgen::JsCast;
+    let step = match ev.key().as_str() {
+        "ArrowLeft" => -1,
+        "ArrowRight" => 1,
+        "ArrowUp" => -7,
+        "ArrowDown" => 7,
+        _ => return,
+    };
+    let Some(day) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+        .and_then(|e| e.get_attribute("data-day"))
+        .and_then(|d| d.parse::<i64>().ok())
+    else {
+        return;
+    };
+    let to = (day + step).clamp(1, days);
+    if let Ok(Some(cell)) =
+        document().query_selector(&format!("#calendar-grid a[data-day=\"{to}\"]"))
+        && let Ok(cell) = cell.dyn_into::<leptos::web_sys::HtmlElement>()
+    {
+        ev.prevent_default();
+        let _ = cell.focus();
+    }
 }
 
 #[component]
