@@ -31,13 +31,18 @@ pub fn safe_next(next: &str) -> String {
 
 /// `/login?next=<path>`: the login page that comes back to `path`.
 pub fn login_url(path: &str) -> String {
-    let mut out = String::from("/login?next=");
-    for b in safe_next(path).bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
+    format!("/login?next={}", percent_encode(&safe_next(path), b"/"))
+}
+
+/// Percent-encodes `text` for a query value: everything but the unreserved characters and the
+/// bytes in `keep`.
+pub fn percent_encode(text: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out

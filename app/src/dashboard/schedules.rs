@@ -8,8 +8,8 @@ use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_query_map};
 
 use super::{
-    DeleteSchedule, LIST_PAGE_SIZE, SaveSchedule, error_text, list_schedules, preview_schedule,
-    schedule_dependents,
+    DeleteSchedule, LIST_PAGE_SIZE, SaveSchedule, error_text, list_schedules, percent_encode,
+    preview_schedule, schedule_dependents,
 };
 use crate::dto::{FieldErrors, FormOutcome, Page, Schedule};
 
@@ -21,10 +21,10 @@ fn when(t: DateTime<Utc>) -> String {
 fn list_href(search: &str, order_by: &str, page: u64) -> String {
     let mut parts = Vec::new();
     if !search.is_empty() {
-        parts.push(format!("search={}", encode(search)));
+        parts.push(format!("search={}", percent_encode(search, b"")));
     }
     if !order_by.is_empty() {
-        parts.push(format!("order_by={}", encode(order_by)));
+        parts.push(format!("order_by={}", percent_encode(order_by, b"")));
     }
     if page > 1 {
         parts.push(format!("page={page}"));
@@ -34,20 +34,6 @@ fn list_href(search: &str, order_by: &str, page: u64) -> String {
     } else {
         format!("/schedules?{}", parts.join("&"))
     }
-}
-
-/// Percent-encodes a query value (everything but unreserved characters).
-fn encode(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// The `order_by` a column header links to: ascending first, descending when already ascending.
