@@ -3,11 +3,14 @@
 //! layer and provides it to every render and server function as `Arc<dyn Backend>` context.
 //! Each method takes the caller's session token: the server resolves it to a user with the same
 //! code as the REST API, so a permission or validation rule lives in the service layer only.
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
-use crate::dto::{
-    CalendarMonth, FieldErrors, Overview, Page, Schedule, ScheduleInput, SchedulePreview,
-    SessionUser,
+use crate::{
+    dto::{
+        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FieldErrors, Job, JobView, Launched,
+        Overview, Page, Schedule, ScheduleInput, SchedulePreview, SessionUser,
+    },
+    resources::{Choices, ResourceKind, ResourceRow},
 };
 
 /// Why a backend call failed, in the words the operator should read.
@@ -85,15 +88,87 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendFuture<'a, Schedule>;
     /// Deletes a schedule (refused while a policy uses it).
     fn delete_schedule<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()>;
-    /// The month grid of every enabled policy's runs (`YYYY-MM`; the current month when `None`).
+    /// The month grid of every enabled policy's runs (`YYYY-MM`; the current month when `None`),
+    /// or of one policy's.
     fn calendar_month<'a>(
         &'a self,
         token: &'a str,
         month: Option<String>,
+        policy: Option<i32>,
     ) -> BackendFuture<'a, CalendarMonth>;
     /// The names of the policies that use a schedule, for the delete confirmation.
     fn schedule_dependents<'a>(&'a self, token: &'a str, id: i32)
     -> BackendFuture<'a, Vec<String>>;
+    /// One page of a resource's REST list with these query parameters, as table rows.
+    fn resource_list<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<ResourceRow>>;
+    /// Creates (`id` `None`) or updates an object from its form's values (`resources::input_of`).
+    fn save_resource<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: Option<i32>,
+        values: BTreeMap<String, String>,
+    ) -> BackendFuture<'a, ResourceRow>;
+    /// Deletes an object (`Refused` when the service refuses, e.g. a repository in use).
+    fn delete_resource<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: i32,
+    ) -> BackendFuture<'a, ()>;
+    /// What deleting the object touches, named for the confirmation.
+    fn resource_dependents<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: i32,
+    ) -> BackendFuture<'a, Vec<String>>;
+    /// One page of `GET /api/v1/jobs/` with these query parameters.
+    fn jobs<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<Job>>;
+    /// A job and the end of its log.
+    fn job_view<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, JobView>;
+    /// Cancels a job (`Refused` when it is over).
+    fn cancel_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()>;
+    /// Runs a job again as a new job.
+    fn relaunch_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
+    /// Launches a policy now (`launch_type` `manual`).
+    fn launch_policy<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
+    /// The policies and clients the jobs list filters by (fields `policy`, `client`).
+    fn job_filters<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Choices>;
+    /// The archives in the catalog, newest first, of one client or of all.
+    fn catalog_archives<'a>(
+        &'a self,
+        token: &'a str,
+        client: Option<i32>,
+    ) -> BackendFuture<'a, Vec<ArchiveRef>>;
+    /// The items directly inside a directory of an archive (`""`: the top).
+    fn catalog_dir<'a>(
+        &'a self,
+        token: &'a str,
+        archive: i32,
+        dir: String,
+    ) -> BackendFuture<'a, Vec<CatalogItem>>;
+    /// One page of `GET /api/v1/catalogs/` with these query parameters.
+    fn catalog_search<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<CatalogEntry>>;
+    /// The objects the resource's form picks from, by field.
+    fn resource_choices<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+    ) -> BackendFuture<'a, Choices>;
 }
 
 /// How the server hands the backend to the app (a Leptos context value).

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod dashboard;
 pub mod dto;
 mod pages;
+pub mod resources;
 #[cfg(feature = "ssr")]
 pub mod session;
 

@@ -2,12 +2,16 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
 };
 
-use crate::dashboard::{
-    CalendarPage, ComingSoon, DashboardLayout, LoginPage, OverviewPage, SchedulesPage,
+use crate::{
+    dashboard::{
+        CalendarPage, CatalogPage, DashboardLayout, JobPage, JobsPage, LoginPage, OverviewPage,
+        ResourcePage, SchedulesPage,
+    },
+    resources::ResourceKind,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,7 +46,7 @@ pub fn App() -> impl IntoView {
     });
     // Every dashboard page is rendered whole before it is sent (`SsrMode::Async`), so the
     // session guard can still answer an HTTP redirect to the login page.
-    let page = |title: &'static str| move || view! { <ComingSoon title/> };
+    let resource = |kind: ResourceKind| move || view! { <ResourcePage kind/> };
     view! {
         <Stylesheet id="leptos" href="/pkg/cyborgbackup.css"/>
         <Title text="CyBorgBackup"/>
@@ -52,17 +56,34 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("calendar") view=CalendarPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("jobs") view=page("Jobs") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("clients") view=page("Clients") ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("jobs"), ParamSegment("id"))
+                        view=JobPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("clients")
+                        view=resource(ResourceKind::Clients)
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=StaticSegment("repositories")
-                        view=page("Repositories")
+                        view=resource(ResourceKind::Repositories)
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("policies") view=page("Policies") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("users") view=page("Users") ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("catalog") view=page("Catalog") ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("policies")
+                        view=resource(ResourceKind::Policies)
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("users")
+                        view=resource(ResourceKind::Users)
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("catalog") view=CatalogPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

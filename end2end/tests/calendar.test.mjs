@@ -45,6 +45,40 @@ describe('calendar page', () => {
   const badge = (page, day) =>
     page.locator(`#calendar-grid a[data-day="${day}"] .badge`).textContent();
 
+  test("one policy's calendar: its runs alone, its conflicts kept, reached from the policies page", async () => {
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      '/policies',
+      '#resource-table',
+      { width: 1366, height: 768 },
+    );
+    try {
+      await page.click('a[aria-label="Calendar of b-hourly"]');
+      await page.waitForURL(/\/calendar\?policy=\d+$/);
+      await page.waitForSelector('#calendar-title:has-text("b-hourly")');
+      const id = new URL(page.url()).searchParams.get('policy');
+      await page.goto(`${server.url}/calendar?month=2030-01&policy=${id}`);
+      await page.waitForSelector('#calendar-grid');
+      assert.equal(await page.textContent('#calendar-title'), 'Calendar of the policy b-hourly');
+      assert.deepEqual(
+        (await page.locator('#legend li').allTextContents()).map((t) => t.split(' ')[0]),
+        ['b-hourly'],
+      );
+      for (const day of [1, 31]) assert.equal(await badge(page, day), '24');
+      // Its 02:00 run still meets a-daily's on r1.
+      assert.equal(await page.locator('#calendar-grid a.has-conflict').count(), 31);
+      // Navigation keeps the policy.
+      await page.click('#month-next');
+      await page.waitForURL(new RegExp(`month=2030-02&policy=${id}$`));
+      await page.waitForFunction(() => document.querySelector('#month-title')?.textContent === 'February 2030');
+      assert.equal(await badge(page, 28), '24');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a month: counts per day, legend, navigation, a day with its runs and conflicts', async () => {
     const { context, page, problems } = await calendarPage('/calendar?month=2030-01');
     try {

@@ -34,7 +34,6 @@ describe('schedules page', () => {
     await server?.stop();
   });
 
-  /** A logged-in page on /schedules (hydrated). */
   /** A logged-in, hydrated page on /schedules. */
   const schedulesPage = (viewport = { width: 1366, height: 768 }, extra = {}) =>
     loggedInPage(browser, server.url, '/schedules', '#schedules', viewport, extra);

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_init;
 mod m20261127_000002_engine;
 mod m20261127_000003_catalog_state;
+mod m20261128_000004_archive_roots;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_init::Migration),
             Box::new(m20261127_000002_engine::Migration),
             Box::new(m20261127_000003_catalog_state::Migration),
+            Box::new(m20261128_000004_archive_roots::Migration),
         ]
     }
 }

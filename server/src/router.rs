@@ -5,7 +5,8 @@ use axum::{
     Router,
     body::Body,
     extract::{Request, State},
-    http::{Uri, uri::PathAndQuery},
+    http::{StatusCode, Uri, uri::PathAndQuery},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
 };
 use leptos::prelude::provide_context;
@@ -37,9 +38,32 @@ pub fn app_router(state: AppState) -> Router {
         )
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(middleware::from_fn(rpc_client_errors))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A server function answers 500 for arguments it cannot decode (Leptos's default for every
+/// error); those are the caller's mistake, so they answer 400. Other statuses are left alone.
+async fn rpc_client_errors(req: Request, next: Next) -> Response {
+    /// Errors of server functions are one short line; anything longer is not one of them.
+    const ERROR_BODY_MAX: usize = 64 * 1024;
+    let rpc = req.uri().path().starts_with("/rpc/");
+    let resp = next.run(req).await;
+    if !rpc || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_MAX).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    // server_fn encodes its errors as `Kind|message`: `Args` (a url-encoded argument) and
+    // `Deserialization` (a JSON body) are what the request carried.
+    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Unknown API paths answer JSON; everything else is a static file or the app's 404 page.

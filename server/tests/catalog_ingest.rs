@@ -16,7 +16,7 @@ use common::{
 };
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement};
-use serde_json::Value;
+use serde_json::{Value, json};
 use server::{
     catalog,
     entities::{catalog_entry, catalog_path},
@@ -197,6 +197,19 @@ async fn real_borg_archive_is_catalogued_exactly() {
         names,
         ["Été ünï/link", "Été ünï/naïve.txt", "Été ünï/日本語"]
     );
+    // Each listed item carries what the catalog API answers for it.
+    for d in &listing {
+        let e = &api[&d.path];
+        assert_eq!(e["id"], json!(d.id), "{}", d.path);
+        assert_eq!(e["mode"], json!(d.mode), "{}", d.path);
+        assert_eq!(e["size"], json!(d.size), "{}", d.path);
+        assert_eq!(e["owner"], json!(d.owner), "{}", d.path);
+        assert_eq!(e["group"], json!(d.group), "{}", d.path);
+        assert_eq!(e["healthy"], json!(d.healthy), "{}", d.path);
+        let mtime: Option<chrono::DateTime<chrono::Utc>> =
+            serde_json::from_value(e["mtime"].clone()).unwrap();
+        assert_eq!(mtime, d.mtime, "{}", d.path);
+    }
     let top = catalog::browse(&db, archive, "").await.unwrap();
     assert_eq!(top.len(), 5, "{top:?}"); // ".", 3 directories, 50%_off.conf
 

@@ -550,6 +550,432 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     assert_eq!(no_session.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The resource pages' functions: rows of the API's objects with secrets left out, saves typed
+/// from form values (the service's messages by field, nothing stored on refusal), partial
+/// updates that keep an empty secret, pickers by name, dependents named, and refusals answered
+/// as the form's message.
+#[tokio::test]
+async fn resource_functions_list_save_pick_and_delete() {
+    use app::resources::{Choices, ResourceRow};
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            rpc(s, name, &form, Some(&token), &[]).await
+        }
+    };
+    let save = |body: serde_json::Value| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            s.http
+                .post(s.url("/rpc/save_resource"))
+                .header("cookie", format!("cyborg_session={token}"))
+                .json(&body)
+                .send()
+                .await
+                .expect("save_resource")
+        }
+    };
+
+    // The repository list as rows: cells by column, the passphrase in neither cells nor values.
+    let page: Page<ResourceRow> = call(
+        "resources",
+        vec![
+            ("kind", "repositories".into()),
+            ("search", "".into()),
+            ("order_by", "".into()),
+            ("page", "1".into()),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page.count, 1);
+    let main = &page.results[0];
+    assert_eq!(main.id as i64, f.repository);
+    assert_eq!(main.label, "Main");
+    assert_eq!(main.cells[..2], ["Main", "/srv/borg/main"]);
+    assert_eq!(main.values["repository_key"], "");
+    let raw = serde_json::to_string(&page).unwrap();
+    assert!(!raw.contains("s3cret-passphrase"), "{raw}");
+
+    // A refused client: mistyped port and blank hostname, both under their fields; nothing stored.
+    let before = s.get("/api/v1/clients/").await.1["count"].clone();
+    let refused = save(json!({"kind": "clients", "id": null, "values": {
+        "hostname": "", "port": "22x", "username": "root", "enabled": "true"}}))
+    .await;
+    assert_eq!(refused.status(), StatusCode::OK);
+    let FormOutcome::Invalid(fields) = refused.json::<FormOutcome<ResourceRow>>().await.unwrap()
+    else {
+        panic!("refused");
+    };
+    assert!(fields.contains_key("port"), "{fields:?}");
+    let refused = save(json!({"kind": "clients", "id": null, "values": {
+        "hostname": "", "port": "22", "username": "root", "enabled": "true"}}))
+    .await
+    .json::<FormOutcome<ResourceRow>>()
+    .await
+    .unwrap();
+    assert!(
+        matches!(&refused, FormOutcome::Invalid(f) if f.contains_key("hostname")),
+        "{refused:?}"
+    );
+    assert_eq!(s.get("/api/v1/clients/").await.1["count"], before);
+
+    let created = save(json!({"kind": "clients", "id": null, "values": {
+        "hostname": "db1.example.com", "port": "2222", "username": "backup",
+        "bandwidth_limit": "", "enabled": "true"}}))
+    .await
+    .json::<FormOutcome<ResourceRow>>()
+    .await
+    .unwrap();
+    let FormOutcome::Saved(db1) = created else {
+        panic!("{created:?}");
+    };
+    let (_, api) = s.get(&format!("/api/v1/clients/{}/", db1.id)).await;
+    assert_eq!(api["port"], json!(2222));
+    assert_eq!(api["username"], json!("backup"));
+    assert_eq!(api["bandwidth_limit"], serde_json::Value::Null);
+
+    // Editing the repository with an empty passphrase keeps the stored one.
+    let edited = save(
+        json!({"kind": "repositories", "id": f.repository, "values": {
+        "name": "Main store", "path": "/srv/borg/main", "repository_key": "", "enabled": "true"}}),
+    )
+    .await
+    .json::<FormOutcome<ResourceRow>>()
+    .await
+    .unwrap();
+    assert!(
+        matches!(&edited, FormOutcome::Saved(r) if r.label == "Main store"),
+        "{edited:?}"
+    );
+    let (_, repo) = s
+        .get(&format!("/api/v1/repositories/{}/", f.repository))
+        .await;
+    assert_eq!(repo["repository_key"], json!("s3cret-passphrase"));
+
+    // The policy form picks by name.
+    let choices: Choices = call("resource_choices", vec![("kind", "policies".into())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let labels =
+        |field: &str| -> Vec<String> { choices[field].iter().map(|c| c.label.clone()).collect() };
+    assert_eq!(labels("clients"), ["db1.example.com", "web1.example.com"]);
+    assert_eq!(labels("repository"), ["Main store"]);
+    assert!(labels("schedule")[0].starts_with("Nightly ("));
+    let policy = save(json!({"kind": "policies", "id": null, "values": {
+        "name": "DB folders", "policy_type": "folders",
+        "extra_vars": "{\"folders\": [\"/srv/db\"]}",
+        "clients": format!("{},{}", db1.id, f.client), "repository": f.repository.to_string(),
+        "schedule": f.schedule.to_string(), "keep_daily": "7", "keep_hourly": "",
+        "vmprovider": "", "mode_pull": "false", "enabled": "true"}}))
+    .await
+    .json::<FormOutcome<ResourceRow>>()
+    .await
+    .unwrap();
+    let FormOutcome::Saved(policy) = policy else {
+        panic!("{policy:?}");
+    };
+    let (_, api) = s.get(&format!("/api/v1/policies/{}/", policy.id)).await;
+    assert_eq!(api["keep_daily"], json!(7));
+    assert_eq!(api["keep_hourly"], serde_json::Value::Null);
+    let mut clients: Vec<i64> = serde_json::from_value(api["clients"].clone()).unwrap();
+    clients.sort_unstable();
+    assert_eq!(
+        clients,
+        [f.client.min(db1.id as i64), f.client.max(db1.id as i64)]
+    );
+
+    // Dependents: the repository's policies; a repository in use is refused with the message.
+    let names: Vec<String> = call(
+        "resource_dependents",
+        vec![
+            ("kind", "repositories".into()),
+            ("id", f.repository.to_string()),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(names, ["policy DB folders", "policy Web config"]);
+    let in_use: Option<String> = call(
+        "delete_resource",
+        vec![
+            ("kind", "repositories".into()),
+            ("id", f.repository.to_string()),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(in_use.is_some_and(|m| m.contains("DB folders")));
+    assert_eq!(
+        s.get(&format!("/api/v1/repositories/{}/", f.repository))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // A client's delete takes it out of its policies.
+    let deleted: Option<String> = call(
+        "delete_resource",
+        vec![("kind", "clients".into()), ("id", db1.id.to_string())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(deleted, None);
+    let (_, api) = s.get(&format!("/api/v1/policies/{}/", policy.id)).await;
+    assert_eq!(api["clients"], json!([f.client]));
+    // The last superuser cannot go: the refusal is the delete's answer.
+    let (_, me) = s.get("/api/v1/me/").await;
+    let admin = me["results"][0]["id"].as_i64().unwrap();
+    let last: Option<String> = call(
+        "delete_resource",
+        vec![("kind", "users".into()), ("id", admin.to_string())],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(last.is_some(), "the last superuser was deleted");
+    // An unknown kind is the caller's mistake.
+    let wrong = call(
+        "resources",
+        vec![
+            ("kind", "archives".into()),
+            ("search", "".into()),
+            ("order_by", "".into()),
+            ("page", "1".into()),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    // So is a save whose JSON does not match the function's arguments.
+    let malformed = save(json!({"kind": "clients", "values": "not a map"})).await;
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The jobs pages' functions: the list filtered by status and newest first, a job with the end
+/// of its log and the counter the browser follows from, a cancel of a finished job and a launch
+/// of a policy without clients refused as the button's message, filters by name.
+#[tokio::test]
+async fn job_functions_list_show_and_refuse() {
+    use app::{dashboard::JobOutcome, dto::JobView, resources::Choices};
+    use server::entities::job_event;
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            rpc(s, name, &form, Some(&token), &[]).await
+        }
+    };
+    let done = seed_job(&s, "successful", Some(TimeDelta::minutes(5))).await;
+    let failed = seed_job(&s, "failed", Some(TimeDelta::minutes(2))).await;
+    let db = s.db().await;
+    for counter in 1..=3 {
+        job_event::ActiveModel {
+            job_id: Set(done),
+            counter: Set(counter),
+            stdout: Set(format!("line {counter}")),
+            created: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    let list = |status: &str| {
+        call(
+            "jobs",
+            vec![
+                ("status", status.to_string()),
+                ("job_type", "".into()),
+                ("policy", "".into()),
+                ("client", "".into()),
+                ("page", "1".into()),
+            ],
+        )
+    };
+    let all: Page<app::dto::Job> = list("").await.json().await.unwrap();
+    assert_eq!(
+        all.results.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [failed, done],
+        "newest first"
+    );
+    let only: Page<app::dto::Job> = list("failed").await.json().await.unwrap();
+    assert_eq!(only.count, 1);
+    assert_eq!(only.results[0].id, failed);
+    let none: Page<app::dto::Job> = list("nonsense").await.json().await.unwrap();
+    assert_eq!(none.count, 0);
+
+    let v: JobView = call("job", vec![("id", done.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v.job.id, done);
+    assert_eq!(v.lines, ["line 1", "line 2", "line 3"]);
+    assert_eq!(v.last_counter, 3);
+    assert_eq!(v.total_lines, 3);
+    assert_eq!(
+        call("job", vec![("id", "999999".into())]).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    let refused: JobOutcome = call("cancel_job", vec![("id", done.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        matches!(refused, JobOutcome::Refused(ref m) if !m.is_empty()),
+        "{refused:?}"
+    );
+    // A policy whose only client is disabled launches nothing, and says so.
+    s.http
+        .patch(s.url(&format!("/api/v1/clients/{}/", f.client)))
+        .basic_auth(ADMIN_EMAIL, Some(ADMIN_PASSWORD))
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    let nothing: JobOutcome = call("launch_policy", vec![("id", f.policy.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(matches!(nothing, JobOutcome::Refused(_)), "{nothing:?}");
+    assert_eq!(s.get("/api/v1/jobs/").await.1["count"], json!(2));
+
+    let filters: Choices = call("job_filters", vec![]).await.json().await.unwrap();
+    assert_eq!(filters["policy"][0].label, "Web config");
+    assert_eq!(filters["client"][0].label, "web1.example.com");
+}
+
+/// The catalog browser's functions: the archives, the top of an archive of two `folders`
+/// sources showing the folders above them (implied, not archived), one folder's items with
+/// their details, and a path search.
+#[tokio::test]
+async fn catalog_functions_walk_from_the_top_and_search() {
+    use app::dto::{ArchiveRef, CatalogEntry, CatalogItem};
+    use server::catalog;
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+        let (s, token) = (&s, token.clone());
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            rpc(s, name, &form, Some(&token), &[]).await
+        }
+    };
+    let (_, archive) = common::seed_archive(&s, f.repository, "folders-web1-2030", &[]).await;
+    let line = |path: &str, dir: bool, size: i64| {
+        json!({
+            "type": if dir { "d" } else { "-" },
+            "mode": if dir { "drwxr-xr-x" } else { "-rw-r-----" },
+            "user": "www-data", "group": "adm", "uid": 33, "gid": 4, "path": path,
+            "healthy": true, "source": "", "linktarget": "", "flags": 0, "size": size,
+            "mtime": "2030-01-02T03:04:05.000000"
+        })
+        .to_string()
+    };
+    // borg lists each source with what is below it; the folders above (srv, home) are not items.
+    let text = [
+        line("srv/www", true, 0),
+        line("srv/www/index.html", false, 1234),
+        line("srv/www/img", true, 0),
+        line("srv/www/img/Logo.PNG", false, 99),
+        line("home/ann", true, 0),
+        line("home/ann/notes.txt", false, 7),
+    ]
+    .join("\n");
+    catalog::ingest(&s.db().await, archive, text.as_bytes())
+        .await
+        .unwrap();
+
+    let archives: Vec<ArchiveRef> = call("catalog_archives", vec![]).await.json().await.unwrap();
+    assert_eq!(archives.len(), 1);
+    assert_eq!(archives[0].name, "folders-web1-2030");
+    let dir = |d: &'static str| {
+        let call = &call;
+        async move {
+            let items: Vec<CatalogItem> = call(
+                "catalog_dir",
+                vec![("archive", archive.to_string()), ("dir", d.to_string())],
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            items
+        }
+    };
+    let names = |items: &[CatalogItem]| -> Vec<(String, bool, bool)> {
+        items
+            .iter()
+            .map(|i| (i.name.clone(), i.is_dir, i.id > 0))
+            .collect()
+    };
+    let top = dir("").await;
+    assert_eq!(
+        names(&top),
+        [("home".into(), true, false), ("srv".into(), true, false)],
+        "implied folders, not archived"
+    );
+    assert_eq!(names(&dir("srv").await), [("www".into(), true, true)]);
+    let www = dir("srv/www").await;
+    assert_eq!(
+        names(&www),
+        [
+            ("img".into(), true, true),
+            ("index.html".into(), false, true)
+        ]
+    );
+    let index = &www[1];
+    assert_eq!(
+        (index.path.as_str(), index.size, index.mode.as_str()),
+        ("srv/www/index.html", 1234, "-rw-r-----")
+    );
+    assert_eq!(
+        (index.owner.as_str(), index.group.as_str()),
+        ("www-data", "adm")
+    );
+    assert_eq!(
+        index.mtime.unwrap().to_rfc3339(),
+        "2030-01-02T03:04:05+00:00"
+    );
+
+    let hits: Page<CatalogEntry> = call("catalog_search", vec![("text", "logo.png".into())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits.count, 1);
+    assert_eq!(hits.results[0].path, "srv/www/img/Logo.PNG");
+    assert_eq!(hits.results[0].archive_name, "folders-web1-2030");
+    // An unknown archive is the caller's mistake.
+    let missing = call(
+        "catalog_dir",
+        vec![("archive", "999999".into()), ("dir", "".into())],
+    )
+    .await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+}
+
 /// The calendar's month grid: counts per day and policy (an every-minute policy counted, not
 /// listed), conflicts only between policies of one repository less than a minute apart, the
 /// day lists (conflicts first in, then the earliest runs, in time order), the weekday of the
@@ -603,7 +1029,9 @@ async fn month_view_counts_lists_and_flags_conflicts() {
     policy("c-every-minute", "* * * * *", repo2).await;
     let (st, admin) = state_and_admin(&s).await;
     let now: DateTime<Utc> = "2030-01-20T12:00:00Z".parse().unwrap();
-    let m = month_view(&st, &admin, Some("2030-01"), now).await.unwrap();
+    let m = month_view(&st, &admin, Some("2030-01"), None, now)
+        .await
+        .unwrap();
     assert_eq!(m.month, "2030-01");
     assert_eq!(m.first_weekday, 1, "1 January 2030 is a Tuesday");
     assert_eq!(m.today, Some(20));
@@ -641,10 +1069,51 @@ async fn month_view_counts_lists_and_flags_conflicts() {
     );
 
     // Another month: no today, and a month the calendar refuses is a field error.
-    let feb = month_view(&st, &admin, Some("2030-02"), now).await.unwrap();
+    let feb = month_view(&st, &admin, Some("2030-02"), None, now)
+        .await
+        .unwrap();
     assert_eq!(
         (feb.days.len(), feb.today, feb.first_weekday),
         (28, None, 4)
     );
-    assert!(month_view(&st, &admin, Some("2030-13"), now).await.is_err());
+    assert!(
+        month_view(&st, &admin, Some("2030-13"), None, now)
+            .await
+            .is_err()
+    );
+
+    // One policy's month: its runs alone, its conflicts with the other policy on its
+    // repository still flagged, the day list filled with its own runs.
+    let hourly = m.policies[1].id;
+    let one = month_view(&st, &admin, Some("2030-01"), Some(hourly), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        one.policies.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [hourly]
+    );
+    for d in &one.days {
+        assert_eq!(
+            (d.per_policy.clone(), d.total),
+            (vec![24], 24),
+            "day {}",
+            d.day
+        );
+        assert_eq!(d.conflicts, 1, "day {}", d.day);
+        assert_eq!(d.runs.len(), 24);
+        assert!(d.runs.iter().all(|r| r.policy == 0));
+        let flagged: Vec<String> = d
+            .runs
+            .iter()
+            .filter(|r| r.conflict)
+            .map(|r| r.at.format("%H:%M").to_string())
+            .collect();
+        assert_eq!(flagged, ["02:00"]);
+    }
+    // A policy without runs this month (unknown or not enabled): an empty month.
+    let none = month_view(&st, &admin, Some("2030-01"), Some(999_999), now)
+        .await
+        .unwrap();
+    assert!(none.policies.is_empty());
+    assert!(none.days.iter().all(|d| d.total == 0 && d.runs.is_empty()));
 }

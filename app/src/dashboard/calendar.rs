@@ -66,16 +66,33 @@ pub fn CalendarPage() -> impl IntoView {
     let query = use_query_map();
     let month = move || query.with(|q| q.get("month").unwrap_or_default());
     let day = move || query.with(|q| q.get("day").and_then(|d| d.parse::<u32>().ok()));
-    let data = Resource::new(month, month_grid);
+    // `?policy=ID`: that policy's own calendar.
+    let policy = move || query.with(|q| q.get("policy").and_then(|p| p.parse::<i32>().ok()));
+    let data = Resource::new(move || (month(), policy()), |(m, p)| month_grid(m, p));
     view! {
         <Title text="Calendar — CyBorgBackup"/>
-        <h1>"Calendar"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let focus = policy();
                 match data.await {
-                    Ok(m) => view! { <MonthView m=m selected=day()/> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
-                        .into_any(),
+                    Ok(m) => {
+                        let heading = match (focus, m.policies.first()) {
+                            (Some(_), Some(p)) => format!("Calendar of the policy {}", p.name),
+                            (Some(_), None) => "Calendar of a policy without runs".to_string(),
+                            (None, _) => "Calendar".to_string(),
+                        };
+                        view! {
+                            <h1 id="calendar-title">{heading}</h1>
+                            {focus.map(|_| view! { <p><a href="/calendar">"All policies"</a></p> })}
+                            <MonthView m=m selected=day() policy=focus/>
+                        }
+                        .into_any()
+                    }
+                    Err(e) => view! {
+                        <h1>"Calendar"</h1>
+                        <p class="form-error" role="alert">{error_text(&e)}</p>
+                    }
+                    .into_any(),
                 }
             })}
         </Transition>
@@ -84,11 +101,15 @@ pub fn CalendarPage() -> impl IntoView {
 }
 
 #[component]
-fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
+fn MonthView(m: CalendarMonth, selected: Option<u32>, policy: Option<i32>) -> impl IntoView {
+    let focus = policy.map(|p| format!("&policy={p}")).unwrap_or_default();
     let href = |month: &str, day: Option<u32>| match day {
-        Some(d) => format!("/calendar?month={month}&day={d}"),
-        None => format!("/calendar?month={month}"),
+        Some(d) => format!("/calendar?month={month}&day={d}{focus}"),
+        None => format!("/calendar?month={month}{focus}"),
     };
+    let today_href = policy
+        .map(|p| format!("/calendar?policy={p}"))
+        .unwrap_or_else(|| "/calendar".into());
     let previous = shift_month(&m.month, -1).map(|p| href(&p, None));
     let next = shift_month(&m.month, 1).map(|n| href(&n, None));
     let title = month_title(&m.month);
@@ -117,7 +138,7 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>) -> impl IntoView {
             {previous.map(|h| view! { <a href=h id="month-previous">"← Previous"</a> })}
             <h2 id="month-title">{title.clone()}</h2>
             {next.map(|h| view! { <a href=h id="month-next">"Next →"</a> })}
-            <a href="/calendar" id="month-today">"Today"</a>
+            <a href=today_href id="month-today">"Today"</a>
         </nav>
         <ul class="legend" id="legend" aria-label="Policies">
             {if m.policies.is_empty() {

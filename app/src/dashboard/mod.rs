@@ -2,17 +2,27 @@
 //! overview and the pages still to come. Data comes from server functions (under `/rpc`) that
 //! call the server's service layer through the [`crate::backend::Backend`] trait.
 mod calendar;
+mod catalog;
 mod chart;
+mod confirm;
+mod jobs;
+mod listing;
+#[cfg(feature = "hydrate")]
+mod live;
 mod overview;
+mod resource_page;
 mod rpc;
 mod schedules;
 mod shell;
 
 pub use calendar::CalendarPage;
+pub use catalog::CatalogPage;
+pub use jobs::{JobPage, JobsPage};
 pub use overview::OverviewPage;
+pub use resource_page::ResourcePage;
 pub use rpc::*;
 pub use schedules::SchedulesPage;
-pub use shell::{ComingSoon, DashboardLayout, LoginPage};
+pub use shell::{DashboardLayout, LoginPage};
 
 /// Where a login may send the operator afterwards: only a path of this site. Anything else
 /// (`//evil.example`, `http://…`, `/\evil`, a control character) would make the login page an

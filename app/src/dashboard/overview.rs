@@ -157,42 +157,31 @@ fn LastJobs(jobs: Vec<Job>, data: Resource<Result<Overview, ServerFnError>>) -> 
 #[cfg(feature = "hydrate")]
 fn follow_jobs(jobs: RwSignal<Vec<Job>>, data: Resource<Result<Overview, ServerFnError>>) {
     use crate::dto::JobStatusEvent;
-    use wasm_bindgen::{JsCast, closure::Closure};
 
-    Effect::new(move |_| {
-        let Ok(source) = web_sys::EventSource::new("/api/v1/jobs/stream/") else {
-            return;
-        };
-        let on_status =
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let Some(text) = ev.data().as_string() else {
-                    return;
-                };
-                let Ok(update) = serde_json::from_str::<JobStatusEvent>(&text) else {
-                    return;
-                };
-                let known = jobs
-                    .try_update(|list| {
-                        let mut known = false;
-                        for j in list.iter_mut().filter(|j| j.id == update.job) {
-                            j.status = update.status.clone();
-                            j.failed = update.failed;
-                            j.started = update.started;
-                            j.finished = update.finished;
-                            known = true;
-                        }
-                        known
-                    })
-                    .unwrap_or(true);
-                if !known {
-                    data.refetch();
-                }
-            });
-        let _ =
-            source.add_event_listener_with_callback("status", on_status.as_ref().unchecked_ref());
-        // The source and its listener live until the list is dropped; both are browser objects
-        // (not Send), which the cleanup only ever touches on this thread.
-        let held = send_wrapper::SendWrapper::new((source, on_status));
-        on_cleanup(move || held.0.close());
-    });
+    super::live::follow_events(
+        "/api/v1/jobs/stream/".into(),
+        &["status"],
+        move |_, text| {
+            let Ok(update) = serde_json::from_str::<JobStatusEvent>(&text) else {
+                return true;
+            };
+            let known = jobs
+                .try_update(|list| {
+                    let mut known = false;
+                    for j in list.iter_mut().filter(|j| j.id == update.job) {
+                        j.status = update.status.clone();
+                        j.failed = update.failed;
+                        j.started = update.started;
+                        j.finished = update.finished;
+                        known = true;
+                    }
+                    known
+                })
+                .unwrap_or(true);
+            if !known {
+                data.refetch();
+            }
+            true
+        },
+    );
 }

@@ -2,8 +2,16 @@
 //! server's [`Backend`](crate::backend::Backend) (provided as context), and answers DTOs.
 use leptos::prelude::*;
 
-use crate::dto::{
-    CalendarMonth, FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser,
+use std::collections::BTreeMap;
+
+use leptos::server_fn::codec::Json;
+
+use crate::{
+    dto::{
+        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FormOutcome, Job, JobView, Overview,
+        Page, Schedule, SchedulePreview, SessionUser,
+    },
+    resources::{Choices, ResourceKind, ResourceRow},
 };
 
 #[cfg(feature = "ssr")]
@@ -65,6 +73,57 @@ mod ssr {
     /// The session token of the call, or the error a call without a session answers.
     pub fn need_token() -> Result<String, ServerFnError> {
         token().ok_or_else(|| fail(BackendError::Unauthorized(NO_SESSION.into())))
+    }
+
+    /// The list engine's query of one page of a dashboard list (an empty `order_by` orders by
+    /// `default_order`).
+    pub fn list_query(
+        search: String,
+        order_by: String,
+        default_order: &str,
+        page: u64,
+    ) -> Vec<(String, String)> {
+        let order_by = if order_by.is_empty() {
+            default_order.to_string()
+        } else {
+            order_by
+        };
+        let mut query = vec![
+            ("page_size".to_string(), super::LIST_PAGE_SIZE.to_string()),
+            ("page".to_string(), page.max(1).to_string()),
+            ("order_by".to_string(), order_by),
+        ];
+        if !search.is_empty() {
+            query.push(("search".to_string(), search));
+        }
+        query
+    }
+
+    /// A save's answer: input the service refused is the form's answer (its messages by field;
+    /// a refusal of the whole request under `form`), not a failed call.
+    pub fn form_outcome<T>(
+        result: Result<T, BackendError>,
+    ) -> Result<crate::dto::FormOutcome<T>, ServerFnError> {
+        use crate::dto::FormOutcome;
+        match result {
+            Ok(saved) => Ok(FormOutcome::Saved(saved)),
+            Err(BackendError::Invalid(fields)) => Ok(FormOutcome::Invalid(fields)),
+            Err(BackendError::Refused(message)) => Ok(FormOutcome::Invalid(
+                [("form".to_string(), vec![message])].into(),
+            )),
+            Err(e) => Err(fail(e)),
+        }
+    }
+
+    /// A delete's answer: `Some(message)` when the service refused it, not a failed call.
+    pub fn delete_outcome(
+        result: Result<(), BackendError>,
+    ) -> Result<Option<String>, ServerFnError> {
+        match result {
+            Ok(()) => Ok(None),
+            Err(BackendError::Refused(message)) => Ok(Some(message)),
+            Err(e) => Err(fail(e)),
+        }
     }
 }
 
@@ -137,21 +196,7 @@ pub async fn list_schedules(
     page: u64,
 ) -> Result<Page<Schedule>, ServerFnError> {
     let token = ssr::need_token()?;
-    let mut query = vec![
-        ("page_size".to_string(), LIST_PAGE_SIZE.to_string()),
-        ("page".to_string(), page.max(1).to_string()),
-        (
-            "order_by".to_string(),
-            if order_by.is_empty() {
-                "name".to_string()
-            } else {
-                order_by
-            },
-        ),
-    ];
-    if !search.is_empty() {
-        query.push(("search".to_string(), search));
-    }
+    let query = ssr::list_query(search, order_by, "name", page);
     ssr::backend()?
         .schedules(&token, query)
         .await
@@ -177,34 +222,22 @@ pub async fn save_schedule(
     crontab: String,
     enabled: bool,
 ) -> Result<FormOutcome<Schedule>, ServerFnError> {
-    use crate::{backend::BackendError, dto::ScheduleInput};
+    use crate::dto::ScheduleInput;
     let token = ssr::need_token()?;
     let input = ScheduleInput {
         name: Some(name),
         crontab: Some(crontab),
         enabled: Some(enabled),
     };
-    match ssr::backend()?.save_schedule(&token, id, input).await {
-        Ok(saved) => Ok(FormOutcome::Saved(saved)),
-        Err(BackendError::Invalid(fields)) => Ok(FormOutcome::Invalid(fields)),
-        Err(BackendError::Refused(message)) => Ok(FormOutcome::Invalid(
-            [("form".to_string(), vec![message])].into(),
-        )),
-        Err(e) => Err(ssr::fail(e)),
-    }
+    ssr::form_outcome(ssr::backend()?.save_schedule(&token, id, input).await)
 }
 
 /// Deletes a schedule. A refusal (a policy uses it) is the answer `Some(message)`, not a
 /// failed call.
 #[server(prefix = "/rpc", endpoint = "delete_schedule")]
 pub async fn delete_schedule(id: i32) -> Result<Option<String>, ServerFnError> {
-    use crate::backend::BackendError;
     let token = ssr::need_token()?;
-    match ssr::backend()?.delete_schedule(&token, id).await {
-        Ok(()) => Ok(None),
-        Err(BackendError::Refused(message)) => Ok(Some(message)),
-        Err(e) => Err(ssr::fail(e)),
-    }
+    ssr::delete_outcome(ssr::backend()?.delete_schedule(&token, id).await)
 }
 
 /// The names of the policies that use a schedule.
@@ -217,13 +250,219 @@ pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> 
         .map_err(ssr::fail)
 }
 
-/// The month grid of the calendar page (`month` `YYYY-MM`, empty for the current month).
+/// The month grid of the calendar page (`month` `YYYY-MM`, empty for the current month), of
+/// every enabled policy or of one.
 #[server(prefix = "/rpc", endpoint = "calendar_month")]
-pub async fn month_grid(month: String) -> Result<CalendarMonth, ServerFnError> {
+pub async fn month_grid(
+    month: String,
+    policy: Option<i32>,
+) -> Result<CalendarMonth, ServerFnError> {
     let token = ssr::need_token()?;
     let month = (!month.is_empty()).then_some(month);
     ssr::backend()?
-        .calendar_month(&token, month)
+        .calendar_month(&token, month, policy)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// One page of a resource list (clients, repositories, policies, users) as table rows, searched
+/// and ordered by the REST API's list engine (an empty `order_by` orders by the naming field).
+#[server(prefix = "/rpc", endpoint = "resources")]
+pub async fn list_resource(
+    kind: ResourceKind,
+    search: String,
+    order_by: String,
+    page: u64,
+) -> Result<Page<ResourceRow>, ServerFnError> {
+    let token = ssr::need_token()?;
+    let query = ssr::list_query(search, order_by, kind.label_field(), page);
+    ssr::backend()?
+        .resource_list(&token, kind, query)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Creates (`id` absent) or updates an object from its form's values by field name.
+#[server(prefix = "/rpc", endpoint = "save_resource", input = Json)]
+pub async fn save_resource(
+    kind: ResourceKind,
+    id: Option<i32>,
+    values: BTreeMap<String, String>,
+) -> Result<FormOutcome<ResourceRow>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::form_outcome(
+        ssr::backend()?
+            .save_resource(&token, kind, id, values)
+            .await,
+    )
+}
+
+/// Deletes an object; a refusal (a repository in use, the last superuser) is `Some(message)`.
+#[server(prefix = "/rpc", endpoint = "delete_resource")]
+pub async fn delete_resource(kind: ResourceKind, id: i32) -> Result<Option<String>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::delete_outcome(ssr::backend()?.delete_resource(&token, kind, id).await)
+}
+
+/// What deleting the object touches, for the confirmation.
+#[server(prefix = "/rpc", endpoint = "resource_dependents")]
+pub async fn resource_dependents(
+    kind: ResourceKind,
+    id: i32,
+) -> Result<Vec<String>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .resource_dependents(&token, kind, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The objects the resource's form picks from (a policy's clients, repository, schedule).
+#[server(prefix = "/rpc", endpoint = "resource_choices")]
+pub async fn resource_choices(kind: ResourceKind) -> Result<Choices, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .resource_choices(&token, kind)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// One page of the jobs, newest first, filtered as `GET /api/v1/jobs/?status=…&job_type=…&
+/// policy=…&client=…` (empty filters are left out).
+#[server(prefix = "/rpc", endpoint = "jobs")]
+pub async fn list_jobs(
+    status: String,
+    job_type: String,
+    policy: String,
+    client: String,
+    page: u64,
+) -> Result<Page<Job>, ServerFnError> {
+    let token = ssr::need_token()?;
+    let mut query = ssr::list_query(String::new(), String::new(), "-id", page);
+    for (k, v) in [
+        ("status", status),
+        ("job_type", job_type),
+        ("policy", policy),
+        ("client", client),
+    ] {
+        if !v.is_empty() {
+            query.push((k.to_string(), v));
+        }
+    }
+    ssr::backend()?.jobs(&token, query).await.map_err(ssr::fail)
+}
+
+/// A job and the end of its log.
+#[server(prefix = "/rpc", endpoint = "job")]
+pub async fn load_job(id: i32) -> Result<JobView, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .job_view(&token, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The policies and clients the jobs list filters by.
+#[server(prefix = "/rpc", endpoint = "job_filters")]
+pub async fn job_filters() -> Result<Choices, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?.job_filters(&token).await.map_err(ssr::fail)
+}
+
+/// What a job button did: the job to show next, or why it was refused (a job already over, a
+/// launch while the same backup runs, not a superuser).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub enum JobOutcome {
+    /// Go to this job's page.
+    Show(i32),
+    Refused(String),
+}
+
+#[cfg(feature = "ssr")]
+fn job_outcome(
+    result: Result<i32, crate::backend::BackendError>,
+) -> Result<JobOutcome, ServerFnError> {
+    use crate::backend::BackendError;
+    match result {
+        Ok(id) => Ok(JobOutcome::Show(id)),
+        Err(BackendError::Refused(m)) => Ok(JobOutcome::Refused(m)),
+        Err(e) => Err(ssr::fail(e)),
+    }
+}
+
+/// Cancels a job; answers the same job to show.
+#[server(prefix = "/rpc", endpoint = "cancel_job")]
+pub async fn cancel_job(id: i32) -> Result<JobOutcome, ServerFnError> {
+    let token = ssr::need_token()?;
+    job_outcome(ssr::backend()?.cancel_job(&token, id).await.map(|()| id))
+}
+
+/// Runs a job again; answers the new job.
+#[server(prefix = "/rpc", endpoint = "relaunch_job")]
+pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
+    let token = ssr::need_token()?;
+    job_outcome(
+        ssr::backend()?
+            .relaunch_job(&token, id)
+            .await
+            .map(|l| l.job),
+    )
+}
+
+/// Launches a policy now; answers its first backup job.
+#[server(prefix = "/rpc", endpoint = "launch_policy")]
+pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
+    let token = ssr::need_token()?;
+    use crate::backend::BackendError;
+    let launched = ssr::backend()?.launch_policy(&token, id).await;
+    job_outcome(launched.and_then(|l| {
+        l.jobs.first().copied().ok_or_else(|| {
+            BackendError::Refused("The policy has no enabled client: nothing was launched.".into())
+        })
+    }))
+}
+
+/// Search results shown at once on the catalog page.
+pub const CATALOG_HITS: u64 = 100;
+
+/// The archives of a client (an empty `client`: of every client), newest first.
+#[server(prefix = "/rpc", endpoint = "catalog_archives")]
+pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .catalog_archives(&token, client)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The items directly inside `dir` of an archive (`""`: its top).
+#[server(prefix = "/rpc", endpoint = "catalog_dir")]
+pub async fn browse_dir(archive: i32, dir: String) -> Result<Vec<CatalogItem>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .catalog_dir(&token, archive, dir)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The first `CATALOG_HITS` entries whose path contains `text` (any case), of one client's
+/// archives or of all, by archive and path (`path__icontains` of `GET /api/v1/catalogs/`).
+#[server(prefix = "/rpc", endpoint = "catalog_search")]
+pub async fn search_catalog(
+    client: Option<i32>,
+    text: String,
+) -> Result<Page<CatalogEntry>, ServerFnError> {
+    let token = ssr::need_token()?;
+    let mut query = vec![
+        ("path__icontains".to_string(), text),
+        ("order_by".to_string(), "-archive_name,path".to_string()),
+        ("page_size".to_string(), CATALOG_HITS.to_string()),
+    ];
+    if let Some(c) = client {
+        query.push(("client".to_string(), c.to_string()));
+    }
+    ssr::backend()?
+        .catalog_search(&token, query)
         .await
         .map_err(ssr::fail)
 }

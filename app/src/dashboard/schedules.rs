@@ -5,63 +5,42 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Form, hooks::use_query_map};
+use leptos_router::components::Form;
 
 use super::{
-    DeleteSchedule, LIST_PAGE_SIZE, SaveSchedule, error_text, list_schedules, percent_encode,
+    SaveSchedule,
+    confirm::DeleteConfirm,
+    delete_schedule, error_text, list_schedules,
+    listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
     preview_schedule, schedule_dependents,
 };
 use crate::dto::{FieldErrors, FormOutcome, Page, Schedule};
+
+/// The confirmation's words for the policies that use a schedule (the server refuses to delete a
+/// schedule in use, and says so).
+fn describe_dependents(names: &[String]) -> String {
+    if names.is_empty() {
+        "No policy uses it.".to_string()
+    } else {
+        format!(
+            "Used by the policies {}: change their schedule or delete them first.",
+            names.join(", ")
+        )
+    }
+}
 
 fn when(t: DateTime<Utc>) -> String {
     t.format("%a %Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// `/schedules?search=…&order_by=…&page=…` with the empty parts left out.
-fn list_href(search: &str, order_by: &str, page: u64) -> String {
-    let mut parts = Vec::new();
-    if !search.is_empty() {
-        parts.push(format!("search={}", percent_encode(search, b"")));
-    }
-    if !order_by.is_empty() {
-        parts.push(format!("order_by={}", percent_encode(order_by, b"")));
-    }
-    if page > 1 {
-        parts.push(format!("page={page}"));
-    }
-    if parts.is_empty() {
-        "/schedules".to_string()
-    } else {
-        format!("/schedules?{}", parts.join("&"))
-    }
-}
-
-/// The `order_by` a column header links to: ascending first, descending when already ascending.
-fn toggled(current: &str, field: &str) -> String {
-    if current == field || (current.is_empty() && field == "name") {
-        format!("-{field}")
-    } else {
-        field.to_string()
-    }
-}
-
-/// The messages of one field, joined.
-fn field_error(errors: &FieldErrors, field: &str) -> String {
-    errors.get(field).map(|m| m.join(" ")).unwrap_or_default()
-}
-
 #[component]
 pub fn SchedulesPage() -> impl IntoView {
-    let query = use_query_map();
-    let search = move || query.with(|q| q.get("search").unwrap_or_default());
-    let order_by = move || query.with(|q| q.get("order_by").unwrap_or_default());
-    let page = move || {
-        query.with(|q| {
-            q.get("page")
-                .and_then(|p| p.parse::<u64>().ok())
-                .unwrap_or(1)
-        })
-    };
+    let q = ListQuery::from_address();
+    let (search, order_by, page) = (
+        move || q.search.get(),
+        move || q.order_by.get(),
+        move || q.page.get(),
+    );
     // Bumped after a save or a delete, to read the list again.
     let version = RwSignal::new(0u32);
     let list = Resource::new(
@@ -110,7 +89,14 @@ pub fn SchedulesPage() -> impl IntoView {
                         }
                     })}
                 </Transition>
-                <DeleteConfirm pending=pending_delete version=version/>
+                <DeleteConfirm
+                    noun="schedule"
+                    pending=pending_delete
+                    version
+                    load=schedule_dependents
+                    delete=delete_schedule
+                    describe=describe_dependents
+                />
             </section>
             <ScheduleEditor editor=editor version=version/>
         </div>
@@ -129,23 +115,16 @@ fn ScheduleTable(
     editor: Editor,
     pending_delete: RwSignal<Option<(i32, String)>>,
 ) -> impl IntoView {
-    let pages = page.count.div_ceil(LIST_PAGE_SIZE).max(1);
     let header = |field: &'static str, label: &'static str| {
-        let sort = if order_by == field || (order_by.is_empty() && field == "name") {
-            "ascending"
-        } else if order_by == format!("-{field}") {
-            "descending"
-        } else {
-            "none"
-        };
         view! {
-            <th scope="col" aria-sort=sort>
-                <a href=list_href(&search, &toggled(&order_by, field), 1)>{label}</a>
+            <th scope="col" aria-sort=sort_state(&order_by, field, "name")>
+                <a href=list_href("/schedules", &search, &toggled(&order_by, field, "name"), 1)>
+                    {label}
+                </a>
             </th>
         }
     };
-    let previous = (current > 1).then(|| list_href(&search, &order_by, current - 1));
-    let next = (current < pages).then(|| list_href(&search, &order_by, current + 1));
+    let count = page.count;
     view! {
         <div class="table-wrap">
             <table id="schedules">
@@ -201,13 +180,16 @@ fn ScheduleTable(
                 </tbody>
             </table>
         </div>
-        <nav class="pager" aria-label="Pages">
-            <span id="schedules-count">
-                {format!("{} schedule{}, page {current} of {pages}", page.count, if page.count == 1 { "" } else { "s" })}
-            </span>
-            {previous.map(|href| view! { <a href=href rel="prev">"Previous"</a> })}
-            {next.map(|href| view! { <a href=href rel="next">"Next"</a> })}
-        </nav>
+        <Pager
+            base="/schedules"
+            count
+            noun="schedule"
+            plural="schedules"
+            search
+            order_by
+            current
+            id="schedules-count".to_string()
+        />
     }
     .into_any()
 }
@@ -383,116 +365,4 @@ fn ScheduleEditor(editor: Editor, version: RwSignal<u32>) -> impl IntoView {
         </section>
     }
     .into_any()
-}
-
-/// Asks before deleting, naming the policies that use the schedule (the server refuses to
-/// delete a schedule in use, and says so).
-#[component]
-fn DeleteConfirm(
-    pending: RwSignal<Option<(i32, String)>>,
-    version: RwSignal<u32>,
-) -> impl IntoView {
-    let delete = ServerAction::<DeleteSchedule>::new();
-    let dependents = Resource::new(
-        move || pending.get().map(|p| p.0),
-        |id| async move {
-            match id {
-                Some(id) => schedule_dependents(id).await,
-                None => Ok(Vec::new()),
-            }
-        },
-    );
-    let failure = RwSignal::new(String::new());
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(None)) => {
-            pending.set(None);
-            failure.set(String::new());
-            version.update(|v| *v += 1);
-        }
-        Some(Ok(Some(refused))) => failure.set(refused),
-        Some(Err(e)) => failure.set(error_text(&e)),
-        None => {}
-    });
-    view! {
-        <Show when=move || pending.with(|p| p.is_some())>
-            <div class="card confirm" role="alertdialog" aria-labelledby="confirm-title" id="delete-confirm">
-                <h3 id="confirm-title">
-                    {move || format!("Delete the schedule “{}”?", pending.with(|p| p.as_ref().map(|p| p.1.clone()).unwrap_or_default()))}
-                </h3>
-                <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match dependents.await {
-                            Ok(names) if names.is_empty() => view! {
-                                <p id="delete-dependents">"No policy uses it."</p>
-                            }
-                            .into_any(),
-                            Ok(names) => view! {
-                                <p id="delete-dependents">
-                                    {format!(
-                                        "Used by the policies {}: change their schedule or delete them first.",
-                                        names.join(", ")
-                                    )}
-                                </p>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <p class="form-error">{error_text(&e)}</p> }.into_any(),
-                        }
-                    })}
-                </Transition>
-                <p class="form-error" id="delete-error" role="alert">{move || failure.get()}</p>
-                <div class="buttons">
-                    <button
-                        type="button"
-                        class="danger"
-                        id="confirm-delete"
-                        disabled=move || delete.pending().get()
-                        on:click=move |_| {
-                            if let Some((id, _)) = pending.get_untracked() {
-                                delete.dispatch(DeleteSchedule { id });
-                            }
-                        }
-                    >
-                        "Delete"
-                    </button>
-                    <button
-                        type="button"
-                        class="secondary"
-                        on:click=move |_| {
-                            failure.set(String::new());
-                            pending.set(None)
-                        }
-                    >
-                        "Cancel"
-                    </button>
-                </div>
-            </div>
-        </Show>
-    }
-    .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_links_keep_the_other_parts_and_encode_the_search() {
-        assert_eq!(list_href("", "", 1), "/schedules");
-        assert_eq!(
-            list_href("a b&c", "-name", 3),
-            "/schedules?search=a%20b%26c&order_by=-name&page=3"
-        );
-        assert_eq!(
-            list_href("", "crontab", 2),
-            "/schedules?order_by=crontab&page=2"
-        );
-    }
-
-    #[test]
-    fn headers_toggle_the_order() {
-        assert_eq!(toggled("", "name"), "-name");
-        assert_eq!(toggled("name", "name"), "-name");
-        assert_eq!(toggled("-name", "name"), "name");
-        assert_eq!(toggled("name", "crontab"), "crontab");
-    }
 }

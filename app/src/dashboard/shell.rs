@@ -170,16 +170,3 @@ pub fn LoginPage() -> impl IntoView {
         </main>
     }
 }
-
-/// A section whose page comes with the next part of the dashboard.
-#[component]
-pub fn ComingSoon(title: &'static str) -> impl IntoView {
-    view! {
-        <Title text=format!("{title} — CyBorgBackup")/>
-        <h1>{title}</h1>
-        <p class="coming-soon">
-            "This page is coming with the next part of the dashboard. Meanwhile the REST API under "
-            <a href="/api/v1/">"/api/v1/"</a>" has it all."
-        </p>
-    }
-}

@@ -19,3 +19,31 @@ pub struct CatalogEntry {
     pub size: i64,
     pub healthy: bool,
 }
+
+/// An archive, as the catalog browser offers it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArchiveRef {
+    pub id: i32,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub client: Option<i32>,
+    pub repository: i32,
+}
+
+/// One item directly inside a directory of an archive.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogItem {
+    /// The catalog entry's id (`/api/v1/catalogs/{id}/`); 0 for a folder above the archive's
+    /// sources, which is not archived itself (no details).
+    pub id: i64,
+    pub path: String,
+    /// The last part of the path.
+    pub name: String,
+    pub is_dir: bool,
+    pub mode: String,
+    pub size: i64,
+    pub owner: String,
+    pub group: String,
+    pub mtime: Option<DateTime<Utc>>,
+    pub healthy: bool,
+}

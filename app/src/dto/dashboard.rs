@@ -69,3 +69,19 @@ pub struct SchedulePreview {
     /// The message a save would answer for the crontab (empty when it is valid).
     pub error: String,
 }
+
+/// A job's page: the job and the end of its log (the browser then follows the log from
+/// `last_counter` on through `/api/v1/jobs/{id}/stream/?after=…`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JobView {
+    pub job: Job,
+    /// The last lines of the log, oldest first (at most `JOB_LOG_LINES`).
+    pub lines: Vec<String>,
+    /// The counter of the last line in `lines` (0 without lines).
+    pub last_counter: i32,
+    /// Lines in the whole log (more than `lines` holds when the log is long).
+    pub total_lines: u64,
+}
+
+/// How many of a job's last log lines its page shows; the whole log is one link away.
+pub const JOB_LOG_LINES: u64 = 10_000;

@@ -27,7 +27,7 @@ pub mod hash;
 pub mod parse;
 pub mod search_index;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, bail};
 use sea_orm::{
@@ -127,6 +127,24 @@ where
         }
         other => bail!("catalog ingestion: unsupported database {other:?}"),
     };
+    // The roots are written last: a browser that reads them finds the whole catalog below.
+    let result = match result {
+        Ok((stats, roots)) => {
+            let mut sql = String::from("UPDATE archives SET roots = ");
+            placeholder(&mut sql, backend, 1);
+            sql.push_str(" WHERE id = ");
+            placeholder(&mut sql, backend, 2);
+            db.execute(stmt(
+                backend,
+                &sql,
+                vec![roots.join("\n").into(), archive_id.into()],
+            ))
+            .await
+            .map(|_| stats)
+            .context("writing the archive's roots")
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(stats) => Ok(stats),
         Err(e) => {
@@ -138,6 +156,10 @@ where
     }
 }
 
+/// The most roots an archive records (borg lists a directory before its contents, so an
+/// archive has as many roots as its policy has sources; the cap bounds an odd listing).
+pub const MAX_ROOTS: usize = 1000;
+
 /// Reads lines into `batch` until it holds `BATCH_LINES` rows or the input ends.
 struct Reader<R> {
     lines: R,
@@ -145,6 +167,10 @@ struct Reader<R> {
     /// Items come grouped by directory: the parent's hash is computed once per directory.
     last_parent: String,
     last_parent_hash: i64,
+    /// `dir_hash` of every directory item read so far (8 bytes each: memory stays small).
+    dirs: HashSet<i64>,
+    /// Items whose parent directory is not an item of the archive (see `MAX_ROOTS`).
+    roots: Vec<String>,
     line: u64,
     done: bool,
 }
@@ -156,6 +182,8 @@ impl<R: AsyncBufRead + Unpin> Reader<R> {
             buf: Vec::with_capacity(1024),
             last_parent: String::new(),
             last_parent_hash: hash::dir_hash(""),
+            dirs: HashSet::new(),
+            roots: Vec::new(),
             line: 0,
             done: false,
         }
@@ -197,6 +225,15 @@ impl<R: AsyncBufRead + Unpin> Reader<R> {
                 self.last_parent.push_str(parent);
                 self.last_parent_hash = hash::dir_hash(parent);
             }
+            if !parent.is_empty()
+                && !self.dirs.contains(&self.last_parent_hash)
+                && self.roots.len() < MAX_ROOTS
+            {
+                self.roots.push(item.path.clone());
+            }
+            if item.mode.starts_with('d') {
+                self.dirs.insert(hash::dir_hash(&item.path));
+            }
             batch.push(Row {
                 hash: hash::path_hash(&item.path),
                 parent: self.last_parent_hash,
@@ -234,6 +271,7 @@ macro_rules! pipeline {
             next.clear();
         }
         $stats.lines = reader.line;
+        reader.roots
     }};
 }
 
@@ -250,7 +288,7 @@ async fn sqlite_ingest<R>(
     conn: &mut SqliteConnection,
     archive_id: i32,
     lines: R,
-) -> anyhow::Result<IngestStats>
+) -> anyhow::Result<(IngestStats, Vec<String>)>
 where
     R: AsyncBufRead + Unpin,
 {
@@ -271,7 +309,7 @@ where
     let mut stats = IngestStats::default();
     let mut sql = SqliteSql::default();
     let (mut entries, mut new_paths) = (0, 0);
-    pipeline!(lines, stats, |batch| {
+    let roots = pipeline!(lines, stats, |batch| {
         let mut txn = conn.begin().await?;
         let mut added = 0;
         for chunk in sorted_paths(batch).chunks(SQLITE_CHUNK) {
@@ -319,7 +357,7 @@ where
     });
     stats.entries = entries;
     stats.new_paths = new_paths;
-    Ok(stats)
+    Ok((stats, roots))
 }
 
 /// The SQL texts of the SQLite statements, one a padded row count, built once an ingestion.
@@ -392,13 +430,13 @@ async fn pg_ingest<R>(
     conn: &mut PgConnection,
     archive_id: i32,
     lines: R,
-) -> anyhow::Result<IngestStats>
+) -> anyhow::Result<(IngestStats, Vec<String>)>
 where
     R: AsyncBufRead + Unpin,
 {
     let mut stats = IngestStats::default();
     let (mut entries, mut new_paths) = (0, 0);
-    pipeline!(lines, stats, |batch| {
+    let roots = pipeline!(lines, stats, |batch| {
         let mut txn = conn.begin().await?;
         // While the catalog grows inside the ingestion, PostgreSQL's statistics say
         // `catalog_paths` is tiny and the path join could become a hash join over a sequential
@@ -493,7 +531,7 @@ where
         .execute(&mut *txn)
         .await?;
     txn.commit().await?;
-    Ok(stats)
+    Ok((stats, roots))
 }
 
 fn stmt(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
@@ -627,6 +665,10 @@ pub struct DirEntry {
     pub path: String,
     pub mode: String,
     pub size: i64,
+    pub owner: String,
+    pub group: String,
+    pub mtime: Option<chrono::DateTime<chrono::Utc>>,
+    pub healthy: bool,
 }
 
 /// The items directly inside `dir` (`""` for the top level) in one archive, by path: an index
@@ -641,8 +683,8 @@ pub async fn browse(
     let dir = dir.trim_end_matches('/');
     // CROSS JOIN: SQLite must start from the directory's paths, not the archive's entries.
     let mut sql = String::from(
-        "SELECT e.id, p.path, e.mode, e.size FROM catalog_paths p \
-         CROSS JOIN catalog_entries e WHERE p.parent_hash = ",
+        "SELECT e.id, p.path, e.mode, e.size, e.owner, e.\"group\", e.mtime, e.healthy \
+         FROM catalog_paths p CROSS JOIN catalog_entries e WHERE p.parent_hash = ",
     );
     placeholder(&mut sql, backend, 1);
     sql.push_str(" AND e.path_id = p.id AND e.archive_id = ");
@@ -661,6 +703,10 @@ pub async fn browse(
             path,
             mode: row.try_get_by_index(2)?,
             size: row.try_get_by_index(3)?,
+            owner: row.try_get_by_index(4)?,
+            group: row.try_get_by_index(5)?,
+            mtime: row.try_get_by_index(6)?,
+            healthy: row.try_get_by_index(7)?,
         });
     }
     Ok(out)

@@ -12,6 +12,8 @@ pub struct Model {
     pub job_id: Option<i32>,
     pub name: String,
     pub created: DateTimeUtc,
+    /// The archived paths whose parent is not in the archive, one per line (catalog ingestion).
+    pub roots: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -162,19 +162,35 @@ pub async fn month_view(
     st: &AppState,
     _actor: &Actor,
     month: Option<&str>,
+    focus: Option<i32>,
     today: DateTime<Utc>,
 ) -> Result<CalendarMonth> {
     let (from, to) = month_bounds(month, today)?;
     let policies = enabled_runs(st, from, to).await?;
-    Ok(build_month(from, to, today, &policies))
+    Ok(build_month(from, to, today, &policies, focus))
 }
 
+/// The month of `policies`, or with `focus` of that one policy alone: its runs counted and
+/// listed, its conflicts still found against every policy on its repository (a policy that is
+/// not enabled has no runs: an empty month).
 fn build_month(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     today: DateTime<Utc>,
     policies: &[(policy::Model, schedule::Model, Vec<DateTime<Utc>>)],
+    focus: Option<i32>,
 ) -> CalendarMonth {
+    // The index of each shown policy among the shown ones (what the answer numbers them by).
+    let mut shown_count = 0;
+    let index_of: Vec<Option<usize>> = policies
+        .iter()
+        .map(|(p, _, _)| {
+            focus.is_none_or(|f| p.id == f).then(|| {
+                shown_count += 1;
+                shown_count - 1
+            })
+        })
+        .collect();
     let days_in_month = (to - from).num_days() as usize;
     // Every run as (time, policy index), per repository, to find the conflicts.
     let mut by_repository: HashMap<i32, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
@@ -203,24 +219,26 @@ fn build_month(
             day: d as u32 + 1,
             total: 0,
             conflicts: 0,
-            per_policy: vec![0; policies.len()],
+            per_policy: vec![0; shown_count],
             runs: Vec::new(),
         })
         .collect();
     let day_of = |t: &DateTime<Utc>| ((*t - from).num_days() as usize).min(days_in_month - 1);
     for (i, (_, _, runs)) in policies.iter().enumerate() {
+        let Some(k) = index_of[i] else { continue };
         for t in runs {
             let day = &mut days[day_of(t)];
             day.total += 1;
-            day.per_policy[i] += 1;
+            day.per_policy[k] += 1;
         }
     }
     for (t, p) in &conflicting {
+        let Some(k) = index_of[*p] else { continue };
         let day = &mut days[day_of(t)];
         day.conflicts += 1;
         day.runs.push(DayRun {
             at: *t,
-            policy: *p,
+            policy: k,
             conflict: true,
         });
     }
@@ -234,6 +252,7 @@ fn build_month(
             let next = policies
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| index_of[*i].is_some())
                 .filter_map(|(i, (_, _, runs))| runs.get(cursors[i]).map(|t| (*t, i)))
                 .filter(|(t, _)| *t < end)
                 .min();
@@ -242,7 +261,7 @@ fn build_month(
             if conflicting.binary_search(&(t, i)).is_err() {
                 day.runs.push(DayRun {
                     at: t,
-                    policy: i,
+                    policy: index_of[i].unwrap_or_default(),
                     conflict: false,
                 });
                 shown += 1;
@@ -262,7 +281,9 @@ fn build_month(
         today: (today >= from && today < to).then(|| today.day()),
         policies: policies
             .iter()
-            .map(|(p, s, _)| MonthPolicy {
+            .zip(&index_of)
+            .filter(|(_, k)| k.is_some())
+            .map(|((p, s, _), _)| MonthPolicy {
                 id: p.id,
                 name: p.name.clone(),
                 policy_type: p.policy_type.clone(),

@@ -281,3 +281,127 @@ pub async fn get(st: &AppState, _actor: &Actor, id: i64) -> Result<CatalogEntry>
         .map(Into::into)
         .ok_or_else(Error::not_found)
 }
+
+/// The archives in the catalog, newest first, of one client or of all.
+pub async fn archives(
+    st: &AppState,
+    _actor: &Actor,
+    client: Option<i32>,
+) -> Result<Vec<app::dto::ArchiveRef>> {
+    use sea_orm::QueryOrder;
+    let mut q = archive::Entity::find()
+        .order_by_desc(archive::Column::Created)
+        .order_by_desc(archive::Column::Id);
+    if let Some(c) = client {
+        q = q.filter(archive::Column::ClientId.eq(c));
+    }
+    Ok(q.all(&st.db)
+        .await?
+        .into_iter()
+        .map(|a| app::dto::ArchiveRef {
+            id: a.id,
+            name: a.name,
+            created: a.created,
+            client: a.client_id,
+            repository: a.repository_id,
+        })
+        .collect())
+}
+
+/// The items directly inside `dir` (`""` for the top) of one archive, by name. A directory is
+/// an item whose mode starts with `d` (borg's `ls -l` mode).
+pub async fn browse(
+    st: &AppState,
+    _actor: &Actor,
+    archive_id: i32,
+    dir: &str,
+) -> Result<Vec<app::dto::CatalogItem>> {
+    let archive = crate::services::find::<archive::Entity>(&st.db, archive_id).await?;
+    let dir = dir.trim_end_matches('/');
+    let items = crate::catalog::browse(&st.db, archive_id, dir)
+        .await
+        .map_err(Error::Internal)?;
+    // The folders above the archive's roots are not items of it; they are shown (as folders
+    // without details) so the roots can be reached from the top.
+    let implied: Vec<String> = implied_folders(&archive.roots, dir)
+        .into_iter()
+        .filter(|name| {
+            !items
+                .iter()
+                .any(|d| d.path.rsplit('/').next() == Some(name))
+        })
+        .collect();
+    let implied = implied.into_iter().map(|name| app::dto::CatalogItem {
+        id: 0,
+        path: if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        },
+        name,
+        is_dir: true,
+        mode: String::new(),
+        size: 0,
+        owner: String::new(),
+        group: String::new(),
+        mtime: None,
+        healthy: true,
+    });
+    let mut out: Vec<app::dto::CatalogItem> = items
+        .into_iter()
+        // borg lists the archive's root as ".": it is the listing itself, not an item of it.
+        .filter(|d| d.path != ".")
+        .map(|d| app::dto::CatalogItem {
+            id: d.id,
+            name: d.path.rsplit('/').next().unwrap_or(&d.path).to_string(),
+            is_dir: d.mode.starts_with('d'),
+            path: d.path,
+            mode: d.mode,
+            size: d.size,
+            owner: d.owner,
+            group: d.group,
+            mtime: d.mtime,
+            healthy: d.healthy,
+        })
+        .chain(implied)
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The names of the folders directly inside `dir` that lead to a root of the archive without
+/// being archived themselves: for the roots `srv/www` and `home/ann`, `""` gives `home` and
+/// `srv`, `srv` gives `www` (which is an item: the caller drops the names it lists already).
+fn implied_folders(roots: &str, dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = roots
+        .lines()
+        .filter_map(|root| {
+            let rest = if dir.is_empty() {
+                root
+            } else {
+                root.strip_prefix(dir)?.strip_prefix('/')?
+            };
+            let name = rest.split('/').next()?;
+            (!name.is_empty()).then(|| name.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::implied_folders;
+
+    #[test]
+    fn folders_above_the_roots() {
+        let roots = "srv/www\nhome/ann\nsrv/mail/a b";
+        assert_eq!(implied_folders(roots, ""), ["home", "srv"]);
+        assert_eq!(implied_folders(roots, "srv"), ["mail", "www"]);
+        assert_eq!(implied_folders(roots, "srv/mail"), ["a b"]);
+        assert!(implied_folders(roots, "sr").is_empty());
+        assert!(implied_folders(roots, "srv/www").is_empty());
+        assert!(implied_folders("", "").is_empty());
+    }
+}

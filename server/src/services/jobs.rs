@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// Statuses of a job that is over; only such a job may be deleted.
-pub const FINISHED: &[&str] = &["successful", "failed", "error", "canceled"];
+pub use app::dto::FINISHED_STATUSES as FINISHED;
 
 const T: &str = "jobs";
 pub const FIELDS: &[Field] = &[

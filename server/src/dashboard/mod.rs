@@ -1,20 +1,26 @@
 //! The dashboard's backend: what the Leptos server functions of `app` call, implemented with the
 //! service layer (the same calls as the REST API's handlers; no rule is written here twice).
-use std::sync::Arc;
+mod job_pages;
+mod resources;
+
+use std::{collections::BTreeMap, sync::Arc};
 
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
-        CalendarMonth, NextRun, Overview, Page, Schedule, ScheduleInput, SchedulePreview,
-        SchedulePreviewInput, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, Job, JobView, Launched, NextRun,
+        Overview, Page, Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput,
+        SessionUser,
     },
+    resources::{Choices, ResourceKind, ResourceRow},
 };
 use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
 
 use crate::{
     error::Error,
     services::{
-        Actor, auth, calendar, clients, jobs, list::ListRequest, policies, repositories, schedules,
+        Actor, auth, calendar, catalogs, clients, jobs, list::ListRequest, policies, repositories,
+        schedules,
     },
     state::AppState,
 };
@@ -315,10 +321,180 @@ impl Backend for Dashboard {
         &'a self,
         token: &'a str,
         month: Option<String>,
+        policy: Option<i32>,
     ) -> BackendFuture<'a, CalendarMonth> {
         Box::pin(async move {
             let actor = self.actor(token).await?;
-            calendar::month_view(&self.st, &actor, month.as_deref(), Utc::now())
+            calendar::month_view(&self.st, &actor, month.as_deref(), policy, Utc::now())
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn resource_list<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<ResourceRow>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            resources::list(&self.st, &actor, kind, query)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn save_resource<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: Option<i32>,
+        values: BTreeMap<String, String>,
+    ) -> BackendFuture<'a, ResourceRow> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            resources::save(&self.st, &actor, kind, id, &values)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn delete_resource<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: i32,
+    ) -> BackendFuture<'a, ()> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            resources::delete(&self.st, &actor, kind, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn resource_dependents<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+        id: i32,
+    ) -> BackendFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            resources::dependents(&self.st, &actor, kind, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn resource_choices<'a>(
+        &'a self,
+        token: &'a str,
+        kind: ResourceKind,
+    ) -> BackendFuture<'a, Choices> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            resources::choices(&self.st, &actor, kind)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn jobs<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<Job>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let req = ListRequest::new("/api/v1/jobs/", query);
+            jobs::list(&self.st, &actor, &req).await.map_err(to_backend)
+        })
+    }
+
+    fn job_view<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, JobView> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            job_pages::view(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn cancel_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, ()> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            jobs::cancel(&self.st, &actor, id)
+                .await
+                .map(|_| ())
+                .map_err(to_backend)
+        })
+    }
+
+    fn relaunch_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            jobs::relaunch(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn launch_policy<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            jobs::launch_policy(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn job_filters<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Choices> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            job_pages::filters(&self.st, &actor)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn catalog_archives<'a>(
+        &'a self,
+        token: &'a str,
+        client: Option<i32>,
+    ) -> BackendFuture<'a, Vec<ArchiveRef>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            catalogs::archives(&self.st, &actor, client)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn catalog_dir<'a>(
+        &'a self,
+        token: &'a str,
+        archive: i32,
+        dir: String,
+    ) -> BackendFuture<'a, Vec<CatalogItem>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            catalogs::browse(&self.st, &actor, archive, &dir)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn catalog_search<'a>(
+        &'a self,
+        token: &'a str,
+        query: Vec<(String, String)>,
+    ) -> BackendFuture<'a, Page<CatalogEntry>> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let req = ListRequest::new("/api/v1/catalogs/", query);
+            catalogs::list(&self.st, &actor, &req)
                 .await
                 .map_err(to_backend)
         })

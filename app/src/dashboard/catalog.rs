@@ -1,0 +1,386 @@
+//! `/catalog?client=…&archive=…&dir=…&q=…`: pick a client, one of its archives, and walk the
+//! archive one directory at a time (each folder is read when it is opened); or search the paths
+//! of every archive (of the client, or of all) with the results grouped by archive.
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use super::{
+    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters, percent_encode,
+    search_catalog,
+};
+use crate::{
+    dto::{ArchiveRef, CatalogEntry},
+    resources::bytes,
+};
+
+/// The page's state, as in the address.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Place {
+    client: Option<i32>,
+    archive: Option<i32>,
+    dir: String,
+    q: String,
+}
+
+impl Place {
+    /// The address of this place (empty parts left out).
+    fn href(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.client {
+            parts.push(format!("client={c}"));
+        }
+        if let Some(a) = self.archive {
+            parts.push(format!("archive={a}"));
+        }
+        if !self.dir.is_empty() {
+            parts.push(format!("dir={}", percent_encode(&self.dir, b"/")));
+        }
+        if !self.q.is_empty() {
+            parts.push(format!("q={}", percent_encode(&self.q, b"")));
+        }
+        if parts.is_empty() {
+            "/catalog".into()
+        } else {
+            format!("/catalog?{}", parts.join("&"))
+        }
+    }
+
+    fn at(&self, archive: i32, dir: &str) -> String {
+        Place {
+            client: self.client,
+            archive: Some(archive),
+            dir: dir.to_string(),
+            q: String::new(),
+        }
+        .href()
+    }
+}
+
+/// The directories from the top down to `dir`, each with its path: `a/b` → `[(a, a), (b, a/b)]`.
+fn crumbs(dir: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(part);
+        out.push((part.to_string(), path.clone()));
+    }
+    out
+}
+
+/// The directory holding `path` (`""` at the top).
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+}
+
+#[component]
+pub fn CatalogPage() -> impl IntoView {
+    let query = use_query_map();
+    let place = Memo::new(move |_| {
+        query.with(|q| Place {
+            client: q.get("client").and_then(|v| v.parse().ok()),
+            archive: q.get("archive").and_then(|v| v.parse().ok()),
+            dir: q.get("dir").unwrap_or_default(),
+            q: q.get("q").unwrap_or_default(),
+        })
+    });
+    let clients = Resource::new(|| (), |_| job_filters());
+    let archives = Resource::new(move || place.with(|p| p.client), catalog_archives);
+    view! {
+        <Title text="Catalog — CyBorgBackup"/>
+        <h1>"Catalog"</h1>
+        <Form method="GET" action="/catalog" attr:class="filters" attr:id="catalog-client">
+            <span class="filter">
+                <label for="catalog-client-select">"Client"</label>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let list = clients
+                            .await
+                            .ok()
+                            .and_then(|mut c| c.remove("client"))
+                            .unwrap_or_default();
+                        let current = place.with_untracked(|p| p.client);
+                        view! {
+                            <select id="catalog-client-select" name="client">
+                                <option value="" selected=current.is_none()>"all clients"</option>
+                                {list
+                                    .into_iter()
+                                    .map(|c| {
+                                        let selected = current == Some(c.id);
+                                        view! { <option value=c.id selected=selected>{c.label}</option> }
+                                    })
+                                    .collect_view()}
+                            </select>
+                        }
+                    })}
+                </Transition>
+            </span>
+            <span class="filter">
+                <label for="catalog-search">"Search paths"</label>
+                <input
+                    id="catalog-search"
+                    name="q"
+                    type="search"
+                    value=move || place.with(|p| p.q.clone())
+                    placeholder="part of a path"
+                />
+            </span>
+            <button type="submit" class="secondary">"Show"</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let p = place.get();
+                match archives.await {
+                    Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
+                        .into_any(),
+                    Ok(list) if !p.q.is_empty() => view! { <SearchResults place=p archives=list/> }
+                        .into_any(),
+                    Ok(list) => view! { <Browser place=p archives=list/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+    .into_any()
+}
+
+/// The archives (newest first) as links, and the open directory of the chosen one.
+#[component]
+fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
+    if archives.is_empty() {
+        return view! { <p class="muted" id="catalog-empty">"No archive in the catalog yet."</p> }
+            .into_any();
+    }
+    let open = place
+        .archive
+        .and_then(|a| archives.iter().find(|x| x.id == a).cloned());
+    let links = archives
+        .iter()
+        .map(|a| {
+            let current = open.as_ref().is_some_and(|o| o.id == a.id);
+            view! {
+                <li>
+                    <a href=place.at(a.id, "") aria-current=current.then_some("true")>
+                        {a.name.clone()}
+                    </a>
+                    <span class="muted">{format!(" {}", a.created.format("%Y-%m-%d %H:%M UTC"))}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let listing = open.map(|a| {
+        let (archive, dir) = (a.id, place.dir.clone());
+        let items = Resource::new(move || (archive, dir.clone()), |(a, d)| browse_dir(a, d));
+        let trail = crumbs(&place.dir)
+            .into_iter()
+            .map(|(name, path)| view! { " / " <a href=place.at(archive, &path)>{name}</a> })
+            .collect_view();
+        let place = place.clone();
+        view! {
+            <section aria-labelledby="listing-title">
+                <h2 id="listing-title">{a.name.clone()}</h2>
+                <nav aria-label="Folder" class="crumbs" id="catalog-crumbs">
+                    <a href=place.at(archive, "")>"top"</a>
+                    {trail}
+                </nav>
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || {
+                        let place = place.clone();
+                        Suspend::new(async move {
+                            match items.await {
+                                Ok(items) => view! { <Listing place archive items/> }.into_any(),
+                                Err(e) => view! {
+                                    <p class="form-error" role="alert">{error_text(&e)}</p>
+                                }
+                                .into_any(),
+                            }
+                        })
+                    }}
+                </Transition>
+            </section>
+        }
+    });
+    view! {
+        <div class="columns catalog">
+            <section aria-labelledby="archives-title">
+                <h2 id="archives-title">"Archives"</h2>
+                <ul class="archives" id="catalog-archives">{links}</ul>
+            </section>
+            {listing}
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> impl IntoView {
+    let rows = if items.is_empty() {
+        view! { <tr><td colspan="6" class="empty">"Empty folder."</td></tr> }.into_any()
+    } else {
+        items
+            .into_iter()
+            .map(|i| {
+                let name = if i.is_dir {
+                    view! { <a href=place.at(archive, &i.path)>{format!("{}/", i.name)}</a> }
+                        .into_any()
+                } else {
+                    view! { <span>{i.name.clone()}</span> }.into_any()
+                };
+                // Id 0: a folder above the archive's sources, not archived itself (no details).
+                let archived = i.id > 0;
+                view! {
+                    <tr data-entry-id=i.id.to_string()>
+                        <td class="name">{name}</td>
+                        <td><code>{i.mode.clone()}</code></td>
+                        <td>{archived.then(|| format!("{}:{}", i.owner, i.group))}</td>
+                        <td>{if i.is_dir { String::new() } else { bytes(i.size) }}</td>
+                        <td>
+                            {i.mtime
+                                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                                .unwrap_or_default()}
+                        </td>
+                        <td>{archived.then_some(if i.healthy { "yes" } else { "no" })}</td>
+                    </tr>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
+    view! {
+        <div class="table-wrap">
+            <table id="catalog-listing">
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Mode"</th>
+                        <th scope="col">"Owner"</th>
+                        <th scope="col">"Size"</th>
+                        <th scope="col">"Modified"</th>
+                        <th scope="col">"Healthy"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// The entries whose path contains the search, grouped by archive (newest archive first), each
+/// a link to its folder in that archive.
+#[component]
+fn SearchResults(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
+    let ids: BTreeMap<String, i32> = archives.into_iter().map(|a| (a.name, a.id)).collect();
+    let (client, text) = (place.client, place.q.clone());
+    let hits = Resource::new(
+        move || (client, text.clone()),
+        |(c, t)| search_catalog(c, t),
+    );
+    view! {
+        <section aria-labelledby="results-title" id="catalog-results">
+            <h2 id="results-title">{format!("Paths containing “{}”", place.q)}</h2>
+            <Transition fallback=|| view! { <p class="loading">"Searching…"</p> }>
+                {move || {
+                    let (place, ids) = (place.clone(), ids.clone());
+                    Suspend::new(async move {
+                        match hits.await {
+                            Ok(page) => {
+                                let shown = page.results.len() as u64;
+                                let summary = if page.count > shown {
+                                    format!("{} matches; the first {CATALOG_HITS} are shown.", page.count)
+                                } else {
+                                    format!(
+                                        "{} match{}.",
+                                        page.count,
+                                        if page.count == 1 { "" } else { "es" }
+                                    )
+                                };
+                                let mut groups: Vec<(String, Vec<CatalogEntry>)> = Vec::new();
+                                for e in page.results {
+                                    match groups.last_mut() {
+                                        Some((name, list)) if *name == e.archive_name => list.push(e),
+                                        _ => groups.push((e.archive_name.clone(), vec![e])),
+                                    }
+                                }
+                                view! {
+                                    <p id="catalog-hits">{summary}</p>
+                                    {groups
+                                        .into_iter()
+                                        .map(|(name, entries)| {
+                                            let archive = ids.get(&name).copied();
+                                            view! {
+                                                <section class="hit-group">
+                                                    <h3>{name.clone()}</h3>
+                                                    <ul>
+                                                        {entries
+                                                            .into_iter()
+                                                            .map(|e| {
+                                                                let folder = archive
+                                                                    .map(|a| place.at(a, parent_of(&e.path)));
+                                                                view! {
+                                                                    <li class="hit">
+                                                                        {match folder {
+                                                                            Some(href) => view! {
+                                                                                <a href=href>{e.path.clone()}</a>
+                                                                            }
+                                                                            .into_any(),
+                                                                            None => e.path.clone().into_any(),
+                                                                        }}
+                                                                        <span class="muted">
+                                                                            {format!(" {}", bytes(e.size))}
+                                                                        </span>
+                                                                    </li>
+                                                                }
+                                                            })
+                                                            .collect_view()}
+                                                    </ul>
+                                                </section>
+                                            }
+                                        })
+                                        .collect_view()}
+                                }
+                                .into_any()
+                            }
+                            Err(e) => view! {
+                                <p class="form-error" role="alert">{error_text(&e)}</p>
+                            }
+                            .into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_and_crumbs() {
+        let p = Place {
+            client: Some(2),
+            archive: Some(5),
+            dir: "srv/a b".into(),
+            q: String::new(),
+        };
+        assert_eq!(p.href(), "/catalog?client=2&archive=5&dir=srv/a%20b");
+        assert_eq!(p.at(7, ""), "/catalog?client=2&archive=7");
+        assert_eq!(
+            crumbs("srv/a b"),
+            [
+                ("srv".to_string(), "srv".to_string()),
+                ("a b".to_string(), "srv/a b".to_string())
+            ]
+        );
+        assert!(crumbs("").is_empty());
+        assert_eq!(parent_of("srv/a b/x.txt"), "srv/a b");
+        assert_eq!(parent_of("top.txt"), "");
+    }
+}

@@ -1,0 +1,654 @@
+//! What the dashboard's resource pages (clients, repositories, policies, users) list and edit:
+//! one description per resource, read by the page in the browser and by the server's adapter
+//! that turns API objects into table rows and form values into the API's input objects. The
+//! rules (what is required, what is valid) stay in the service layer; this only says how a field
+//! is shown and typed.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::dto::{FieldErrors, POLICY_TYPES, VM_PROVIDERS};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceKind {
+    Clients,
+    Repositories,
+    Policies,
+    Users,
+}
+
+/// How a form field is typed and sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Text,
+    /// Written, never shown: the form starts empty and an empty value on edit keeps the old one.
+    Secret,
+    /// A whole number that must be given.
+    Number,
+    /// A whole number or empty for `null`.
+    OptNumber,
+    Bool,
+    /// One of fixed values.
+    Choice(&'static [&'static str]),
+    /// One object of another resource, by id, offered by name.
+    Pick,
+    /// Several objects of another resource, by id, offered by name.
+    PickMany,
+    /// A JSON object typed as text (the API keeps it as a string).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FormField {
+    /// The API field (and the key of its validation messages).
+    pub name: &'static str,
+    pub label: &'static str,
+    pub input: Input,
+    pub help: &'static str,
+}
+
+/// How a table cell shows its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    Text,
+    YesNo,
+    Bytes,
+    /// An array of objects, each shown by its `key`.
+    Names(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub label: &'static str,
+    /// JSON pointer into the API object.
+    pub pointer: &'static str,
+    /// The `order_by` field of the list engine; `""` when the column does not sort.
+    pub order_by: &'static str,
+    pub show: Show,
+}
+
+const fn field(name: &'static str, label: &'static str, input: Input) -> FormField {
+    FormField {
+        name,
+        label,
+        input,
+        help: "",
+    }
+}
+
+const fn col(label: &'static str, pointer: &'static str, order_by: &'static str) -> Column {
+    Column {
+        label,
+        pointer,
+        order_by,
+        show: Show::Text,
+    }
+}
+
+const fn shown(mut c: Column, show: Show) -> Column {
+    c.show = show;
+    c
+}
+
+const fn helped(mut f: FormField, help: &'static str) -> FormField {
+    f.help = help;
+    f
+}
+
+const CLIENT_FIELDS: &[FormField] = &[
+    helped(
+        field("hostname", "Hostname", Input::Text),
+        "The name or address the server connects to over SSH.",
+    ),
+    field("port", "SSH port", Input::Number),
+    helped(
+        field("username", "SSH user", Input::Text),
+        "The account on the client that runs borg (usually root).",
+    ),
+    helped(
+        field("bandwidth_limit", "Upload limit (KiB/s)", Input::OptNumber),
+        "Empty for no limit.",
+    ),
+    field("enabled", "Enabled", Input::Bool),
+];
+
+const REPOSITORY_FIELDS: &[FormField] = &[
+    field("name", "Name", Input::Text),
+    helped(
+        field("path", "Path", Input::Text),
+        "Where borg finds the repository, e.g. ssh://backup@store.example/./repo or /srv/borg/repo.",
+    ),
+    helped(
+        field("repository_key", "Passphrase", Input::Secret),
+        "Stored encrypted and never shown again. On edit, leave empty to keep the current one.",
+    ),
+    field("enabled", "Enabled", Input::Bool),
+];
+
+const POLICY_FIELDS: &[FormField] = &[
+    field("name", "Name", Input::Text),
+    field("policy_type", "Type", Input::Choice(POLICY_TYPES)),
+    helped(
+        field("extra_vars", "Extra variables (JSON)", Input::Json),
+        "A JSON object; what it holds depends on the type (explained above).",
+    ),
+    field("clients", "Clients", Input::PickMany),
+    field("repository", "Repository", Input::Pick),
+    field("schedule", "Schedule", Input::Pick),
+    helped(
+        field("keep_hourly", "Keep hourly", Input::OptNumber),
+        "Archives to keep per hour, day, week, month and year when pruning; empty for no rule.",
+    ),
+    field("keep_daily", "Keep daily", Input::OptNumber),
+    field("keep_weekly", "Keep weekly", Input::OptNumber),
+    field("keep_monthly", "Keep monthly", Input::OptNumber),
+    field("keep_yearly", "Keep yearly", Input::OptNumber),
+    helped(
+        field(
+            "vmprovider",
+            "VM provider",
+            Input::Choice(VM_PROVIDERS_OR_NONE),
+        ),
+        "Only for the vm type.",
+    ),
+    helped(
+        field("mode_pull", "Pull mode", Input::Bool),
+        "The server reaches the client and serves the repository to it: the client needs no route to the repository.",
+    ),
+    field("enabled", "Enabled", Input::Bool),
+];
+
+/// The VM providers with "none" (`""`) first.
+const VM_PROVIDERS_OR_NONE: &[&str] = &["", VM_PROVIDERS[0]];
+
+const USER_FIELDS: &[FormField] = &[
+    field("email", "Email", Input::Text),
+    field("first_name", "First name", Input::Text),
+    field("last_name", "Last name", Input::Text),
+    helped(
+        field("password", "Password", Input::Secret),
+        "At least 8 characters. On edit, leave empty to keep the current one.",
+    ),
+    field("is_superuser", "Superuser", Input::Bool),
+];
+
+const CLIENT_COLUMNS: &[Column] = &[
+    col("Hostname", "/hostname", "hostname"),
+    col("User", "/username", "username"),
+    col("Port", "/port", "port"),
+    col("Borg", "/version", "version"),
+    shown(col("Ready", "/ready", "ready"), Show::YesNo),
+    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+    shown(
+        col("Policies", "/summary_fields/policies", ""),
+        Show::Names("name"),
+    ),
+];
+
+const REPOSITORY_COLUMNS: &[Column] = &[
+    col("Name", "/name", "name"),
+    col("Path", "/path", "path"),
+    shown(
+        col("Original", "/original_size", "original_size"),
+        Show::Bytes,
+    ),
+    shown(
+        col("Deduplicated", "/deduplicated_size", "deduplicated_size"),
+        Show::Bytes,
+    ),
+    shown(col("Ready", "/ready", "ready"), Show::YesNo),
+    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+];
+
+const POLICY_COLUMNS: &[Column] = &[
+    col("Name", "/name", "name"),
+    col("Type", "/policy_type", "policy_type"),
+    shown(
+        col("Clients", "/summary_fields/clients", ""),
+        Show::Names("hostname"),
+    ),
+    col("Repository", "/summary_fields/repository/name", ""),
+    col("Schedule", "/summary_fields/schedule/name", ""),
+    col("Next run", "/next_run", "next_run"),
+    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+];
+
+const USER_COLUMNS: &[Column] = &[
+    col("Email", "/email", "email"),
+    col("First name", "/first_name", "first_name"),
+    col("Last name", "/last_name", "last_name"),
+    shown(
+        col("Superuser", "/is_superuser", "is_superuser"),
+        Show::YesNo,
+    ),
+];
+
+impl ResourceKind {
+    pub const ALL: [ResourceKind; 4] = [
+        ResourceKind::Clients,
+        ResourceKind::Repositories,
+        ResourceKind::Policies,
+        ResourceKind::Users,
+    ];
+
+    /// The word of the page's address and of the REST API's path.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "clients",
+            ResourceKind::Repositories => "repositories",
+            ResourceKind::Policies => "policies",
+            ResourceKind::Users => "users",
+        }
+    }
+
+    /// The REST API list this page shows (its list engine answers the page's queries).
+    pub fn api_path(self) -> String {
+        format!("/api/v1/{}/", self.slug())
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "Clients",
+            ResourceKind::Repositories => "Repositories",
+            ResourceKind::Policies => "Policies",
+            ResourceKind::Users => "Users",
+        }
+    }
+
+    pub fn noun(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "client",
+            ResourceKind::Repositories => "repository",
+            ResourceKind::Policies => "policy",
+            ResourceKind::Users => "user",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "clients",
+            ResourceKind::Repositories => "repositories",
+            ResourceKind::Policies => "policies",
+            ResourceKind::Users => "users",
+        }
+    }
+
+    /// The field that names an object (the first column; the default order).
+    pub fn label_field(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "hostname",
+            ResourceKind::Users => "email",
+            ResourceKind::Repositories | ResourceKind::Policies => "name",
+        }
+    }
+
+    pub fn search_hint(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => "hostname, IP, user or borg version",
+            ResourceKind::Repositories => "name or path",
+            ResourceKind::Policies => "name or type",
+            ResourceKind::Users => "email or name",
+        }
+    }
+
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            ResourceKind::Clients => CLIENT_COLUMNS,
+            ResourceKind::Repositories => REPOSITORY_COLUMNS,
+            ResourceKind::Policies => POLICY_COLUMNS,
+            ResourceKind::Users => USER_COLUMNS,
+        }
+    }
+
+    pub fn fields(self) -> &'static [FormField] {
+        match self {
+            ResourceKind::Clients => CLIENT_FIELDS,
+            ResourceKind::Repositories => REPOSITORY_FIELDS,
+            ResourceKind::Policies => POLICY_FIELDS,
+            ResourceKind::Users => USER_FIELDS,
+        }
+    }
+
+    /// The values a new object's form starts with.
+    pub fn defaults(self) -> BTreeMap<String, String> {
+        let pairs: &[(&str, &str)] = match self {
+            ResourceKind::Clients => &[("port", "22"), ("username", "root"), ("enabled", "true")],
+            ResourceKind::Repositories => &[("enabled", "true")],
+            ResourceKind::Policies => &[("policy_type", "folders"), ("enabled", "true")],
+            ResourceKind::Users => &[],
+        };
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    /// The delete confirmation's words for what depends on an object (`names` from the server).
+    pub fn describe_dependents(self, names: &[String]) -> String {
+        if names.is_empty() && self != ResourceKind::Users {
+            "Nothing depends on it.".to_string()
+        } else if names.is_empty() {
+            self.dependents_note().to_string()
+        } else {
+            format!(
+                "Depends on it: {}. {}",
+                names.join(", "),
+                self.dependents_note()
+            )
+        }
+    }
+
+    /// What a delete does to the objects the confirmation names.
+    pub fn dependents_note(self) -> &'static str {
+        match self {
+            ResourceKind::Clients => {
+                "Deleting it takes it out of these policies; its jobs and their logs stay."
+            }
+            ResourceKind::Repositories => {
+                "A repository in use cannot be deleted: change or delete these policies first. Deleting removes its archives' catalog (the borg repository itself is left on disk)."
+            }
+            ResourceKind::Policies => "Its jobs and their logs stay, without the link.",
+            ResourceKind::Users => {
+                "Their sessions and API tokens end; what they created stays. The last superuser cannot be deleted."
+            }
+        }
+    }
+}
+
+/// What each policy type backs up and what its `extra_vars` may hold (SPEC §5, §7).
+pub fn policy_type_help(policy_type: &str) -> &'static str {
+    match policy_type {
+        "rootfs" => {
+            "The whole root file system, without /dev /proc /sys /run /tmp /mnt /media /lost+found /var/run /var/lib/lxcfs. extra_vars: {\"exclude\": [\"/var/cache\"]} adds excludes."
+        }
+        "config" => "/etc. extra_vars: {\"exclude\": [\"/etc/shadow\"]} adds excludes.",
+        "mail" => "/var/mail and /var/lib/mail. extra_vars: {\"exclude\": […]} adds excludes.",
+        "folders" => {
+            "The folders you list. extra_vars: {\"folders\": [\"/srv/data\", \"/home\"], \"exclude\": [\"*.cache\"]} (folders required)."
+        }
+        "mysql" => {
+            "A mysqldump of the databases piped into borg. extra_vars: {\"databases\": [\"app\"]} (empty or absent for all), plus the credentials to use on the client."
+        }
+        "postgresql" => {
+            "pg_dump of each database (or pg_dumpall) piped into borg. extra_vars: {\"databases\": [\"app\"], \"user\": \"postgres\"}."
+        }
+        "piped" => {
+            "The output of any command, archived as one file. extra_vars: {\"command\": \"tar -C /srv -cf - data\"}."
+        }
+        "proxmox" => {
+            "vzdump --stdout of Proxmox guests. extra_vars: {\"vmids\": [100, 101]} (absent for all)."
+        }
+        "vm" => "Virtual machines through the VM provider chosen below.",
+        _ => "",
+    }
+}
+
+/// A table row of a resource page: the cells of its columns and the values of its form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRow {
+    pub id: i32,
+    /// The object's name (its `label_field`), for buttons and the delete question.
+    pub label: String,
+    pub cells: Vec<String>,
+    /// The form's values by field name; secrets are always empty.
+    pub values: BTreeMap<String, String>,
+}
+
+/// An object another resource's form can pick.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: i32,
+    pub label: String,
+}
+
+/// The objects each picking field (`Input::Pick`, `Input::PickMany`) offers, by field name.
+pub type Choices = BTreeMap<String, Vec<Choice>>;
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn cell(obj: &Value, c: &Column) -> String {
+    let v = obj.pointer(c.pointer).unwrap_or(&Value::Null);
+    match c.show {
+        Show::Text => text_of(v),
+        Show::YesNo => match v.as_bool() {
+            Some(true) => "yes".into(),
+            Some(false) => "no".into(),
+            None => String::new(),
+        },
+        Show::Bytes => v.as_i64().map(bytes).unwrap_or_default(),
+        Show::Names(key) => v
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| text_of(i.get(key).unwrap_or(&Value::Null)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The row of one API object (as its JSON).
+pub fn row_of(kind: ResourceKind, obj: &Value) -> ResourceRow {
+    let values = kind
+        .fields()
+        .iter()
+        .map(|f| {
+            let v = match f.input {
+                Input::Secret => String::new(),
+                _ => text_of(obj.get(f.name).unwrap_or(&Value::Null)),
+            };
+            (f.name.to_string(), v)
+        })
+        .collect();
+    ResourceRow {
+        id: obj.get("id").and_then(Value::as_i64).unwrap_or_default() as i32,
+        label: text_of(obj.get(kind.label_field()).unwrap_or(&Value::Null)),
+        cells: kind.columns().iter().map(|c| cell(obj, c)).collect(),
+        values,
+    }
+}
+
+/// The API input object of a form's values. Typing mistakes the browser cannot prevent (a
+/// number field with letters) come back as field messages; everything else is the service's
+/// to judge. An empty secret is left out, so an edit keeps the stored one; an empty pick is
+/// left out, so the service says it is required.
+pub fn input_of(
+    kind: ResourceKind,
+    values: &BTreeMap<String, String>,
+) -> Result<Value, FieldErrors> {
+    let mut out = Map::new();
+    let mut errors = FieldErrors::new();
+    for f in kind.fields() {
+        let raw = values.get(f.name).map(String::as_str).unwrap_or("");
+        let text = raw.trim();
+        let whole = |s: &str| s.parse::<i32>().map(Value::from);
+        let value = match f.input {
+            Input::Text | Input::Json | Input::Choice(_) => Some(Value::from(raw)),
+            Input::Secret | Input::Pick if text.is_empty() => None,
+            Input::Secret => Some(Value::from(raw)),
+            Input::Bool => Some(Value::from(text == "true" || text == "on")),
+            Input::OptNumber if text.is_empty() => Some(Value::Null),
+            Input::Number | Input::OptNumber | Input::Pick => match whole(text) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    errors.insert(f.name.into(), vec!["Enter a whole number.".into()]);
+                    None
+                }
+            },
+            Input::PickMany => {
+                let ids: Result<Vec<Value>, _> = text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(whole)
+                    .collect();
+                match ids {
+                    Ok(ids) => Some(Value::Array(ids)),
+                    Err(_) => {
+                        errors.insert(f.name.into(), vec!["Pick from the list.".into()]);
+                        None
+                    }
+                }
+            }
+        };
+        if let Some(v) = value {
+            out.insert(f.name.to_string(), v);
+        }
+    }
+    if errors.is_empty() {
+        Ok(Value::Object(out))
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_column_and_field_names_an_api_field() {
+        for kind in ResourceKind::ALL {
+            assert_eq!(kind.columns()[0].order_by, kind.label_field());
+            for f in kind.fields() {
+                assert!(!f.name.is_empty() && !f.label.is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn rows_show_cells_and_hide_secrets() {
+        let repo = json!({
+            "id": 7, "name": "main", "path": "/srv/borg", "repository_key": "s3cret",
+            "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false
+        });
+        let r = row_of(ResourceKind::Repositories, &repo);
+        assert_eq!(r.id, 7);
+        assert_eq!(r.label, "main");
+        assert_eq!(
+            r.cells,
+            ["main", "/srv/borg", "1.5 KiB", "0 B", "yes", "no"]
+        );
+        assert_eq!(r.values["repository_key"], "");
+        assert_eq!(r.values["enabled"], "false");
+
+        let policy = json!({
+            "id": 1, "name": "p", "policy_type": "folders", "clients": [3, 4],
+            "keep_daily": null, "keep_weekly": 2, "next_run": null, "enabled": true,
+            "summary_fields": {"clients": [{"hostname": "a"}, {"hostname": "b"}],
+                               "repository": {"name": "main"}, "schedule": null}
+        });
+        let p = row_of(ResourceKind::Policies, &policy);
+        assert_eq!(p.cells[2], "a, b");
+        assert_eq!(p.cells[3], "main");
+        assert_eq!(p.cells[4], "");
+        assert_eq!(p.values["clients"], "3,4");
+        assert_eq!(p.values["keep_daily"], "");
+        assert_eq!(p.values["keep_weekly"], "2");
+    }
+
+    #[test]
+    fn inputs_are_typed_and_mistyped_numbers_are_field_errors() {
+        let ok = input_of(
+            ResourceKind::Policies,
+            &values(&[
+                ("name", "n"),
+                ("clients", "1, 2"),
+                ("repository", "3"),
+                ("schedule", ""),
+                ("keep_daily", ""),
+                ("keep_weekly", "4"),
+                ("mode_pull", "false"),
+                ("enabled", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(ok["clients"], json!([1, 2]));
+        assert_eq!(ok["repository"], json!(3));
+        assert!(
+            ok.get("schedule").is_none(),
+            "an empty pick is left to the service"
+        );
+        assert_eq!(ok["keep_daily"], Value::Null);
+        assert_eq!(ok["keep_weekly"], json!(4));
+        assert_eq!(ok["enabled"], json!(true));
+        assert_eq!(ok["extra_vars"], json!(""));
+
+        let bad = input_of(
+            ResourceKind::Clients,
+            &values(&[
+                ("hostname", "h"),
+                ("port", "22x"),
+                ("bandwidth_limit", "99999999999"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(bad.keys().collect::<Vec<_>>(), ["bandwidth_limit", "port"]);
+    }
+
+    #[test]
+    fn an_empty_secret_is_left_out_and_a_typed_one_sent() {
+        let kept = input_of(ResourceKind::Users, &values(&[("email", "a@b.c")])).unwrap();
+        assert!(kept.get("password").is_none());
+        let set = input_of(ResourceKind::Users, &values(&[("password", " pass word ")])).unwrap();
+        assert_eq!(set["password"], json!(" pass word "));
+    }
+
+    #[test]
+    fn the_confirmation_names_dependents_and_what_happens_to_them() {
+        let names = vec!["policy web".to_string(), "and 3 more".to_string()];
+        let c = ResourceKind::Clients.describe_dependents(&names);
+        assert!(c.starts_with("Depends on it: policy web, and 3 more. Deleting it takes it out"));
+        assert_eq!(
+            ResourceKind::Repositories.describe_dependents(&[]),
+            "Nothing depends on it."
+        );
+        assert!(
+            ResourceKind::Users
+                .describe_dependents(&[])
+                .contains("sessions and API tokens end")
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_binary_units() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(10 * 1024 * 1024), "10.0 MiB");
+    }
+}

@@ -1,0 +1,198 @@
+// Jobs in the browser with the real engine: a `folders` policy on a client reached over a real
+// sshd on 127.0.0.1 (borg on both ends) is launched from the policies page; its job page shows
+// the log as it streams and the status reaching `successful` without a reload; the jobs list
+// filters by status; the catalog of the archive is walked folder by folder and searched. No
+// console error or warning on the way.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  RESULTS_DIR,
+  apiCaller,
+  launchBrowser,
+  loggedInPage,
+  startServer,
+} from './helpers.mjs';
+import { startSshd } from './sshd.mjs';
+
+describe('jobs pages', () => {
+  let server;
+  let browser;
+  let api;
+  let sshd;
+  let root;
+  let policy;
+
+  before(async () => {
+    server = await startServer({ name: 'jobs-server' });
+    api = apiCaller(server.url);
+    browser = await launchBrowser();
+    const key = await api('GET', '/api/v1/settings/ssh_public_key/');
+    sshd = await startSshd(key.pubkey);
+    root = mkdtempSync(path.join(os.tmpdir(), 'cyborg-e2e-borg-'));
+    const src = path.join(root, 'src');
+    mkdirSync(path.join(src, 'docs'), { recursive: true });
+    writeFileSync(path.join(src, 'docs', 'report 2026.txt'), 'quarterly numbers\n');
+    writeFileSync(path.join(src, 'notes.md'), '# notes\n');
+    const client = await api('POST', '/api/v1/clients/', {
+      hostname: '127.0.0.1',
+      port: sshd.port,
+      username: 'root',
+    });
+    const repo = await api('POST', '/api/v1/repositories/', {
+      name: 'e2e-repo',
+      path: path.join(root, 'repo'),
+      repository_key: 'e2e-passphrase-never-shown',
+    });
+    const schedule = await api('POST', '/api/v1/schedules/', { name: 'new-year', crontab: '0 0 1 1 *' });
+    policy = await api('POST', '/api/v1/policies/', {
+      name: 'e2e-folders',
+      policy_type: 'folders',
+      extra_vars: JSON.stringify({ folders: [src] }),
+      clients: [client.id],
+      repository: repo.id,
+      schedule: schedule.id,
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+    await sshd?.stop();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  test('launch now, watch the log stream to successful, find the job in the list', async () => {
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      '/policies',
+      '#resource-table',
+      { width: 1366, height: 768 },
+    );
+    try {
+      // Marks this document: a reload would lose it.
+      await page.evaluate(() => {
+        window.__sameDocument = true;
+      });
+      await page.click('button[aria-label="Launch e2e-folders now"]');
+      await page.waitForURL(/\/jobs\/\d+$/);
+      const id = Number(page.url().split('/').pop());
+      await page.waitForSelector('#job-status');
+      const first = await page.textContent('#job-status');
+      assert.notEqual(first, 'successful', 'the page was shown before the job ended');
+      await page.waitForSelector('#job-status:text-is("successful")', { timeout: 180_000 });
+      assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no reload');
+
+      // What the page shows is the stored log, and it is a real borg run.
+      const stored = await fetch(`${server.url}/api/v1/jobs/${id}/stdout/?format=txt`, {
+        headers: {
+          authorization: `Basic ${Buffer.from(`${ADMIN_EMAIL}:${ADMIN_PASSWORD}`).toString('base64')}`,
+        },
+      }).then((r) => r.text());
+      const shown = await page.textContent('#job-log');
+      assert.ok(stored.trim().length > 0, 'the log is not empty');
+      assert.equal(shown.trim(), stored.trim());
+      assert.ok(!shown.includes('e2e-passphrase-never-shown'));
+      const job = await api('GET', `/api/v1/jobs/${id}/`);
+      assert.equal(job.status, 'successful');
+      assert.match(job.archive_name, /^folders-127\.0\.0\.1-/);
+      assert.match(await page.textContent('.job-fields'), new RegExp(job.archive_name));
+      assert.ok(await page.isVisible('#job-relaunch'));
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'job-desktop.png'), fullPage: true });
+
+      // The jobs list, filtered to successful backups of this policy.
+      await page.goto(`${server.url}/jobs?status=successful&job_type=job&policy=${policy.id}`);
+      await page.waitForSelector(`#jobs-table tr[data-job-id="${id}"]`);
+      assert.equal(await page.inputValue('#filter-status'), 'successful');
+      const rows = await page.locator('#jobs-table tbody tr').count();
+      assert.equal(rows, 1);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the catalog: walk the archive folder by folder, find a file by search', async () => {
+    // The catalog job follows the backup in the chain.
+    const deadline = Date.now() + 120_000;
+    while ((await api('GET', '/api/v1/jobs/?job_type=catalog&status=successful')).count === 0) {
+      assert.ok(Date.now() < deadline, 'no successful catalog job');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const archive = (await api('GET', '/api/v1/jobs/?job_type=job&status=successful')).results[0]
+      .archive_name;
+    const client = (await api('GET', '/api/v1/clients/')).results[0];
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      `/catalog?client=${client.id}`,
+      '#catalog-archives',
+      { width: 1366, height: 768 },
+    );
+    try {
+      assert.equal(await page.title(), 'Catalog — CyBorgBackup');
+      await page.click(`#catalog-archives a:text-is("${archive}")`);
+      await page.waitForSelector('#catalog-listing');
+      // Down from the top, one folder (and one read) at a time.
+      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
+        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
+        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
+      }
+      const row = page.locator('#catalog-listing tbody tr', {
+        has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
+      });
+      await row.waitFor();
+      const cells = await row.locator('td').allTextContents();
+      assert.equal(cells[3], '18 B', `size of the 18-byte file: ${cells}`);
+      assert.match(cells[1], /^-rw/);
+      assert.equal(cells[2], 'root:root');
+      assert.equal(cells[5], 'yes');
+
+      // Search across the client's archives: grouped under the archive, linking to the folder.
+      await page.fill('#catalog-search', 'REPORT 2026');
+      await page.click('#catalog-client button[type="submit"]');
+      await page.waitForSelector('#catalog-hits');
+      assert.match(await page.textContent('#catalog-hits'), /^1 match\./);
+      assert.equal(await page.textContent('#catalog-results .hit-group h3'), archive);
+      await page.click('#catalog-results .hit a');
+      await page.locator('#catalog-listing td.name span', { hasText: /^report 2026\.txt$/ }).waitFor();
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'catalog-desktop.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a finished job offers relaunch, not cancel; relaunch runs a new job (phone size)', async () => {
+    const done = (await api('GET', '/api/v1/jobs/?status=successful&job_type=job')).results[0];
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      `/jobs/${done.id}`,
+      '#job-log',
+      { width: 390, height: 844 },
+      { deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+    );
+    try {
+      // A finished job offers Relaunch, not Cancel.
+      assert.equal(await page.locator('#job-cancel').count(), 0);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `job page scrollWidth ${width}`);
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'job-phone.png'), fullPage: true });
+      // Relaunch goes to the new job's page, which runs to its end too.
+      await page.click('#job-relaunch');
+      await page.waitForURL((u) => !u.pathname.endsWith(`/jobs/${done.id}`));
+      await page.waitForSelector('#job-status:text-is("successful")', { timeout: 180_000 });
+      const again = await api('GET', `/api/v1/jobs/${page.url().split('/').pop()}/`);
+      assert.equal(again.launch_type, 'relaunch');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,204 @@
+//! The resource pages' calls (clients, repositories, policies, users): API objects become table
+//! rows and form values become the API's input objects through `app::resources`, and every read
+//! and write is the REST API's own service call.
+use std::collections::BTreeMap;
+
+use app::{
+    dto::{ClientInput, Page, PolicyInput, RepositoryInput, UserInput},
+    resources::{Choice, Choices, ResourceKind, ResourceRow, input_of, row_of},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{DEPENDENTS_SHOWN, query};
+use crate::{
+    error::{Error, Result},
+    services::{Actor, clients, jobs, list::ListRequest, policies, repositories, schedules, users},
+    state::AppState,
+};
+
+/// How many objects a picker offers, in name order (a fleet with more clients than this needs a
+/// searching picker; see docs/DASHBOARD.md).
+pub(super) const PICKABLE: u64 = 1000;
+
+fn rows<T: Serialize>(kind: ResourceKind, page: Page<T>) -> Result<Page<ResourceRow>> {
+    let results = page
+        .results
+        .iter()
+        .map(|o| Ok(row_of(kind, &serde_json::to_value(o)?)))
+        .collect::<std::result::Result<Vec<_>, serde_json::Error>>()
+        .map_err(|e| anyhow::anyhow!("serializing a {}: {e}", kind.noun()))?;
+    Ok(Page {
+        count: page.count,
+        next: page.next,
+        previous: page.previous,
+        results,
+    })
+}
+
+fn row<T: Serialize>(kind: ResourceKind, obj: &T) -> Result<ResourceRow> {
+    let v = serde_json::to_value(obj)
+        .map_err(|e| anyhow::anyhow!("serializing a {}: {e}", kind.noun()))?;
+    Ok(row_of(kind, &v))
+}
+
+/// The API input type of a form's values (built by `input_of`, so it always has the right shape).
+fn typed<T: DeserializeOwned>(v: serde_json::Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| Error::BadRequest(format!("The form is malformed: {e}")))
+}
+
+pub async fn list(
+    st: &AppState,
+    actor: &Actor,
+    kind: ResourceKind,
+    params: Vec<(String, String)>,
+) -> Result<Page<ResourceRow>> {
+    let req = ListRequest::new(kind.api_path(), params);
+    match kind {
+        ResourceKind::Clients => rows(kind, clients::list(st, actor, &req).await?),
+        ResourceKind::Repositories => rows(kind, repositories::list(st, actor, &req).await?),
+        ResourceKind::Policies => rows(kind, policies::list(st, actor, &req).await?),
+        ResourceKind::Users => rows(kind, users::list(st, actor, &req).await?),
+    }
+}
+
+/// Creates (`id` `None`) or updates an object. An update is partial, so a secret left empty keeps
+/// the stored one; every other field of the form is sent.
+pub async fn save(
+    st: &AppState,
+    actor: &Actor,
+    kind: ResourceKind,
+    id: Option<i32>,
+    values: &BTreeMap<String, String>,
+) -> Result<ResourceRow> {
+    let input = input_of(kind, values).map_err(Error::Validation)?;
+    match kind {
+        ResourceKind::Clients => {
+            let i: ClientInput = typed(input)?;
+            let saved = match id {
+                None => clients::create(st, actor, i).await?,
+                Some(id) => clients::update(st, actor, id, i, true).await?,
+            };
+            row(kind, &saved)
+        }
+        ResourceKind::Repositories => {
+            let i: RepositoryInput = typed(input)?;
+            let saved = match id {
+                None => repositories::create(st, actor, i).await?,
+                Some(id) => repositories::update(st, actor, id, i, true).await?,
+            };
+            row(kind, &saved)
+        }
+        ResourceKind::Policies => {
+            let i: PolicyInput = typed(input)?;
+            let saved = match id {
+                None => policies::create(st, actor, i).await?,
+                Some(id) => policies::update(st, actor, id, i, true).await?,
+            };
+            row(kind, &saved)
+        }
+        ResourceKind::Users => {
+            let i: UserInput = typed(input)?;
+            let saved = match id {
+                None => users::create(st, actor, i).await?,
+                Some(id) => users::update(st, actor, id, i, true).await?,
+            };
+            row(kind, &saved)
+        }
+    }
+}
+
+pub async fn delete(st: &AppState, actor: &Actor, kind: ResourceKind, id: i32) -> Result<()> {
+    match kind {
+        ResourceKind::Clients => clients::delete(st, actor, id).await,
+        ResourceKind::Repositories => repositories::delete(st, actor, id).await,
+        ResourceKind::Policies => policies::delete(st, actor, id).await,
+        ResourceKind::Users => users::delete(st, actor, id).await,
+    }
+}
+
+/// What a delete would touch, named for the confirmation: the policies of a client or a
+/// repository, the number of jobs of a policy; nothing for a user.
+pub async fn dependents(
+    st: &AppState,
+    actor: &Actor,
+    kind: ResourceKind,
+    id: i32,
+) -> Result<Vec<String>> {
+    let filter = match kind {
+        ResourceKind::Clients => "clients",
+        ResourceKind::Repositories => "repository",
+        ResourceKind::Policies => {
+            let req = query(
+                "/api/v1/jobs/",
+                &[("policy", id.to_string()), ("page_size", "1".into())],
+            );
+            let n = jobs::list(st, actor, &req).await?.count;
+            return Ok(if n == 0 {
+                Vec::new()
+            } else {
+                vec![format!("{n} job{}", if n == 1 { "" } else { "s" })]
+            });
+        }
+        ResourceKind::Users => return Ok(Vec::new()),
+    };
+    let req = query(
+        "/api/v1/policies/",
+        &[
+            (filter, id.to_string()),
+            ("order_by", "name".into()),
+            ("page_size", DEPENDENTS_SHOWN.to_string()),
+        ],
+    );
+    let page = policies::list(st, actor, &req).await?;
+    let mut names: Vec<String> = page
+        .results
+        .into_iter()
+        .map(|p| format!("policy {}", p.name))
+        .collect();
+    if page.count > names.len() as u64 {
+        names.push(format!("and {} more", page.count - names.len() as u64));
+    }
+    Ok(names)
+}
+
+/// The objects a form picks from, by field: a policy picks clients, a repository and a schedule.
+pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result<Choices> {
+    let mut out = Choices::new();
+    if kind != ResourceKind::Policies {
+        return Ok(out);
+    }
+    let first = |path: &str, order: &str| {
+        query(
+            path,
+            &[
+                ("order_by", order.to_string()),
+                ("page_size", PICKABLE.to_string()),
+            ],
+        )
+    };
+    let clients = clients::list(st, actor, &first("/api/v1/clients/", "hostname")).await?;
+    out.insert(
+        "clients".into(),
+        pickable(clients.results.into_iter().map(|c| (c.id, c.hostname))),
+    );
+    let repos = repositories::list(st, actor, &first("/api/v1/repositories/", "name")).await?;
+    out.insert(
+        "repository".into(),
+        pickable(repos.results.into_iter().map(|r| (r.id, r.name))),
+    );
+    let scheds = schedules::list(st, actor, &first("/api/v1/schedules/", "name")).await?;
+    out.insert(
+        "schedule".into(),
+        pickable(
+            scheds
+                .results
+                .into_iter()
+                .map(|s| (s.id, format!("{} ({})", s.name, s.crontab))),
+        ),
+    );
+    Ok(out)
+}
+
+pub(super) fn pickable(items: impl Iterator<Item = (i32, String)>) -> Vec<Choice> {
+    items.map(|(id, label)| Choice { id, label }).collect()
+}
