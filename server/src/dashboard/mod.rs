@@ -14,7 +14,7 @@ use app::{
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
-use chrono::{DateTime, Datelike, Months, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{
     error::Error,
@@ -144,28 +144,17 @@ impl Dashboard {
     }
 }
 
-/// The first `OVERVIEW_ROWS` runs after `now` of every enabled policy, from the calendar service:
-/// this month's runs, and next month's when this month has fewer left (a later month cannot hold
-/// an earlier run). A policy that runs less often than every two months shows no coming run here.
+/// The first `OVERVIEW_ROWS` runs after `now` of every enabled policy: each policy's first
+/// `OVERVIEW_ROWS` runs from the calendar service, merged in time order.
 pub async fn next_runs(
     st: &AppState,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> crate::error::Result<Vec<NextRun>> {
-    let this_month = format!("{:04}-{:02}", now.year(), now.month());
     let mut runs = coming(
-        calendar::all_calendars(st, actor, Some(&this_month)).await?,
+        calendar::coming_runs(st, actor, now, OVERVIEW_ROWS).await?,
         now,
     );
-    if runs.len() < OVERVIEW_ROWS
-        && let Some(next) = now.checked_add_months(Months::new(1))
-    {
-        let next_month = format!("{:04}-{:02}", next.year(), next.month());
-        // A month outside what the calendar accepts (past 2099) has no runs to add.
-        if let Ok(entries) = calendar::all_calendars(st, actor, Some(&next_month)).await {
-            runs.extend(coming(entries, now));
-        }
-    }
     runs.sort_by(|a, b| {
         (a.at, &a.policy_name, a.policy_id).cmp(&(b.at, &b.policy_name, b.policy_id))
     });

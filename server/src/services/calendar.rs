@@ -67,13 +67,34 @@ fn runs(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<DateTime<Utc>> {
+    runs_by(p, s, |c| c.runs_between(from, to))
+}
+
+/// `pick`'s runs of the policy's schedule; none when either is disabled.
+fn runs_by(
+    p: &policy::Model,
+    s: &schedule::Model,
+    pick: impl Fn(&Crontab) -> Vec<DateTime<Utc>>,
+) -> Vec<DateTime<Utc>> {
     if !p.enabled || !s.enabled {
         return Vec::new();
     }
     // A stored crontab was valid when saved; one that no longer parses has no runs to show.
     Crontab::parse(&s.crontab)
-        .map(|c| c.runs_between(from, to))
+        .map(|c| pick(&c))
         .unwrap_or_default()
+}
+
+/// The first `n` runs of a crontab strictly after `after`.
+fn first_runs(c: &Crontab, after: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::with_capacity(n);
+    let mut t = after;
+    while out.len() < n {
+        let Some(next) = c.next_after(t) else { break };
+        out.push(next);
+        t = next;
+    }
+    out
 }
 
 /// `GET /api/v1/policies/{id}/calendar/`: every run of the month, past ones included.
@@ -94,6 +115,27 @@ async fn enabled_runs(
     st: &AppState,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+) -> Result<Vec<(policy::Model, schedule::Model, Vec<DateTime<Utc>>)>> {
+    enabled_with(st, |c| c.runs_between(from, to)).await
+}
+
+/// Every enabled policy on an enabled schedule, by name, with its first `n` runs after `after`
+/// (the overview's coming runs: no month of runs is computed for that).
+pub async fn coming_runs(
+    st: &AppState,
+    _actor: &Actor,
+    after: DateTime<Utc>,
+    n: usize,
+) -> Result<Vec<CalendarEntry>> {
+    Ok(entries(
+        enabled_with(st, |c| first_runs(c, after, n)).await?,
+    ))
+}
+
+/// Every enabled policy on an enabled schedule, by name, with `pick`'s runs of its schedule.
+async fn enabled_with(
+    st: &AppState,
+    pick: impl Fn(&Crontab) -> Vec<DateTime<Utc>>,
 ) -> Result<Vec<(policy::Model, schedule::Model, Vec<DateTime<Utc>>)>> {
     let policies = policy::Entity::find()
         .filter(policy::Column::Enabled.eq(true))
@@ -119,7 +161,7 @@ async fn enabled_runs(
         }
         let runs = cache
             .entry(s.id)
-            .or_insert_with(|| runs(&p, s, from, to))
+            .or_insert_with(|| runs_by(&p, s, &pick))
             .clone();
         out.push((p, s.clone(), runs));
     }
@@ -133,8 +175,13 @@ pub async fn all_calendars(
     month: Option<&str>,
 ) -> Result<Vec<CalendarEntry>> {
     let (from, to) = month_bounds(month, Utc::now())?;
-    Ok(enabled_runs(st, from, to)
-        .await?
+    Ok(entries(enabled_runs(st, from, to).await?))
+}
+
+fn entries(
+    policies: Vec<(policy::Model, schedule::Model, Vec<DateTime<Utc>>)>,
+) -> Vec<CalendarEntry> {
+    policies
         .into_iter()
         .map(|(p, s, runs)| CalendarEntry {
             policy: CalendarPolicy {
@@ -148,7 +195,7 @@ pub async fn all_calendars(
             },
             runs,
         })
-        .collect())
+        .collect()
 }
 
 /// Two runs on one repository closer than this are a conflict: the second would find the
