@@ -233,13 +233,18 @@ impl ResourceKind {
         ResourceKind::Users,
     ];
 
-    /// The word of the page's address and of the REST API's path.
+    /// The word of the page's address and of the REST API's path, and the plural noun.
     pub fn slug(self) -> &'static str {
+        &self.page_path()[1..]
+    }
+
+    /// The dashboard page of the resource.
+    pub fn page_path(self) -> &'static str {
         match self {
-            ResourceKind::Clients => "clients",
-            ResourceKind::Repositories => "repositories",
-            ResourceKind::Policies => "policies",
-            ResourceKind::Users => "users",
+            ResourceKind::Clients => "/clients",
+            ResourceKind::Repositories => "/repositories",
+            ResourceKind::Policies => "/policies",
+            ResourceKind::Users => "/users",
         }
     }
 
@@ -263,15 +268,6 @@ impl ResourceKind {
             ResourceKind::Repositories => "repository",
             ResourceKind::Policies => "policy",
             ResourceKind::Users => "user",
-        }
-    }
-
-    pub fn plural(self) -> &'static str {
-        match self {
-            ResourceKind::Clients => "clients",
-            ResourceKind::Repositories => "repositories",
-            ResourceKind::Policies => "policies",
-            ResourceKind::Users => "users",
         }
     }
 

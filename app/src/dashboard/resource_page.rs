@@ -40,13 +40,13 @@ pub fn ResourcePage(kind: ResourceKind) -> impl IntoView {
     let editor = Editor::new(kind);
     let pending_delete = RwSignal::new(None::<(i32, String)>);
     let launch_message = RwSignal::new(String::new());
-    let base = kind_base(kind);
+    let base = kind.page_path();
     view! {
         <Title text=format!("{} — CyBorgBackup", kind.title())/>
         <h1>{kind.title()}</h1>
         <div class="columns">
             <section aria-labelledby="list-title">
-                <h2 id="list-title" class="visually-hidden">{format!("All {}", kind.plural())}</h2>
+                <h2 id="list-title" class="visually-hidden">{format!("All {}", kind.slug())}</h2>
                 <Form method="GET" action=base attr:class="search-form" attr:role="search">
                     <label for="resource-search">"Search"</label>
                     <input
@@ -101,16 +101,6 @@ pub fn ResourcePage(kind: ResourceKind) -> impl IntoView {
     .into_any()
 }
 
-/// `/clients` etc.: the page's own address.
-fn kind_base(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Clients => "/clients",
-        ResourceKind::Repositories => "/repositories",
-        ResourceKind::Policies => "/policies",
-        ResourceKind::Users => "/users",
-    }
-}
-
 #[component]
 fn ResourceTable(
     kind: ResourceKind,
@@ -122,7 +112,7 @@ fn ResourceTable(
     pending_delete: RwSignal<Option<(i32, String)>>,
     launch_message: RwSignal<String>,
 ) -> impl IntoView {
-    let base = kind_base(kind);
+    let base = kind.page_path();
     // Policies launch from their row and show the first job it made.
     let launch = Action::new(|id: &i32| launch_now(*id));
     let navigate = use_navigate();
@@ -155,7 +145,7 @@ fn ResourceTable(
     let rows = if page.results.is_empty() {
         view! {
             <tr>
-                <td colspan=width class="empty">{format!("No {}.", kind.plural())}</td>
+                <td colspan=width class="empty">{format!("No {}.", kind.slug())}</td>
             </tr>
         }
         .into_any()
@@ -237,7 +227,7 @@ fn ResourceTable(
             base
             count
             noun=kind.noun()
-            plural=kind.plural()
+            plural=kind.slug()
             search
             order_by
             current

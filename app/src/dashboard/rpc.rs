@@ -413,13 +413,13 @@ pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
 #[server(prefix = "/rpc", endpoint = "launch_policy")]
 pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
     let token = ssr::need_token()?;
-    use crate::backend::BackendError;
-    let launched = ssr::backend()?.launch_policy(&token, id).await;
-    job_outcome(launched.and_then(|l| {
-        l.jobs.first().copied().ok_or_else(|| {
-            BackendError::Refused("The policy has no enabled client: nothing was launched.".into())
-        })
-    }))
+    // The service refuses a launch that would make no job (no enabled client).
+    job_outcome(
+        ssr::backend()?
+            .launch_policy(&token, id)
+            .await
+            .map(|l| l.job),
+    )
 }
 
 /// Search results shown at once on the catalog page.

@@ -5,10 +5,13 @@ use app::{
     resources::Choices,
 };
 
-use super::{query, resources::PICKABLE};
+use super::{
+    query,
+    resources::{client_choices, pickable, pickable_query},
+};
 use crate::{
     error::Result,
-    services::{Actor, clients, jobs, policies},
+    services::{Actor, jobs, policies},
     state::AppState,
 };
 
@@ -36,25 +39,12 @@ pub async fn view(st: &AppState, actor: &Actor, id: i32) -> Result<JobView> {
 
 /// The policies (`policy`) and clients (`client`) by name, for the jobs list's filters.
 pub async fn filters(st: &AppState, actor: &Actor) -> Result<Choices> {
-    let first = |path: &str, order: &str| {
-        query(
-            path,
-            &[
-                ("order_by", order.to_string()),
-                ("page_size", PICKABLE.to_string()),
-            ],
-        )
-    };
     let mut out = Choices::new();
-    let ps = policies::list(st, actor, &first("/api/v1/policies/", "name")).await?;
+    let ps = policies::list(st, actor, &pickable_query("/api/v1/policies/", "name")).await?;
     out.insert(
         "policy".into(),
-        super::resources::pickable(ps.results.into_iter().map(|p| (p.id, p.name))),
+        pickable(ps.results.into_iter().map(|p| (p.id, p.name))),
     );
-    let cs = clients::list(st, actor, &first("/api/v1/clients/", "hostname")).await?;
-    out.insert(
-        "client".into(),
-        super::resources::pickable(cs.results.into_iter().map(|c| (c.id, c.hostname))),
-    );
+    out.insert("client".into(), client_choices(st, actor).await?);
     Ok(out)
 }

@@ -18,7 +18,7 @@ use crate::{
 
 /// How many objects a picker offers, in name order (a fleet with more clients than this needs a
 /// searching picker; see docs/DASHBOARD.md).
-pub(super) const PICKABLE: u64 = 1000;
+const PICKABLE: u64 = 1000;
 
 fn rows<T: Serialize>(kind: ResourceKind, page: Page<T>) -> Result<Page<ResourceRow>> {
     let results = page
@@ -167,26 +167,14 @@ pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result
     if kind != ResourceKind::Policies {
         return Ok(out);
     }
-    let first = |path: &str, order: &str| {
-        query(
-            path,
-            &[
-                ("order_by", order.to_string()),
-                ("page_size", PICKABLE.to_string()),
-            ],
-        )
-    };
-    let clients = clients::list(st, actor, &first("/api/v1/clients/", "hostname")).await?;
-    out.insert(
-        "clients".into(),
-        pickable(clients.results.into_iter().map(|c| (c.id, c.hostname))),
-    );
-    let repos = repositories::list(st, actor, &first("/api/v1/repositories/", "name")).await?;
+    out.insert("clients".into(), client_choices(st, actor).await?);
+    let repos =
+        repositories::list(st, actor, &pickable_query("/api/v1/repositories/", "name")).await?;
     out.insert(
         "repository".into(),
         pickable(repos.results.into_iter().map(|r| (r.id, r.name))),
     );
-    let scheds = schedules::list(st, actor, &first("/api/v1/schedules/", "name")).await?;
+    let scheds = schedules::list(st, actor, &pickable_query("/api/v1/schedules/", "name")).await?;
     out.insert(
         "schedule".into(),
         pickable(
@@ -197,6 +185,23 @@ pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result
         ),
     );
     Ok(out)
+}
+
+/// The list request of the first `PICKABLE` objects of `path` in `order`.
+pub(super) fn pickable_query(path: &str, order: &str) -> ListRequest {
+    query(
+        path,
+        &[
+            ("order_by", order.to_string()),
+            ("page_size", PICKABLE.to_string()),
+        ],
+    )
+}
+
+/// The clients by hostname, as a picker or a filter offers them.
+pub(super) async fn client_choices(st: &AppState, actor: &Actor) -> Result<Vec<Choice>> {
+    let cs = clients::list(st, actor, &pickable_query("/api/v1/clients/", "hostname")).await?;
+    Ok(pickable(cs.results.into_iter().map(|c| (c.id, c.hostname))))
 }
 
 pub(super) fn pickable(items: impl Iterator<Item = (i32, String)>) -> Vec<Choice> {
