@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: runs every test of CyBorgBackup, on a fresh machine too.
 #   1. scripts/setup.sh (tools; fast when they are there)
-#   2. PostgreSQL on 127.0.0.1:5432 (started when down), leftover cyborg_test_% databases dropped
+#   2. PostgreSQL on 127.0.0.1:5432 (started when down), leftover cyborg_test_% databases dropped;
+#      MariaDB on 127.0.0.1:3306 (started when down; the mysql dump test uses it)
 #   3. cargo fmt --check, cargo clippy -D warnings (package `server`, all targets)
 #   4. cargo test -p server -p migrations against SQLite (unit, integration and doc tests)
 #   5. the integration tests of `server` again against PostgreSQL
@@ -35,6 +36,8 @@ summary() {
   local s
   for s in "${STEPS[@]}"; do echo "  $s"; done
   echo "logs: $LOG_DIR"
+  # A full disk fails a build with a bare "Failed to build": say how much was left.
+  echo "disk: $(df -h --output=avail "$ROOT" | tail -1 | tr -d ' ') free, target $(du -sh "$ROOT/target" 2>/dev/null | cut -f1)"
   if ((SKIPPED)); then
     echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
   else
@@ -119,8 +122,22 @@ ensure_postgres() {
   done
 }
 
+ensure_mariadb() {
+  if ! mysqladmin -h 127.0.0.1 -u root --connect-timeout=2 ping >/dev/null 2>&1; then
+    echo "MariaDB does not answer on 127.0.0.1:3306: starting it"
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    local _
+    for _ in $(seq 1 60); do
+      mysqladmin -h 127.0.0.1 -u root --connect-timeout=2 ping >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  fi
+  mysqladmin -h 127.0.0.1 -u root --connect-timeout=2 ping
+}
+
 step check "setup" bash scripts/setup.sh
 step check "postgresql" ensure_postgres
+step check "mariadb" ensure_mariadb
 step check "cargo fmt --check" cargo fmt --all -- --check --color never
 step check "cargo clippy -p server" cargo clippy -p server --all-targets -- -D warnings
 step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p migrations -p app

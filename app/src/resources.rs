@@ -365,18 +365,20 @@ pub fn policy_type_help(policy_type: &str) -> &'static str {
             "The folders you list. extra_vars: {\"folders\": [\"/srv/data\", \"/home\"], \"exclude\": [\"*.cache\"]} (folders required)."
         }
         "mysql" => {
-            "A mysqldump of the databases piped into borg. extra_vars: {\"databases\": [\"app\"]} (empty or absent for all), plus the credentials to use on the client."
+            "One mysqldump of the databases (with their CREATE DATABASE lines) archived as mysql.sql. extra_vars: {\"databases\": [\"app\"], \"user\": \"backup\", \"password\": \"…\", \"host\": \"127.0.0.1\", \"port\": 3306} (databases absent for all; the rest optional). The password is stored encrypted, shown as $encrypted$ (send that back to keep it) and reaches mysqldump through its environment, never a command line."
         }
         "postgresql" => {
-            "pg_dump of each database (or pg_dumpall) piped into borg. extra_vars: {\"databases\": [\"app\"], \"user\": \"postgres\"}."
+            "pg_dump --create of each database (or pg_dumpall) archived as postgresql.sql; restore with psql -f. extra_vars: {\"databases\": [\"app\"], \"user\": \"postgres\", \"password\": \"…\", \"host\": \"127.0.0.1\", \"port\": 5432} (databases absent for the whole cluster; without host, the local socket). The password is stored encrypted and shown as $encrypted$."
         }
         "piped" => {
-            "The output of any command, archived as one file. extra_vars: {\"command\": \"tar -C /srv -cf - data\"}."
+            "The output of any shell command, archived as one file; the job fails if the command exits non-zero. extra_vars: {\"command\": \"tar -C /srv -cf - data\", \"stdin_name\": \"srv-data.tar\"} (stdin_name optional; an optional \"password\" reaches the command as $CYBORG_PASSWORD)."
         }
         "proxmox" => {
-            "vzdump --stdout of Proxmox guests. extra_vars: {\"vmids\": [100, 101]} (absent for all)."
+            "vzdump --stdout of Proxmox guests. Not run by this version of the job engine yet: a job of this type ends in error."
         }
-        "vm" => "Virtual machines through the VM provider chosen below.",
+        "vm" => {
+            "Virtual machines through the VM provider chosen below. Not run by this version of the job engine yet."
+        }
         _ => "",
     }
 }

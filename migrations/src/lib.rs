@@ -5,6 +5,7 @@ mod m20261127_000001_init;
 mod m20261127_000002_engine;
 mod m20261127_000003_catalog_state;
 mod m20261128_000004_archive_roots;
+mod m20261128_000005_job_extra_vars;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_engine::Migration),
             Box::new(m20261127_000003_catalog_state::Migration),
             Box::new(m20261128_000004_archive_roots::Migration),
+            Box::new(m20261128_000005_job_extra_vars::Migration),
         ]
     }
 }

@@ -28,6 +28,9 @@ pub enum Error {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// What the server needed from elsewhere failed: a client unreachable over SSH, borg's error.
+    #[error("{0}")]
+    BadGateway(String),
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -61,6 +64,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Error::Database(e) => match e.sql_err() {
                 // A race lost between our own uniqueness/reference checks and the write: the
                 // client's request conflicts with the stored state, it is not a server fault.
@@ -81,7 +85,8 @@ impl IntoResponse for Error {
             Error::BadRequest(m)
             | Error::Forbidden(m)
             | Error::NotFound(m)
-            | Error::Conflict(m) => m,
+            | Error::Conflict(m)
+            | Error::BadGateway(m) => m,
             Error::Unauthorized(m) => {
                 let mut resp = (status, Json(ErrorDetail { detail: m })).into_response();
                 resp.headers_mut().insert(

@@ -76,6 +76,27 @@ pub struct Job {
     pub master_job: Option<i32>,
     /// Ids of the jobs that wait for this one, ascending.
     pub dependent_jobs: Vec<i32>,
+    /// A JSON object's text (`""`: none); a restore job's `dest_folder`, `items` and `dry_run`.
+    #[serde(default)]
+    pub extra_vars: String,
+}
+
+/// `POST /api/v1/restore/`: extract items of an archive on a client, into a folder there.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RestoreInput {
+    /// The archive, by name (as `archive_name` of its backup job and catalog entries).
+    pub archive_name: Option<String>,
+    /// Needed only when archives of that name exist in several repositories.
+    pub repository: Option<i32>,
+    /// The client the files are written on (any client, not only the one backed up).
+    pub client: Option<i32>,
+    /// Absolute; created when missing; the archive's paths are recreated below it.
+    pub dest_folder: Option<String>,
+    /// Archive paths (as the catalog shows them) of files or folders; empty or absent: all.
+    pub items: Option<Vec<String>>,
+    /// List what would be restored, write nothing.
+    pub dry_run: Option<bool>,
 }
 
 /// The statuses of a job that is over (it will not change again).

@@ -1,12 +1,17 @@
 //! `/api/v1/catalogs/`: read-only.
 use app::dto::{CatalogEntry, ErrorDetail, FieldErrors, Page};
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     api::extract::{BigId, ListParams, Query},
     error::Result,
-    services::{Actor, catalogs},
+    services::{Actor, catalogs, download},
     state::AppState,
 };
 
@@ -14,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(read))
+        .routes(routes!(download))
 }
 
 /// Every archived file. Filters include `archive_name`, `job`, `path`, `path__startswith`,
@@ -38,4 +44,31 @@ async fn read(
     BigId(id): BigId,
 ) -> Result<Json<CatalogEntry>> {
     Ok(Json(catalogs::get(&st, &actor, id).await?))
+}
+
+/// The entry's content (superuser): a file's bytes, or a folder as an uncompressed tar, read out
+/// of its archive on the client that made it and streamed as borg produces it. 409 for a symlink
+/// or device, or when that client was deleted; 502 when the client cannot be reached or borg
+/// fails before sending anything (a failure later breaks the transfer rather than ending it).
+#[utoipa::path(get, path = "/api/v1/catalogs/{id}/download/", tag = "catalogs",
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The file, or a tar of the folder",
+               content_type = "application/octet-stream"),
+              (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
+              (status = 409, body = ErrorDetail), (status = 502, body = ErrorDetail)))]
+async fn download(State(st): State<AppState>, actor: Actor, BigId(id): BigId) -> Result<Response> {
+    let d = download::download(&st, &actor, id).await?;
+    let mut resp = d.body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(d.content_type),
+    );
+    if let Ok(v) = HeaderValue::from_str(&download::content_disposition(&d.filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(n) = d.length {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+    }
+    Ok(resp)
 }

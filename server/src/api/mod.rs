@@ -9,6 +9,7 @@ pub mod extract;
 mod jobs;
 mod policies;
 mod repositories;
+mod restore;
 mod root;
 mod schedules;
 mod settings;
@@ -65,6 +66,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(calendar::router())
         .merge(catalogs::router())
         .merge(jobs::router())
+        .merge(restore::router())
         .merge(settings::router())
         .split_for_parts();
     doc.info.version = app::VERSION.into();

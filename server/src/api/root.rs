@@ -34,6 +34,7 @@ async fn index() -> Json<BTreeMap<&'static str, &'static str>> {
         ("catalogs", "/api/v1/catalogs/"),
         ("calendar", "/api/v1/calendar/"),
         ("jobs", "/api/v1/jobs/"),
+        ("restore", "/api/v1/restore/"),
         ("stats", "/api/v1/stats/"),
         ("settings", "/api/v1/settings/"),
         ("openapi", "/api/v1/openapi.json"),

@@ -51,7 +51,8 @@ fn to_backend(e: Error) -> BackendError {
         | Error::Forbidden(_)
         | Error::NotFound(_)
         | Error::MethodNotAllowed
-        | Error::Conflict(_) => BackendError::Refused(e.to_string()),
+        | Error::Conflict(_)
+        | Error::BadGateway(_) => BackendError::Refused(e.to_string()),
     }
 }
 

@@ -50,9 +50,14 @@ pub fn already_exists(log_line: &str) -> bool {
     log_line.contains("A repository already exists at")
 }
 
-/// `borg create --json` of `sources` into `repo::archive`. `ratelimit` is KiB/s.
+/// `borg create --json` of `sources` into `repo::archive`. `ratelimit` is KiB/s. A stream
+/// source is read from stdin (`-`) and archived under its name.
 pub fn create(repo: &str, archive: &str, sources: &Sources, ratelimit: Option<i32>) -> Vec<String> {
     let mut a = argv(&["borg", "create", "--json", "--lock-wait", LOCK_WAIT]);
+    if let Some(stream) = &sources.stream {
+        a.push("--stdin-name".into());
+        a.push(stream.name.clone());
+    }
     if sources.one_file_system {
         a.push("--one-file-system".into());
     }
@@ -94,6 +99,63 @@ pub fn list_archives(repo: &str) -> Vec<String> {
         LOCK_WAIT,
         "--",
         repo,
+    ])
+}
+
+/// `borg extract --list` of `items` (archive paths, matched literally as path prefixes: `pp:`,
+/// so a path that looks like a pattern is not one) of `repo::archive`, into the current folder;
+/// no items: everything.
+pub fn extract(repo: &str, archive: &str, items: &[String], dry_run: bool) -> Vec<String> {
+    let mut a = argv(&["borg", "extract", "--list", "--lock-wait", LOCK_WAIT]);
+    if dry_run {
+        a.push("--dry-run".into());
+    }
+    a.push("--".into());
+    a.push(format!("{repo}::{archive}"));
+    a.extend(items.iter().map(|i| format!("pp:{i}")));
+    a
+}
+
+/// How long a download waits for a repository lock held by a job before it answers "busy".
+pub const DOWNLOAD_LOCK_WAIT: &str = "30";
+
+/// `borg extract --stdout` of the one file `path` of `repo::archive`.
+pub fn extract_stdout(repo: &str, archive: &str, path: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "extract",
+        "--stdout",
+        "--lock-wait",
+        DOWNLOAD_LOCK_WAIT,
+        "--",
+        &format!("{repo}::{archive}"),
+        &format!("pp:{path}"),
+    ])
+}
+
+/// `borg export-tar` of the folder `path` of `repo::archive` to stdout (an uncompressed tar).
+pub fn export_tar(repo: &str, archive: &str, path: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "export-tar",
+        "--lock-wait",
+        DOWNLOAD_LOCK_WAIT,
+        "--",
+        &format!("{repo}::{archive}"),
+        "-",
+        &format!("pp:{path}"),
+    ])
+}
+
+/// `borg delete repo::archive`: one archive (a partial one left by a failed dump).
+pub fn delete_archive(repo: &str, archive: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "delete",
+        "--lock-wait",
+        LOCK_WAIT,
+        "--",
+        &format!("{repo}::{archive}"),
     ])
 }
 
@@ -276,7 +338,7 @@ mod tests {
         let s = Sources {
             paths: vec!["/srv/my data".into(), "-rf".into()],
             excludes: vec!["*.tmp".into()],
-            one_file_system: false,
+            ..Sources::default()
         };
         let a = create("/repo", "folders-h-2026", &s, Some(512));
         let dd = a.iter().position(|w| w == "--").unwrap();
@@ -289,6 +351,13 @@ mod tests {
         let rl = a.iter().position(|w| w == "--upload-ratelimit").unwrap();
         assert_eq!(a[rl + 1], "512");
         assert!(!create("/r", "a", &s, Some(0)).contains(&"--upload-ratelimit".to_string()));
+
+        let dump =
+            super::super::sources::for_policy("mysql", r#"{"stdin_name": "-x.sql"}"#).unwrap();
+        let a = create("/repo", "mysql-h-2026", &dump, None);
+        let n = a.iter().position(|w| w == "--stdin-name").unwrap();
+        assert_eq!(a[n + 1], "-x.sql", "the name is the option's value");
+        assert_eq!(a[a.len() - 2..], ["/repo::mysql-h-2026", "-"]);
     }
 
     #[test]

@@ -12,14 +12,14 @@ use super::{
     Engine,
     borg::{self, Keep},
     log::JobLog,
-    remote::{self, Finished, Pids, Session, Stdout},
+    remote::{self, Feed, Finished, Pids, Session, Stdout},
     sources,
     ssh::{self, SSH_ERROR_STATUS, SshTarget},
 };
 use crate::{
     catalog,
     entities::{archive, client, job, policy, repository},
-    services::now,
+    services::{now, restore::RestoreParams},
     ssh_keys,
 };
 
@@ -68,11 +68,20 @@ async fn set_pid(eng: &Engine, job_id: i32, col: job::Column, pid: Option<u32>) 
 type Step<T> = Result<T, Outcome>;
 
 struct Subjects {
-    policy: policy::Model,
+    /// `None` only for a restore whose archive's policy was deleted since.
+    policy: Option<policy::Model>,
     client: client::Model,
     repository: repository::Model,
     passphrase: String,
     target: SshTarget,
+}
+
+impl Subjects {
+    fn policy(&self) -> Step<&policy::Model> {
+        self.policy
+            .as_ref()
+            .ok_or_else(|| Outcome::Error("the job's policy no longer exists".into()))
+    }
 }
 
 impl JobRun {
@@ -93,7 +102,7 @@ impl JobRun {
             s.client.username,
             s.client.hostname,
             s.client.port,
-            s.policy.name,
+            s.policy.as_ref().map_or("(deleted)", |p| p.name.as_str()),
             s.repository.path
         ));
         match self.job.job_type.as_str() {
@@ -101,6 +110,7 @@ impl JobRun {
             "job" => self.backup(s).await,
             "catalog" => self.catalog(s).await,
             "prune" => self.prune(s).await,
+            "restore" => self.restore(s).await,
             other => Err(Outcome::Error(format!(
                 "job type {other} is not run by this version of the engine"
             ))),
@@ -116,8 +126,7 @@ impl JobRun {
                 .await
                 .map_err(db_err)?,
             None => None,
-        }
-        .ok_or_else(|| missing("policy"))?;
+        };
         let client = match self.job.client_id {
             Some(id) => client::Entity::find_by_id(id)
                 .one(db)
@@ -147,13 +156,7 @@ impl JobRun {
                     ))
                 })?
         };
-        let target = SshTarget {
-            hostname: client.hostname.clone(),
-            port: u16::try_from(client.port).unwrap_or(22),
-            username: client.username.clone(),
-            data_dir: self.eng.data_dir.clone(),
-            agent: self.eng.agent_for(&repository.path).await,
-        };
+        let target = self.eng.target(&client, &repository.path).await;
         Ok(Subjects {
             policy,
             client,
@@ -165,11 +168,24 @@ impl JobRun {
 
     /// Runs one borg; a canceled run or an SSH failure ends the job here.
     async fn borg(&mut self, s: &Subjects, argv: Vec<String>) -> Step<Finished> {
+        self.borg_with(s, argv, None, None).await
+    }
+
+    /// Runs one borg reading `feed`'s output on stdin, or in `workdir` (see [`borg`](Self::borg)).
+    async fn borg_with(
+        &mut self,
+        s: &Subjects,
+        argv: Vec<String>,
+        feed: Option<Feed<'_>>,
+        workdir: Option<&str>,
+    ) -> Step<Finished> {
         let pids = (self.eng.clone(), self.job.id);
         let on = Session {
             target: &s.target,
             passphrase: &s.passphrase,
             pids: &pids,
+            feed,
+            workdir,
         };
         let (f, _) = remote::run_borg::<(), _, _>(
             &on,
@@ -289,7 +305,7 @@ impl JobRun {
     }
 
     async fn backup(&mut self, s: Subjects) -> Step<Outcome> {
-        let src = sources::for_policy(&s.policy.policy_type, &s.policy.extra_vars)
+        let src = sources::for_policy(&s.policy()?.policy_type, &s.policy()?.extra_vars)
             .map_err(Outcome::Error)?;
         let taken: HashSet<String> = archive::Entity::find()
             .select_only()
@@ -313,7 +329,7 @@ impl JobRun {
                     .map_err(db_err)?,
             )
             .collect();
-        let name = borg::archive_name(&s.policy.policy_type, &s.client.hostname, now(), |n| {
+        let name = borg::archive_name(&s.policy()?.policy_type, &s.client.hostname, now(), |n| {
             taken.contains(n)
         });
         self.job.archive_name = name.clone();
@@ -326,7 +342,15 @@ impl JobRun {
         .await
         .map_err(db_err)?;
         let argv = borg::create(&s.repository.path, &name, &src, s.client.bandwidth_limit);
-        let f = self.borg(&s, argv).await?;
+        let secret = match &src.stream {
+            Some(st) => self.feed_secret(&s, st)?,
+            None => None,
+        };
+        let feed = src.stream.as_ref().map(|st| Feed {
+            command: &st.command,
+            secret: secret.as_ref().map(|(var, value)| (*var, value.as_str())),
+        });
+        let f = self.borg_with(&s, argv, feed, None).await?;
         let warning = f.code == Some(1);
         if f.code != Some(0) && !warning {
             return Err(Outcome::Failed(format!(
@@ -334,6 +358,11 @@ impl JobRun {
                 code(&f),
                 last_line(&f)
             )));
+        }
+        if let Some(st) = &src.stream
+            && f.feed_exit != Some(0)
+        {
+            return Err(self.failed_feed(&s, &name, st, f.feed_exit).await);
         }
         let stats = borg::parse_create(&f.stdout).map_err(|e| {
             Outcome::Error(format!("borg create --json printed no statistics: {e}"))
@@ -351,7 +380,7 @@ impl JobRun {
         archive::ActiveModel {
             repository_id: Set(s.repository.id),
             client_id: Set(Some(s.client.id)),
-            policy_id: Set(Some(s.policy.id)),
+            policy_id: Set(Some(s.policy()?.id)),
             job_id: Set(Some(self.job.id)),
             name: Set(name.clone()),
             created: Set(now()),
@@ -365,6 +394,100 @@ impl JobRun {
             "archive {name}: {} files, {} bytes read, {} bytes added after deduplication",
             stats.nfiles, stats.original_size, stats.deduplicated_size
         );
+        if warning {
+            text.push_str("; borg finished with warnings (exit 1), see the log");
+        }
+        Ok(Outcome::Successful(text))
+    }
+
+    /// The secret a stream's command gets (the policy's decrypted `extra_vars.password`), to
+    /// hide from the log as well.
+    fn feed_secret(
+        &mut self,
+        s: &Subjects,
+        st: &sources::Stream,
+    ) -> Step<Option<(&'static str, String)>> {
+        let (Some(var), Some(stored)) = (
+            st.password_env,
+            sources::stored_password(&s.policy()?.extra_vars),
+        ) else {
+            return Ok(None);
+        };
+        let password = self.eng.secrets.decrypt(&stored).map_err(|e| {
+            Outcome::Error(format!(
+                "the policy's password cannot be decrypted with this server's secret key ({e}); \
+                 was CYBORG_SECRET_KEY changed?"
+            ))
+        })?;
+        self.log.hide(&password);
+        Ok(Some((var, password)))
+    }
+
+    /// A stream whose command failed: borg archived what the command wrote before it failed,
+    /// which must not pass for a good backup, so that archive is deleted.
+    async fn failed_feed(
+        &mut self,
+        s: &Subjects,
+        name: &str,
+        st: &sources::Stream,
+        status: Option<i32>,
+    ) -> Outcome {
+        let status = status.map_or_else(|| "no status".to_string(), |c| format!("status {c}"));
+        let deleted = match self
+            .borg(s, borg::delete_archive(&s.repository.path, name))
+            .await
+        {
+            Ok(f) if f.code == Some(0) => format!("the partial archive {name} was deleted"),
+            Ok(f) => format!(
+                "deleting the partial archive {name} failed too (exit {}): delete it by hand",
+                code(&f)
+            ),
+            Err(o) => return o,
+        };
+        Outcome::Failed(format!(
+            "the command whose output is archived ({}) ended with {status}; {deleted}",
+            st.command
+        ))
+    }
+
+    /// `borg extract` of the job's items into its destination folder on its client (made if
+    /// missing; not touched at all for a dry run).
+    async fn restore(&mut self, s: Subjects) -> Step<Outcome> {
+        let p: RestoreParams = serde_json::from_str(&self.job.extra_vars).map_err(|e| {
+            Outcome::Error(format!("the restore job's parameters are unreadable: {e}"))
+        })?;
+        let argv = borg::extract(
+            &s.repository.path,
+            &self.job.archive_name,
+            &p.items,
+            p.dry_run,
+        );
+        let workdir = (!p.dry_run).then_some(p.dest_folder.as_str());
+        let f = self.borg_with(&s, argv, None, workdir).await?;
+        let warning = f.code == Some(1);
+        if f.code != Some(0) && !warning {
+            return Err(Outcome::Failed(format!(
+                "borg extract failed (exit {}): {}",
+                code(&f),
+                last_line(&f)
+            )));
+        }
+        let what = if p.items.is_empty() {
+            "everything".to_string()
+        } else {
+            format!("{} item(s)", p.items.len())
+        };
+        let mut text = if p.dry_run {
+            format!(
+                "dry run: {what} of {} listed, nothing written",
+                self.job.archive_name
+            )
+        } else {
+            format!(
+                "{what} of {} restored into {}:{}",
+                self.job.archive_name, s.client.hostname, p.dest_folder
+            )
+        };
         if warning {
             text.push_str("; borg finished with warnings (exit 1), see the log");
         }
@@ -414,6 +537,8 @@ impl JobRun {
             target: &s.target,
             passphrase: &s.passphrase,
             pids: &pids,
+            feed: None,
+            workdir: None,
         };
         let (f, consumed) = remote::run_borg(
             &on,
@@ -474,18 +599,18 @@ impl JobRun {
 
     async fn prune(&mut self, s: Subjects) -> Step<Outcome> {
         let keep = Keep {
-            hourly: s.policy.keep_hourly,
-            daily: s.policy.keep_daily,
-            weekly: s.policy.keep_weekly,
-            monthly: s.policy.keep_monthly,
-            yearly: s.policy.keep_yearly,
+            hourly: s.policy()?.keep_hourly,
+            daily: s.policy()?.keep_daily,
+            weekly: s.policy()?.keep_weekly,
+            monthly: s.policy()?.keep_monthly,
+            yearly: s.policy()?.keep_yearly,
         };
         if !keep.any() {
             return Ok(Outcome::Successful(
                 "the policy keeps every archive (no keep_* rule); nothing pruned".into(),
             ));
         }
-        let glob = borg::archive_glob(&s.policy.policy_type, &s.client.hostname);
+        let glob = borg::archive_glob(&s.policy()?.policy_type, &s.client.hostname);
         let f = self
             .borg(&s, borg::prune(&s.repository.path, &glob, &keep))
             .await?;

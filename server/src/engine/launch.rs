@@ -297,6 +297,48 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
     })
 }
 
+/// A restore to make (checked by `services::restore`).
+pub struct RestoreJob {
+    pub archive: crate::entities::archive::Model,
+    /// Where the files are written.
+    pub client: client::Model,
+    /// The job's `extra_vars` (destination, items, dry run).
+    pub params: String,
+    pub dest_folder: String,
+    pub user: Option<i32>,
+}
+
+/// Makes a `restore` job, pending at once, and wakes the runner. It queues like any job: one at
+/// a time per repository and per client.
+pub async fn restore(eng: &Engine, r: RestoreJob) -> Result<i32> {
+    let t = now();
+    let j = job::ActiveModel {
+        uuid: Set(new_uuid()),
+        name: Set(format!(
+            "Restore {} to {}:{}",
+            r.archive.name, r.client.hostname, r.dest_folder
+        )),
+        job_type: Set("restore".into()),
+        launch_type: Set(LaunchType::Manual.as_str().into()),
+        status: Set("pending".into()),
+        failed: Set(false),
+        policy_id: Set(r.archive.policy_id),
+        client_id: Set(Some(r.client.id)),
+        repository_id: Set(Some(r.archive.repository_id)),
+        archive_name: Set(r.archive.name.clone()),
+        extra_vars: Set(r.params),
+        created: Set(t),
+        modified: Set(t),
+        created_by: Set(r.user),
+        modified_by: Set(r.user),
+        ..Default::default()
+    }
+    .insert(&eng.db)
+    .await?;
+    announce(eng, &[j.id]).await;
+    Ok(j.id)
+}
+
 /// Tells the watchers about new jobs and wakes the runner.
 pub async fn announce(eng: &Engine, ids: &[i32]) {
     if let Ok(rows) = job::Entity::find()

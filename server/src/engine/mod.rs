@@ -10,8 +10,10 @@
 //! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`.
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
+//! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
 mod agent;
 pub mod borg;
+pub mod download;
 mod exec;
 pub mod launch;
 pub mod log;
@@ -133,6 +135,21 @@ impl Engine {
             .await
             .as_ref()
             .map(|a| a.socket.clone())
+    }
+
+    /// How to reach `client` for a borg on the repository at `repository_path`.
+    pub async fn target(
+        &self,
+        client: &crate::entities::client::Model,
+        repository_path: &str,
+    ) -> ssh::SshTarget {
+        ssh::SshTarget {
+            hostname: client.hostname.clone(),
+            port: u16::try_from(client.port).unwrap_or(22),
+            username: client.username.clone(),
+            data_dir: self.data_dir.clone(),
+            agent: self.agent_for(repository_path).await,
+        }
     }
 
     /// Asks the runner to look for work now.

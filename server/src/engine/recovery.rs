@@ -57,6 +57,8 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
                         target,
                         passphrase,
                         pids: &pids,
+                        feed: None,
+                        workdir: None,
                     };
                     match remote::run_borg::<(), _, _>(
                         &on,

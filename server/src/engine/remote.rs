@@ -20,30 +20,88 @@ use super::{
 
 /// The first stderr line of every remote borg: `CYBORG-PID <pid>`.
 const PID_MARK: &str = "CYBORG-PID ";
+/// The stderr line a feed command's wrapper prints when the command ends: `CYBORG-FEED-EXIT <n>`.
+const FEED_MARK: &str = "CYBORG-FEED-EXIT ";
 /// After asking a canceled borg to stop, how long it gets before its connection is killed.
 const STOP_GRACE: Duration = Duration::from_secs(40);
 
-/// The remote command line: print the shell's pid, read the passphrase from stdin into
-/// BORG_PASSPHRASE, then `exec env TZ=UTC … borg …` (same pid). Every word of `borg_argv` is
-/// quoted by `shell::with_secret_env`.
-pub fn borg_command_line(borg_argv: &[String]) -> Result<String, ShellError> {
+/// The remote command line: print the shell's pid, enter `workdir` (made if missing) when
+/// given, read the passphrase from stdin into BORG_PASSPHRASE, then `exec env TZ=UTC … borg …`
+/// (same pid). Every word of `borg_argv` and the folder are quoted by `shell::quote`.
+pub fn borg_command_line(
+    borg_argv: &[String],
+    workdir: Option<&str>,
+) -> Result<String, ShellError> {
     let mut argv: Vec<String> = vec!["env".into()];
     argv.extend(BORG_ENV.iter().map(|(k, v)| format!("{k}={v}")));
     argv.extend(borg_argv.iter().cloned());
+    let enter = match workdir {
+        // Exit 2, borg's "error": a failed mkdir's own 1 would read as borg's "warning".
+        Some(dir) => {
+            let d = shell::quote(dir)?;
+            format!(
+                "{{ mkdir -p -- {d} && cd -- {d}; }} || {{ echo \"cyborgbackup: cannot create \
+                 or enter the folder\" {d} >&2; exit 2; }}; "
+            )
+        }
+        None => String::new(),
+    };
     Ok(format!(
-        "printf '{PID_MARK}%s\\n' \"$$\" >&2; {}",
+        "printf '{PID_MARK}%s\\n' \"$$\" >&2; {enter}{}",
         shell::with_secret_env("BORG_PASSPHRASE", &argv)?
     ))
 }
 
+/// A command whose standard output borg archives (`borg create … -`).
+#[derive(Clone, Copy)]
+pub struct Feed<'a> {
+    /// Shell text; its user values already quoted.
+    pub command: &'a str,
+    /// An environment variable the command alone gets (a database password): its value travels
+    /// as the second line of stdin, after the passphrase.
+    pub secret: Option<(&'a str, &'a str)>,
+}
+
+/// The remote command line for a borg that reads `feed`'s output on stdin: the feed runs in a
+/// background subshell writing into a FIFO (in a fresh `mktemp -d` directory, removed as soon as
+/// both ends are open) that becomes borg's stdin; borg is still `exec`ed, so the pid printed first
+/// is borg's. The feed gets its secret and never the passphrase; borg never gets the secret. The
+/// subshell reports the command's exit status as `CYBORG-FEED-EXIT <n>` on stderr, since borg
+/// archives whatever arrived and succeeds even when the dump failed.
+pub fn feed_command_line(borg_argv: &[String], feed: &Feed) -> Result<String, ShellError> {
+    let mut argv: Vec<String> = vec!["env".into()];
+    argv.extend(BORG_ENV.iter().map(|(k, v)| format!("{k}={v}")));
+    argv.extend(borg_argv.iter().cloned());
+    let secret = match feed.secret {
+        Some((var, _)) if !shell::is_var_name(var) => {
+            return Err(ShellError::InvalidVarName(var.to_string()));
+        }
+        Some((var, _)) => format!("{var}=$CYBORG_FEED_SECRET; export {var}; "),
+        None => String::new(),
+    };
+    Ok(format!(
+        "printf '{PID_MARK}%s\\n' \"$$\" >&2; IFS= read -r BORG_PASSPHRASE; \
+         IFS= read -r CYBORG_FEED_SECRET; d=$(mktemp -d) && mkfifo \"$d/feed\" || \
+         {{ echo 'cyborgbackup: cannot make a FIFO for the command on the client' >&2; exit 2; }}; \
+         ( exec >\"$d/feed\"; rm -rf \"$d\"; unset BORG_PASSPHRASE; {secret}\
+         unset CYBORG_FEED_SECRET; ( {} ); printf '{FEED_MARK}%s\\n' \"$?\" >&2 ) & \
+         unset CYBORG_FEED_SECRET; export BORG_PASSPHRASE; exec {} <\"$d/feed\"",
+        feed.command,
+        shell::command_line(&argv)?
+    ))
+}
+
 /// The remote script stopping our borg `pid` (only if that pid is a borg): SIGTERM (borg then
-/// releases its repository lock itself), up to 30 s to go, then SIGKILL. Exit 0: gone (or was
-/// not there); 3: it had to be killed, so its lock may be stale.
+/// releases its repository lock itself), up to 30 s to go, then SIGKILL. Once borg is gone, what
+/// is left of its process group (a feed command) gets SIGTERM: sshd made borg's shell a session
+/// and group leader, so the group id is the pid. Exit 0: gone (or was not there); 3: it had to
+/// be killed, so its lock may be stale.
 pub fn stop_script(pid: u32) -> String {
     format!(
         "p={pid}; [ \"$(cat /proc/$p/comm 2>/dev/null)\" = borg ] || exit 0; kill -TERM $p; \
-         i=0; while [ $i -lt 60 ]; do kill -0 $p 2>/dev/null || exit 0; sleep 0.5; i=$((i+1)); \
-         done; kill -KILL $p; sleep 1; exit 3"
+         i=0; while [ $i -lt 60 ]; do kill -0 $p 2>/dev/null || {{ kill -TERM -$p 2>/dev/null; \
+         exit 0; }}; sleep 0.5; i=$((i+1)); done; kill -KILL $p; sleep 1; \
+         kill -TERM -$p 2>/dev/null; exit 3"
     )
 }
 
@@ -57,6 +115,8 @@ pub struct Finished {
     pub stdout: String,
     /// The last stderr lines (for explanations).
     pub stderr_tail: Vec<String>,
+    /// A feed command's exit status (`None`: no feed, or it never reported).
+    pub feed_exit: Option<i32>,
 }
 
 /// What to do with borg's stdout.
@@ -67,11 +127,15 @@ pub enum Stdout {
     Stream,
 }
 
-/// Where a borg runs: the client, the repository passphrase, and where its pids are recorded.
+/// Where a borg runs: the client, the repository passphrase, where its pids are recorded, and
+/// the command it reads on stdin if any.
 pub struct Session<'a, P: Pids> {
     pub target: &'a SshTarget,
     pub passphrase: &'a str,
     pub pids: &'a P,
+    pub feed: Option<Feed<'a>>,
+    /// The folder borg runs in (a restore's destination), made if missing.
+    pub workdir: Option<&'a str>,
 }
 
 impl<P: Pids> Clone for Session<'_, P> {
@@ -88,8 +152,22 @@ pub trait Pids {
     fn remote(&self, pid: Option<u32>) -> impl std::future::Future<Output = ()> + Send;
 }
 
-/// Spawns `ssh … 'wrapper borg …'` with the passphrase on stdin.
-fn spawn(target: &SshTarget, line: &str, passphrase: &str) -> std::io::Result<Child> {
+/// Spawns one borg on `target` with the passphrase on stdin, its stdout and stderr piped, killed
+/// when dropped; for callers that read its output themselves (downloads).
+pub fn spawn_borg(
+    target: &SshTarget,
+    borg_argv: &[String],
+    passphrase: &str,
+) -> anyhow::Result<Child> {
+    Ok(spawn(
+        target,
+        &borg_command_line(borg_argv, None)?,
+        &[passphrase],
+    )?)
+}
+
+/// Spawns `ssh … 'wrapper borg …'` with `stdin_lines` (the passphrase, a feed's secret) on stdin.
+fn spawn(target: &SshTarget, line: &str, stdin_lines: &[&str]) -> std::io::Result<Child> {
     let mut child = target
         .command(line)
         .stdin(Stdio::piped())
@@ -99,7 +177,10 @@ fn spawn(target: &SshTarget, line: &str, passphrase: &str) -> std::io::Result<Ch
         .process_group(0)
         .spawn()?;
     if let Some(mut pipe) = child.stdin.take() {
-        let bytes = format!("{passphrase}\n").into_bytes();
+        let bytes: Vec<u8> = stdin_lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
         tokio::spawn(async move {
             // borg may exit before reading: a broken pipe is not an error.
             let _ = pipe.write_all(&bytes).await;
@@ -159,10 +240,32 @@ where
         target,
         passphrase,
         pids,
+        feed,
+        workdir,
     } = *on;
-    let line = borg_command_line(borg_argv)?;
-    log.line(format!("$ {}", shell::command_line(borg_argv)?));
-    let mut child = spawn(target, &line, passphrase)?;
+    let shown = shell::command_line(borg_argv)?;
+    let mut child = match &feed {
+        None => {
+            log.line(format!("$ {shown}"));
+            spawn(
+                target,
+                &borg_command_line(borg_argv, workdir)?,
+                &[passphrase],
+            )?
+        }
+        Some(f) => {
+            log.line(format!("$ {} | {shown}", f.command));
+            let secret = f.secret.map(|(_, v)| v).unwrap_or("");
+            if secret.contains('\n') {
+                anyhow::bail!("the command's secret holds a newline, which cannot be passed");
+            }
+            spawn(
+                target,
+                &feed_command_line(borg_argv, f)?,
+                &[passphrase, secret],
+            )?
+        }
+    };
     let pgid = child.id();
     pids.local(pgid).await;
     let (tx, mut rx) = mpsc::channel::<Msg>(1024);
@@ -183,6 +286,7 @@ where
     let mut collected = String::new();
     let mut tail: Vec<String> = Vec::new();
     let mut remote_pid: Option<u32> = None;
+    let mut feed_exit: Option<i32> = None;
     let mut canceled = *cancel.borrow();
     let mut kill_at: Option<Instant> = canceled.then(Instant::now);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -199,6 +303,13 @@ where
                         if canceled {
                             stop_remote(target, pid, log).await;
                         }
+                        continue;
+                    }
+                    if feed.is_some()
+                        && let Some(code) = l.strip_prefix(FEED_MARK).and_then(|c| c.trim().parse().ok())
+                    {
+                        feed_exit = Some(code);
+                        log.line(format!("the command feeding borg exited with status {code}"));
                         continue;
                     }
                     tail.push(l.clone());
@@ -257,6 +368,7 @@ where
             canceled,
             stdout: collected,
             stderr_tail: tail,
+            feed_exit,
         },
         consumed,
     ))
@@ -311,12 +423,71 @@ mod tests {
 
     #[test]
     fn command_line_quotes_and_reads_the_secret() {
-        let line =
-            borg_command_line(&["borg".into(), "create".into(), "/r::a; touch /x".into()]).unwrap();
+        let line = borg_command_line(
+            &["borg".into(), "create".into(), "/r::a; touch /x".into()],
+            None,
+        )
+        .unwrap();
         assert!(line.starts_with("printf 'CYBORG-PID %s\\n' \"$$\" >&2; IFS= read -r BORG_PASSPHRASE && export BORG_PASSPHRASE && exec 'env' 'TZ=UTC'"), "{line}");
         assert!(
             line.ends_with("'borg' 'create' '/r::a; touch /x'"),
             "{line}"
+        );
+    }
+
+    /// Runs a feed command line under a local `sh` (a stand-in for the remote shell), with `cat`
+    /// as "borg", and answers (stdout, stderr).
+    fn run_feed(command: &str, secret: Option<(&str, &str)>) -> (String, String) {
+        use std::io::Write;
+        let line = feed_command_line(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "cat; echo \"borg-env:${PGPASSWORD:-none}\"".into(),
+            ],
+            &Feed { command, secret },
+        )
+        .unwrap();
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&line)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        writeln!(input, "the-passphrase").unwrap();
+        writeln!(input, "{}", secret.map(|s| s.1).unwrap_or("")).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_feed_reaches_borgs_stdin_with_its_secret_and_exit_status() {
+        let (out, err) = run_feed(
+            "echo \"dump as $PGPASSWORD, passphrase ${BORG_PASSPHRASE:-unset}\"",
+            Some(("PGPASSWORD", "s3cret")),
+        );
+        assert_eq!(out, "dump as s3cret, passphrase unset\nborg-env:none\n");
+        assert!(err.starts_with("CYBORG-PID "), "{err}");
+        assert!(err.contains("CYBORG-FEED-EXIT 0\n"), "{err}");
+        let (out, err) = run_feed("printf partial; exit 7", None);
+        assert_eq!(out, "partialborg-env:none\n");
+        assert!(err.contains("CYBORG-FEED-EXIT 7\n"), "{err}");
+        assert!(
+            feed_command_line(
+                &[],
+                &Feed {
+                    command: "x",
+                    secret: Some(("A B", "v"))
+                }
+            )
+            .is_err()
         );
     }
 

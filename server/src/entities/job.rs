@@ -32,6 +32,8 @@ pub struct Model {
     pub remote_pid: Option<i32>,
     /// Set by a cancel that another server process must carry out.
     pub cancel_requested: bool,
+    /// A JSON object's text (`""`: none): a restore job's destination, items and dry-run flag.
+    pub extra_vars: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

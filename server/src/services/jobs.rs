@@ -182,6 +182,7 @@ impl Resource for Jobs {
                     job_explanation: r.job_explanation,
                     master_job: r.master_job_id,
                     dependent_jobs: dependents.remove(&r.id).unwrap_or_default(),
+                    extra_vars: r.extra_vars,
                 }
             })
             .collect())

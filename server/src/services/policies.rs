@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{
     crontab::Crontab,
+    engine::sources::{self, PASSWORD_KEY, PASSWORD_MASK},
     entities::{client, policy, policy_client, repository, schedule},
     error::Result,
     state::AppState,
@@ -168,7 +169,7 @@ impl Resource for Policies {
                     audit: parts.audit,
                     uuid: r.uuid,
                     name: r.name,
-                    extra_vars: r.extra_vars,
+                    extra_vars: mask_password(r.extra_vars),
                     clients: client_ids,
                     repository: r.repository_id,
                     schedule: r.schedule_id,
@@ -383,7 +384,9 @@ async fn validate(
     let extra_vars = match &input.extra_vars {
         // Not sent: the stored text, or none on create, so the per-type checks still run.
         None => Some(current.map(|m| m.extra_vars.clone()).unwrap_or_default()),
-        Some(v) => match extra_vars_text(v) {
+        Some(v) => match extra_vars_text(v)
+            .and_then(|t| seal_password(st, &t, current.map(|m| m.extra_vars.as_str())))
+        {
             Ok(s) => Some(s),
             Err(m) => {
                 c.error("extra_vars", m);
@@ -554,58 +557,96 @@ fn extra_vars_text(v: &Value) -> std::result::Result<String, String> {
 }
 
 /// What each policy type needs from `extra_vars`, checked when the policy is saved rather than
-/// when the backup fails at night.
+/// when the backup fails at night. The engine's own reading (`sources::for_policy`) is the rule;
+/// folders must also be absolute here.
 fn check_extra_vars_for_type(policy_type: &str, text: &str) -> std::result::Result<(), String> {
     let vars: Value = if text.is_empty() {
         Value::Object(Default::default())
     } else {
         serde_json::from_str(text).map_err(|e| format!("Not valid JSON: {e}."))?
     };
-    let paths = |key: &str, required: bool| -> std::result::Result<(), String> {
-        match vars.get(key) {
-            None if required => Err(format!(
-                "A {policy_type} policy needs \"{key}\": a list of absolute paths."
-            )),
-            None => Ok(()),
-            Some(Value::Array(items)) => {
-                if required && items.is_empty() {
-                    return Err(format!("\"{key}\" must list at least one path."));
-                }
-                for item in items {
-                    let Some(p) = item.as_str() else {
-                        return Err(format!("\"{key}\" must hold strings only."));
-                    };
-                    validate::absolute_path(p).map_err(|m| format!("\"{key}\": {m}"))?;
-                }
-                Ok(())
-            }
-            Some(_) => Err(format!("\"{key}\" must be a list of absolute paths.")),
+    if let Some(Value::Array(items)) = vars.get("folders") {
+        for p in items.iter().filter_map(Value::as_str) {
+            validate::absolute_path(p).map_err(|m| format!("\"folders\": {m}"))?;
         }
+    }
+    match sources::for_policy(policy_type, text) {
+        Ok(_) => Ok(()),
+        // Saved now, run once the engine has them (see docs/ENGINE.md).
+        Err(_) if NOT_RUN_YET.contains(&policy_type) => Ok(()),
+        Err(m) => Err(sentence(&m)),
+    }
+}
+
+/// Policy types that can be saved but that the engine does not run yet.
+const NOT_RUN_YET: &[&str] = &["proxmox", "vm"];
+
+fn sentence(m: &str) -> String {
+    let mut c = m.chars();
+    match c.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
+/// Longest database password accepted.
+const MAX_PASSWORD: usize = 1024;
+
+/// `extra_vars.password` is stored encrypted: a new one is encrypted here, the mask that API
+/// answers show keeps the stored one, an empty one removes it.
+fn seal_password(
+    st: &AppState,
+    text: &str,
+    stored: Option<&str>,
+) -> std::result::Result<String, String> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let mut vars: serde_json::Map<String, Value> =
+        serde_json::from_str(text).map_err(|e| format!("Not valid JSON: {e}."))?;
+    let sealed = match vars.get(PASSWORD_KEY) {
+        None => return Ok(text.to_string()),
+        Some(Value::String(p)) if p == PASSWORD_MASK => {
+            match stored.and_then(sources::stored_password) {
+                Some(kept) => Some(kept),
+                None => {
+                    return Err(format!(
+                        "\"{PASSWORD_KEY}\": no password is stored to keep; send the password."
+                    ));
+                }
+            }
+        }
+        Some(Value::String(p)) if p.is_empty() => None,
+        Some(Value::String(p)) => {
+            if p.len() > MAX_PASSWORD || p.chars().any(char::is_control) {
+                return Err(format!(
+                    "\"{PASSWORD_KEY}\" must be one line of at most {MAX_PASSWORD} bytes."
+                ));
+            }
+            Some(st.secrets.encrypt(p))
+        }
+        Some(_) => return Err(format!("\"{PASSWORD_KEY}\" must be a string.")),
     };
-    paths("folders", policy_type == "folders")?;
-    if let Some(ex) = vars.get("exclude") {
-        let ok = ex.as_array().is_some_and(|a| {
-            a.iter().all(|i| {
-                i.as_str()
-                    .is_some_and(|s| !s.is_empty() && !s.chars().any(char::is_control))
-            })
-        });
-        if !ok {
-            return Err("\"exclude\" must be a list of non-empty one-line patterns.".into());
-        }
+    match sealed {
+        Some(c) => vars.insert(PASSWORD_KEY.into(), Value::String(c)),
+        None => vars.remove(PASSWORD_KEY),
+    };
+    Ok(Value::Object(vars).to_string())
+}
+
+/// The stored text with a password replaced by the mask: no API answer carries it, encrypted or
+/// not, whoever asks.
+fn mask_password(text: String) -> String {
+    if sources::stored_password(&text).is_none() {
+        return text;
     }
-    if policy_type == "piped" {
-        match vars.get("command").and_then(Value::as_str) {
-            Some(cmd) if !cmd.trim().is_empty() => {}
-            _ => {
-                return Err(
-                    "A piped policy needs \"command\": the command whose output is archived."
-                        .into(),
-                );
-            }
+    match serde_json::from_str::<serde_json::Map<String, Value>>(&text) {
+        Ok(mut vars) => {
+            vars.insert(PASSWORD_KEY.into(), Value::String(PASSWORD_MASK.into()));
+            Value::Object(vars).to_string()
         }
+        Err(_) => text,
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -642,5 +683,19 @@ mod tests {
         assert!(check_extra_vars_for_type("rootfs", "").is_ok());
         assert!(check_extra_vars_for_type("piped", r#"{"command":"  "}"#).is_err());
         assert!(check_extra_vars_for_type("piped", r#"{"command":"echo hi"}"#).is_ok());
+        assert!(check_extra_vars_for_type("postgresql", r#"{"databases":["a=b"]}"#).is_err());
+        assert!(check_extra_vars_for_type("mysql", r#"{"databases":["shop"]}"#).is_ok());
+        assert!(check_extra_vars_for_type("proxmox", r#"{"vmids":[100]}"#).is_ok());
+    }
+
+    #[test]
+    fn masked_password() {
+        assert_eq!(
+            mask_password(r#"{"password":"enc:v1:x","user":"u"}"#.into()),
+            r#"{"password":"$encrypted$","user":"u"}"#
+        );
+        assert_eq!(mask_password(r#"{"user":"u"}"#.into()), r#"{"user":"u"}"#);
+        assert_eq!(mask_password(String::new()), "");
+        assert_eq!(sentence("a thing"), "A thing.");
     }
 }

@@ -62,8 +62,23 @@ impl Borg {
 
     /// A `folders` policy on this client and repository.
     pub async fn policy(&self, s: &TestServer, name: &str, extra_vars: Value, more: Value) -> i64 {
+        let mut more = more;
+        if more.get("policy_type").is_none() {
+            more["policy_type"] = json!("folders");
+        }
+        self.typed_policy(s, name, extra_vars, more).await
+    }
+
+    /// A policy on this client and repository; `more` gives its `policy_type` and any other field.
+    pub async fn typed_policy(
+        &self,
+        s: &TestServer,
+        name: &str,
+        extra_vars: Value,
+        more: Value,
+    ) -> i64 {
         let mut body = json!({
-            "name": name, "policy_type": "folders", "extra_vars": extra_vars.to_string(),
+            "name": name, "extra_vars": extra_vars.to_string(),
             "clients": [self.client], "repository": self.repository, "schedule": self.schedule,
         });
         for (k, v) in more.as_object().cloned().unwrap_or_default() {
@@ -89,6 +104,24 @@ impl Borg {
             )
             .await;
         (policy, src)
+    }
+
+    /// The bytes of `item` in `archive`, read by `borg extract --stdout` here.
+    pub fn extract_stdout(&self, archive: &str, item: &str) -> Vec<u8> {
+        let out = Command::new("borg")
+            .args(["extract", "--stdout", "--"])
+            .arg(format!("{}::{archive}", self.repo_path.display()))
+            .arg(item)
+            .env("BORG_PASSPHRASE", PASSPHRASE)
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+            .output()
+            .expect("running borg extract");
+        assert!(
+            out.status.success(),
+            "borg extract: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
     }
 
     /// The archive names borg lists in the repository.
