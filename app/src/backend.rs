@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 use crate::{
     dto::{
         ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FieldErrors, Job, JobView, Launched,
-        Overview, Page, Schedule, ScheduleInput, SchedulePreview, SessionUser,
+        Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -142,6 +142,8 @@ pub trait Backend: Send + Sync + 'static {
     fn relaunch_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
     /// Launches a policy now (`launch_type` `manual`).
     fn launch_policy<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
+    /// Makes a restore job (`POST /api/v1/restore/`).
+    fn restore<'a>(&'a self, token: &'a str, input: RestoreInput) -> BackendFuture<'a, Launched>;
     /// The policies and clients the jobs list filters by (fields `policy`, `client`).
     fn job_filters<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Choices>;
     /// The archives in the catalog, newest first, of one client or of all.

@@ -4,7 +4,7 @@
 // filters by status; the catalog of the archive is walked folder by folder and searched. No
 // console error or warning on the way.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,10 +148,10 @@ describe('jobs pages', () => {
       });
       await row.waitFor();
       const cells = await row.locator('td').allTextContents();
-      assert.equal(cells[3], '18 B', `size of the 18-byte file: ${cells}`);
-      assert.match(cells[1], /^-rw/);
-      assert.equal(cells[2], 'root:root');
-      assert.equal(cells[5], 'yes');
+      assert.equal(cells[4], '18 B', `size of the 18-byte file: ${cells}`);
+      assert.match(cells[2], /^-rw/);
+      assert.equal(cells[3], 'root:root');
+      assert.equal(cells[6], 'yes');
 
       // Search across the client's archives: grouped under the archive, linking to the folder.
       await page.fill('#catalog-search', 'REPORT 2026');
@@ -162,6 +162,65 @@ describe('jobs pages', () => {
       await page.click('#catalog-results .hit a');
       await page.locator('#catalog-listing td.name span', { hasText: /^report 2026\.txt$/ }).waitFor();
       await page.screenshot({ path: path.join(RESULTS_DIR, 'catalog-desktop.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('restore a ticked file from the catalog onto the client; download it', async () => {
+    const archive = (await api('GET', '/api/v1/jobs/?job_type=job&status=successful')).results[0]
+      .archive_name;
+    const client = (await api('GET', '/api/v1/clients/')).results[0];
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      `/catalog?client=${client.id}`,
+      '#catalog-archives',
+      { width: 1366, height: 768 },
+    );
+    try {
+      await page.click(`#catalog-archives a:text-is("${archive}")`);
+      await page.waitForSelector('#catalog-listing');
+      assert.equal(await page.textContent('#restore-form h3'), 'Restore the whole archive');
+      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
+        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
+        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
+      }
+      const row = page.locator('#catalog-listing tbody tr', {
+        has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
+      });
+      await row.waitFor();
+
+      // Download: the file's bytes, under its name.
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        row.locator('a.download').click(),
+      ]);
+      assert.equal(download.suggestedFilename(), 'report 2026.txt');
+      const saved = path.join(root, 'downloaded.txt');
+      await download.saveAs(saved);
+      assert.equal(readFileSync(saved, 'utf8'), 'quarterly numbers\n');
+
+      // Restore the ticked file: the destination is checked first, then the job page opens.
+      await row.locator('td.pick input').check();
+      assert.equal(await page.textContent('#restore-form h3'), 'Restore the selected item');
+      await page.waitForSelector(`#restore-client option[value="${client.id}"]:checked`, {
+        state: 'attached',
+      });
+      await page.fill('#restore-dest', 'not/absolute');
+      await page.click('#restore-submit');
+      await page.waitForSelector('#restore-dest-error:has-text("absolute")');
+      const dest = path.join(root, 'restored here');
+      await page.fill('#restore-dest', dest);
+      await page.click('#restore-submit');
+      await page.waitForURL(/\/jobs\/\d+$/);
+      await page.waitForSelector('#job-status:text-is("successful")', { timeout: 120_000 });
+      const job = await api('GET', `/api/v1/jobs/${page.url().split('/').pop()}/`);
+      assert.equal(job.job_type, 'restore');
+      const restored = path.join(dest, root, 'src', 'docs', 'report 2026.txt');
+      assert.equal(readFileSync(restored, 'utf8'), 'quarterly numbers\n');
+      assert.ok(!existsSync(path.join(dest, root, 'src', 'notes.md')), 'only the ticked file');
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Form, hooks::use_query_map};
+use leptos_router::{
+    components::Form,
+    hooks::{use_navigate, use_query_map},
+};
 
 use super::{
-    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters, percent_encode,
-    search_catalog,
+    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters, listing::field_error,
+    percent_encode, restore_items, search_catalog,
 };
 use crate::{
-    dto::{ArchiveRef, CatalogEntry},
+    dto::{ArchiveRef, CatalogEntry, FieldErrors, FormOutcome, RestoreInput},
     resources::bytes,
 };
 
@@ -175,6 +178,10 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
     let listing = open.map(|a| {
         let (archive, dir) = (a.id, place.dir.clone());
         let items = Resource::new(move || (archive, dir.clone()), |(a, d)| browse_dir(a, d));
+        // The items ticked for a restore (archive paths).
+        let selected = RwSignal::new(Vec::<String>::new());
+        let restore_from = a.clone();
+        let restore_dir = place.dir.clone();
         let trail = crumbs(&place.dir)
             .into_iter()
             .map(|(name, path)| view! { " / " <a href=place.at(archive, &path)>{name}</a> })
@@ -192,7 +199,8 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                         let place = place.clone();
                         Suspend::new(async move {
                             match items.await {
-                                Ok(items) => view! { <Listing place archive items/> }.into_any(),
+                                Ok(items) => view! { <Listing place archive items selected/> }
+                                    .into_any(),
                                 Err(e) => view! {
                                     <p class="form-error" role="alert">{error_text(&e)}</p>
                                 }
@@ -201,6 +209,7 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                         })
                     }}
                 </Transition>
+                <RestoreForm archive=restore_from dir=restore_dir selected/>
             </section>
         }
     });
@@ -217,9 +226,14 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
 }
 
 #[component]
-fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> impl IntoView {
+fn Listing(
+    place: Place,
+    archive: i32,
+    items: Vec<crate::dto::CatalogItem>,
+    selected: RwSignal<Vec<String>>,
+) -> impl IntoView {
     let rows = if items.is_empty() {
-        view! { <tr><td colspan="6" class="empty">"Empty folder."</td></tr> }.into_any()
+        view! { <tr><td colspan="8" class="empty">"Empty folder."</td></tr> }.into_any()
     } else {
         items
             .into_iter()
@@ -232,8 +246,39 @@ fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> i
                 };
                 // Id 0: a folder above the archive's sources, not archived itself (no details).
                 let archived = i.id > 0;
+                let path = i.path.clone();
+                let pick = view! {
+                    <input
+                        type="checkbox"
+                        aria-label=format!("Select {} for a restore", i.name)
+                        prop:checked={
+                            let path = path.clone();
+                            move || selected.with(|s| s.contains(&path))
+                        }
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            selected.update(|s| {
+                                s.retain(|p| *p != path);
+                                if on {
+                                    s.push(path.clone());
+                                }
+                            });
+                        }
+                    />
+                };
+                // Files and folders only: a link, a device or a fifo has no content to send.
+                let downloadable = archived && (i.is_dir || i.mode.starts_with('-'));
+                let download = downloadable.then(|| {
+                    let label = if i.is_dir { "Download .tar" } else { "Download" };
+                    view! {
+                        <a class="download" href=format!("/api/v1/catalogs/{}/download/", i.id) download="">
+                            {label}
+                        </a>
+                    }
+                });
                 view! {
                     <tr data-entry-id=i.id.to_string()>
+                        <td class="pick">{pick}</td>
                         <td class="name">{name}</td>
                         <td><code>{i.mode.clone()}</code></td>
                         <td>{archived.then(|| format!("{}:{}", i.owner, i.group))}</td>
@@ -244,6 +289,7 @@ fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> i
                                 .unwrap_or_default()}
                         </td>
                         <td>{archived.then_some(if i.healthy { "yes" } else { "no" })}</td>
+                        <td>{download}</td>
                     </tr>
                 }
             })
@@ -255,12 +301,14 @@ fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> i
             <table id="catalog-listing">
                 <thead>
                     <tr>
+                        <th scope="col"><span class="visually-hidden">"Restore"</span></th>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Mode"</th>
                         <th scope="col">"Owner"</th>
                         <th scope="col">"Size"</th>
                         <th scope="col">"Modified"</th>
                         <th scope="col">"Healthy"</th>
+                        <th scope="col"><span class="visually-hidden">"Download"</span></th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -268,6 +316,134 @@ fn Listing(place: Place, archive: i32, items: Vec<crate::dto::CatalogItem>) -> i
         </div>
     }
     .into_any()
+}
+
+/// What a restore from this folder covers: the ticked items, else the open folder, else (at the
+/// top) the whole archive.
+fn restore_items_of(selected: &[String], dir: &str) -> Vec<String> {
+    if !selected.is_empty() {
+        selected.to_vec()
+    } else if dir.is_empty() {
+        Vec::new()
+    } else {
+        vec![dir.to_string()]
+    }
+}
+
+fn restore_label(selected: usize, dir: &str) -> String {
+    match (selected, dir) {
+        (0, "") => "Restore the whole archive".into(),
+        (0, d) => format!("Restore the folder {d}"),
+        (1, _) => "Restore the selected item".into(),
+        (n, _) => format!("Restore the {n} selected items"),
+    }
+}
+
+/// Restore onto a client (any client; the archive's own by default) into a folder there: a
+/// `restore` job, whose page opens once it is made.
+#[component]
+fn RestoreForm(archive: ArchiveRef, dir: String, selected: RwSignal<Vec<String>>) -> impl IntoView {
+    let clients = Resource::new(|| (), |_| job_filters());
+    let client = RwSignal::new(archive.client.map(|c| c.to_string()).unwrap_or_default());
+    let dest = RwSignal::new(String::new());
+    let dry_run = RwSignal::new(false);
+    let errors = RwSignal::new(FieldErrors::new());
+    let save = Action::new(|input: &RestoreInput| restore_items(input.clone()));
+    let navigate = use_navigate();
+    Effect::new(move |_| match save.value().get() {
+        Some(Ok(FormOutcome::Saved(job))) => navigate(&format!("/jobs/{job}"), Default::default()),
+        Some(Ok(FormOutcome::Invalid(e))) => errors.set(e),
+        Some(Err(e)) => errors.set([("form".to_string(), vec![error_text(&e)])].into()),
+        None => {}
+    });
+    let label_dir = dir.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        errors.set(FieldErrors::new());
+        save.dispatch(RestoreInput {
+            archive_name: Some(archive.name.clone()),
+            repository: Some(archive.repository),
+            client: client.get_untracked().parse().ok(),
+            dest_folder: Some(dest.get_untracked()),
+            items: Some(selected.with_untracked(|s| restore_items_of(s, &dir))),
+            dry_run: Some(dry_run.get_untracked()),
+        });
+    };
+    let error = move |field: &'static str| move || errors.with(|e| field_error(e, field));
+    view! {
+        <div class="editor restore">
+        <form id="restore-form" on:submit=submit>
+            <h3>{move || selected.with(|s| restore_label(s.len(), &label_dir))}</h3>
+            <p class="help">
+                "The archive's paths are recreated below the destination folder (made if missing). "
+                "A dry run lists what would be restored and writes nothing."
+            </p>
+            <label for="restore-client">"Onto client"</label>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let list = clients
+                        .await
+                        .ok()
+                        .and_then(|mut c| c.remove("client"))
+                        .unwrap_or_default();
+                    view! {
+                        <select
+                            id="restore-client"
+                            on:change=move |ev| client.set(event_target_value(&ev))
+                        >
+                            <option value="" selected=move || client.get().is_empty()>"choose a client"</option>
+                            {list
+                                .into_iter()
+                                .map(|c| {
+                                    let id = c.id.to_string();
+                                    let mine = id.clone();
+                                    view! {
+                                        <option value=id selected=move || client.get() == mine>{c.label}</option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    }
+                })}
+            </Transition>
+            <span class="field-error" id="restore-client-error">{error("client")}</span>
+            <label for="restore-dest">"Into folder"</label>
+            <input
+                id="restore-dest"
+                type="text"
+                placeholder="/srv/restore"
+                prop:value=move || dest.get()
+                on:input=move |ev| dest.set(event_target_value(&ev))
+            />
+            <span class="field-error" id="restore-dest-error">{error("dest_folder")}</span>
+            <label class="check">
+                <input
+                    id="restore-dry-run"
+                    type="checkbox"
+                    prop:checked=move || dry_run.get()
+                    on:change=move |ev| dry_run.set(event_target_checked(&ev))
+                />
+                " Dry run"
+            </label>
+            <span class="field-error" id="restore-items-error">{error("items")}</span>
+            <p class="form-error" role="alert" id="restore-error">
+                {move || {
+                    errors.with(|e| {
+                        ["form", "archive_name", "repository", "__all__"]
+                            .iter()
+                            .map(|f| field_error(e, f))
+                            .filter(|m| !m.is_empty())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                }}
+            </p>
+            <button type="submit" id="restore-submit" disabled=move || save.pending().get()>
+                "Restore"
+            </button>
+        </form>
+        </div>
+    }
 }
 
 /// The entries whose path contains the search, grouped by archive (newest archive first), each
@@ -382,5 +558,16 @@ mod tests {
         assert!(crumbs("").is_empty());
         assert_eq!(parent_of("srv/a b/x.txt"), "srv/a b");
         assert_eq!(parent_of("top.txt"), "");
+    }
+
+    #[test]
+    fn what_a_restore_covers() {
+        assert!(restore_items_of(&[], "").is_empty(), "the whole archive");
+        assert_eq!(restore_items_of(&[], "srv/www"), ["srv/www"]);
+        let picked = ["srv/a".to_string(), "srv/b".to_string()];
+        assert_eq!(restore_items_of(&picked, "srv"), picked);
+        assert_eq!(restore_label(0, ""), "Restore the whole archive");
+        assert_eq!(restore_label(0, "srv"), "Restore the folder srv");
+        assert_eq!(restore_label(2, "srv"), "Restore the 2 selected items");
     }
 }

@@ -9,7 +9,7 @@ use leptos::server_fn::codec::Json;
 use crate::{
     dto::{
         ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FormOutcome, Job, JobView, Overview,
-        Page, Schedule, SchedulePreview, SessionUser,
+        Page, RestoreInput, Schedule, SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -420,6 +420,13 @@ pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
             .await
             .map(|l| l.job),
     )
+}
+
+/// Makes a restore job; answers its id, or the service's messages by field.
+#[server(prefix = "/rpc", endpoint = "restore", input = Json)]
+pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::form_outcome(ssr::backend()?.restore(&token, input).await.map(|l| l.job))
 }
 
 /// Search results shown at once on the catalog page.

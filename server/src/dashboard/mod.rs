@@ -9,8 +9,8 @@ use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
         ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, Job, JobView, Launched, NextRun,
-        Overview, Page, Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput,
-        SessionUser,
+        Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
+        SchedulePreviewInput, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     services::{
         Actor, auth, calendar, catalogs, clients, jobs, list::ListRequest, policies, repositories,
-        schedules,
+        restore, schedules,
     },
     state::AppState,
 };
@@ -435,6 +435,15 @@ impl Backend for Dashboard {
         Box::pin(async move {
             let actor = self.actor(token).await?;
             jobs::launch_policy(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn restore<'a>(&'a self, token: &'a str, input: RestoreInput) -> BackendFuture<'a, Launched> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            restore::restore(&self.st, &actor, input)
                 .await
                 .map_err(to_backend)
         })
