@@ -81,6 +81,18 @@ pub struct Job {
     pub extra_vars: String,
 }
 
+/// `POST /api/v1/repositories/{id}/integrity/`: check a repository and test-restore a sample.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IntegrityInput {
+    /// Whose newest archive is sampled (default: the repository's newest archive).
+    pub policy: Option<i32>,
+    /// How many files to extract and compare (default 20, at most 1000; 0: `borg check` only).
+    pub sample: Option<u32>,
+    /// `borg check --verify-data`: read and verify every chunk (slow on a big repository).
+    pub verify_data: Option<bool>,
+}
+
 /// `POST /api/v1/restore/`: extract items of an archive on a client, into a folder there.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

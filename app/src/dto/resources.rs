@@ -284,5 +284,39 @@ pub const POLICY_TYPES: &[&str] = &[
     "proxmox",
 ];
 
-/// The VM providers a `vm` policy may name (`""` for none).
+/// The VM providers a `vm` policy may name (`""` for none); the server's registry
+/// (`engine::vm::providers`) holds the same names.
 pub const VM_PROVIDERS: &[&str] = &["proxmox"];
+
+/// The modules `GET /api/v1/policies/module/{module}/{client}/` answers for.
+pub const MODULES: &[&str] = &["mysql", "postgresql", "proxmox"];
+
+/// One thing a module query found on a client: a database, a virtual machine.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModuleItem {
+    /// What a policy's `extra_vars` names it by (a database name, a VM id).
+    pub id: String,
+    pub name: String,
+    /// More for a person to choose by (a VM's type, status and node), or empty.
+    pub detail: String,
+}
+
+/// The answer of a module query.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModuleList {
+    pub module: String,
+    pub client: i32,
+    pub items: Vec<ModuleItem>,
+}
+
+/// A VM provider of `GET /api/v1/policies/vmmodule/`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct VmModule {
+    pub name: String,
+    pub label: String,
+    /// The module query listing this provider's guests on a client.
+    pub module: String,
+}

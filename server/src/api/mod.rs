@@ -61,6 +61,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(schedules::router())
         .merge(schedules::actions::router())
         .merge(repositories::router())
+        .merge(repositories::actions::router())
         .merge(policies::router())
         .merge(policies::actions::router())
         .merge(calendar::router())

@@ -10,16 +10,20 @@ super::crud::crud!(
 
 /// Actions on one policy beyond CRUD.
 pub mod actions {
-    use axum::{Json, extract::State, http::StatusCode};
+    use axum::{
+        Json,
+        extract::{Path, State},
+        http::StatusCode,
+    };
     use chrono::{DateTime, Utc};
     use utoipa_axum::{router::OpenApiRouter, routes};
 
-    use app::dto::{ErrorDetail, FieldErrors, Launched};
+    use app::dto::{ErrorDetail, FieldErrors, Launched, ModuleList, VmModule};
 
     use crate::{
-        api::extract::{Id, MonthQuery},
-        error::Result,
-        services::{Actor, calendar, jobs},
+        api::extract::{Id, MonthQuery, Query},
+        error::{Error, Result},
+        services::{Actor, calendar, jobs, modules},
         state::AppState,
     };
 
@@ -27,6 +31,38 @@ pub mod actions {
         OpenApiRouter::new()
             .routes(routes!(policy_calendar))
             .routes(routes!(launch))
+            .routes(routes!(module_query))
+            .routes(routes!(vm_modules))
+    }
+
+    /// What a module finds on a client (superuser): `mysql` and `postgresql` list its databases
+    /// (`SHOW DATABASES`, `pg_database`), `proxmox` its guests (`pvesh`), for a policy's
+    /// `extra_vars` to name. The connection comes from `?user=&host=&port=` or from `?policy=ID`
+    /// (that policy's `extra_vars` and stored password; a password never goes in a URL). 502 when
+    /// the client cannot be reached or the tool fails there (its message included).
+    #[utoipa::path(get, path = "/api/v1/policies/module/{module}/{client}/", tag = "policies",
+        params(("module" = String, Path, description = "mysql, postgresql or proxmox"),
+               ("client" = i32, Path)),
+        responses((status = 200, body = ModuleList), (status = 400, body = FieldErrors),
+                  (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
+                  (status = 502, body = ErrorDetail)))]
+    async fn module_query(
+        State(st): State<AppState>,
+        actor: Actor,
+        Path((module, client)): Path<(String, String)>,
+        q: Query,
+    ) -> Result<Json<ModuleList>> {
+        let client: i32 = client.parse().map_err(|_| Error::not_found())?;
+        Ok(Json(
+            modules::query(&st, &actor, &module, client, &q.0).await?,
+        ))
+    }
+
+    /// The VM providers a `vm` policy may name, each with the module query listing its guests.
+    #[utoipa::path(get, path = "/api/v1/policies/vmmodule/", tag = "policies",
+        responses((status = 200, body = Vec<VmModule>)))]
+    async fn vm_modules(_actor: Actor) -> Json<Vec<VmModule>> {
+        Json(modules::vm_modules())
     }
 
     /// Launches the policy now (superuser): per enabled client a backup job, then (catalog

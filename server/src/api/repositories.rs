@@ -7,3 +7,44 @@ super::crud::crud!(
     app::dto::Repository,
     app::dto::RepositoryInput
 );
+
+/// Actions on one repository beyond CRUD.
+pub mod actions {
+    use axum::{Json, extract::State, http::StatusCode};
+    use utoipa_axum::{router::OpenApiRouter, routes};
+
+    use app::dto::{ErrorDetail, FieldErrors, IntegrityInput, Launched};
+
+    use crate::{
+        api::extract::{ApiJson, Id},
+        error::Result,
+        services::{Actor, integrity},
+        state::AppState,
+    };
+
+    pub fn router() -> OpenApiRouter<AppState> {
+        OpenApiRouter::new().routes(routes!(check_integrity))
+    }
+
+    /// Checks the repository (superuser): an `integrity` job runs `borg check` (with
+    /// `verify_data`, `--verify-data`), then extracts `sample` random files (default 20) of the
+    /// newest archive of `policy` (default: of the repository) and compares them with the
+    /// catalog (size) and with their source where it is unchanged since the backup (SHA-256).
+    /// 201 `{"job", "jobs"}`; 409 when no enabled client of a policy reaches the repository.
+    #[utoipa::path(post, path = "/api/v1/repositories/{id}/integrity/", tag = "repositories",
+        params(("id" = i32, Path)), request_body = IntegrityInput,
+        responses((status = 201, body = Launched), (status = 400, body = FieldErrors),
+                  (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
+                  (status = 409, body = ErrorDetail)))]
+    async fn check_integrity(
+        State(st): State<AppState>,
+        actor: Actor,
+        Id(id): Id,
+        ApiJson(input): ApiJson<IntegrityInput>,
+    ) -> Result<(StatusCode, Json<Launched>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(integrity::launch(&st, &actor, id, input).await?),
+        ))
+    }
+}

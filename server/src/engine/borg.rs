@@ -116,6 +116,18 @@ pub fn extract(repo: &str, archive: &str, items: &[String], dry_run: bool) -> Ve
     a
 }
 
+/// `borg check` of a repository and its archives; `--verify-data` also reads and verifies every
+/// chunk (slow).
+pub fn check(repo: &str, verify_data: bool) -> Vec<String> {
+    let mut a = argv(&["borg", "check", "--lock-wait", LOCK_WAIT]);
+    if verify_data {
+        a.push("--verify-data".into());
+    }
+    a.push("--".into());
+    a.push(repo.into());
+    a
+}
+
 /// How long a download waits for a repository lock held by a job before it answers "busy".
 pub const DOWNLOAD_LOCK_WAIT: &str = "30";
 

@@ -23,6 +23,8 @@ use crate::{
     ssh_keys,
 };
 
+mod integrity;
+
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -111,6 +113,7 @@ impl JobRun {
             "catalog" => self.catalog(s).await,
             "prune" => self.prune(s).await,
             "restore" => self.restore(s).await,
+            "integrity" => self.integrity(s).await,
             other => Err(Outcome::Error(format!(
                 "job type {other} is not run by this version of the engine"
             ))),

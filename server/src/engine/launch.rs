@@ -297,46 +297,47 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
     })
 }
 
-/// A restore to make (checked by `services::restore`).
-pub struct RestoreJob {
-    pub archive: crate::entities::archive::Model,
-    /// Where the files are written.
-    pub client: client::Model,
-    /// The job's `extra_vars` (destination, items, dry run).
+/// A job that runs on its own, outside a chain: a restore or an integrity check (checked by
+/// `services::restore` / `services::integrity`).
+pub struct SingleJob {
+    pub name: String,
+    pub job_type: &'static str,
+    pub policy: Option<i32>,
+    /// Where it runs.
+    pub client: i32,
+    pub repository: i32,
+    pub archive_name: String,
+    /// The job's parameters (`jobs.extra_vars`).
     pub params: String,
-    pub dest_folder: String,
     pub user: Option<i32>,
 }
 
-/// Makes a `restore` job, pending at once, and wakes the runner. It queues like any job: one at
-/// a time per repository and per client.
-pub async fn restore(eng: &Engine, r: RestoreJob) -> Result<i32> {
+/// Makes the job, pending at once, and wakes the runner. It queues like any job: one at a time
+/// per repository and per client.
+pub async fn single(eng: &Engine, j: SingleJob) -> Result<i32> {
     let t = now();
-    let j = job::ActiveModel {
+    let row = job::ActiveModel {
         uuid: Set(new_uuid()),
-        name: Set(format!(
-            "Restore {} to {}:{}",
-            r.archive.name, r.client.hostname, r.dest_folder
-        )),
-        job_type: Set("restore".into()),
+        name: Set(j.name),
+        job_type: Set(j.job_type.into()),
         launch_type: Set(LaunchType::Manual.as_str().into()),
         status: Set("pending".into()),
         failed: Set(false),
-        policy_id: Set(r.archive.policy_id),
-        client_id: Set(Some(r.client.id)),
-        repository_id: Set(Some(r.archive.repository_id)),
-        archive_name: Set(r.archive.name.clone()),
-        extra_vars: Set(r.params),
+        policy_id: Set(j.policy),
+        client_id: Set(Some(j.client)),
+        repository_id: Set(Some(j.repository)),
+        archive_name: Set(j.archive_name),
+        extra_vars: Set(j.params),
         created: Set(t),
         modified: Set(t),
-        created_by: Set(r.user),
-        modified_by: Set(r.user),
+        created_by: Set(j.user),
+        modified_by: Set(j.user),
         ..Default::default()
     }
     .insert(&eng.db)
     .await?;
-    announce(eng, &[j.id]).await;
-    Ok(j.id)
+    announce(eng, &[row.id]).await;
+    Ok(row.id)
 }
 
 /// Tells the watchers about new jobs and wakes the runner.

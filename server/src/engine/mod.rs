@@ -11,6 +11,7 @@
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
 //! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
+//! - `vm`: the VM provider registry (Proxmox first); `sources`: what each policy type reads.
 mod agent;
 pub mod borg;
 pub mod download;
@@ -25,6 +26,7 @@ mod scheduler;
 pub mod shell;
 pub mod sources;
 pub mod ssh;
+pub mod vm;
 
 use std::{
     collections::HashMap,
@@ -137,18 +139,27 @@ impl Engine {
             .map(|a| a.socket.clone())
     }
 
-    /// How to reach `client` for a borg on the repository at `repository_path`.
+    /// How to reach `client` for a borg on the repository at `repository_path` (with the agent
+    /// when that repository is remote).
     pub async fn target(
         &self,
         client: &crate::entities::client::Model,
         repository_path: &str,
     ) -> ssh::SshTarget {
         ssh::SshTarget {
+            agent: self.agent_for(repository_path).await,
+            ..self.direct_target(client)
+        }
+    }
+
+    /// How to reach `client` for a command that needs no repository (never an agent).
+    pub fn direct_target(&self, client: &crate::entities::client::Model) -> ssh::SshTarget {
+        ssh::SshTarget {
             hostname: client.hostname.clone(),
             port: u16::try_from(client.port).unwrap_or(22),
             username: client.username.clone(),
             data_dir: self.data_dir.clone(),
-            agent: self.agent_for(repository_path).await,
+            agent: None,
         }
     }
 

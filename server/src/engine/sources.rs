@@ -88,8 +88,15 @@ pub fn for_policy(policy_type: &str, extra_vars: &str) -> Result<Sources, String
                 ..Sources::default()
             }
         }
-        "postgresql" => stream(postgresql(&v)?, v.name("postgresql.sql")?, "PGPASSWORD"),
-        "mysql" => stream(mysql(&v)?, v.name("mysql.sql")?, "MYSQL_PWD"),
+        "postgresql" | "mysql" => {
+            let (command, name) = if policy_type == "mysql" {
+                (mysql(&v)?, "mysql.sql")
+            } else {
+                (postgresql(&v)?, "postgresql.sql")
+            };
+            let (_, env) = db_connection(policy_type, &vars)?;
+            stream(command, v.name(name)?, env)
+        }
         "piped" => {
             let command = v.string("command")?.unwrap_or_default();
             if command.trim().is_empty() {
@@ -221,10 +228,19 @@ impl Vars<'_> {
     }
 }
 
-/// `pg_dump --create` of each of `databases` (restorable as one script with `psql -f`), or
-/// `pg_dumpall` of the whole cluster; as database role `user` (default: the client login's own),
-/// on `host`/`port` (default: the local socket).
-fn postgresql(v: &Vars) -> Result<String, String> {
+/// The connection options of a `postgresql` or `mysql` tool from `extra_vars` (`host`, `port`,
+/// `user`), and the environment variable its password goes through. Also used by the module
+/// queries, which list what these tools can reach.
+pub fn db_connection(
+    policy_type: &str,
+    extra_vars: &Value,
+) -> Result<(Vec<String>, &'static str), String> {
+    let v = Vars(extra_vars);
+    let (user_flag, env) = match policy_type {
+        "postgresql" => ("--username", "PGPASSWORD"),
+        "mysql" => ("--user", "MYSQL_PWD"),
+        other => return Err(format!("{other} is not a database type")),
+    };
     let mut conn = Vec::new();
     if let Some(h) = v.word("host")? {
         conn.push(format!("--host={h}"));
@@ -233,10 +249,20 @@ fn postgresql(v: &Vars) -> Result<String, String> {
         conn.push(format!("--port={p}"));
     }
     if let Some(u) = v.word("user")? {
-        conn.push(format!("--username={u}"));
+        conn.push(format!("{user_flag}={u}"));
     }
-    // Never a password prompt: without a password the dump fails at once.
-    conn.push("--no-password".into());
+    if policy_type == "postgresql" {
+        // Never a password prompt: without a password the tool fails at once.
+        conn.push("--no-password".into());
+    }
+    Ok((conn, env))
+}
+
+/// `pg_dump --create` of each of `databases` (restorable as one script with `psql -f`), or
+/// `pg_dumpall` of the whole cluster; as database role `user` (default: the client login's own),
+/// on `host`/`port` (default: the local socket).
+fn postgresql(v: &Vars) -> Result<String, String> {
+    let (conn, _) = db_connection("postgresql", v.0)?;
     let dbs = v.databases()?;
     let runs: Vec<Vec<String>> = if dbs.is_empty() {
         let mut a = vec!["pg_dumpall".to_string()];
@@ -273,15 +299,7 @@ fn mysql(v: &Vars) -> Result<String, String> {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    if let Some(h) = v.word("host")? {
-        a.push(format!("--host={h}"));
-    }
-    if let Some(p) = v.port()? {
-        a.push(format!("--port={p}"));
-    }
-    if let Some(u) = v.word("user")? {
-        a.push(format!("--user={u}"));
-    }
+    a.extend(db_connection("mysql", v.0)?.0);
     let dbs = v.databases()?;
     if dbs.is_empty() {
         a.push("--all-databases".into());

@@ -117,6 +117,24 @@ pub async fn run_command_line(
     stdin: Option<Vec<u8>>,
     mut on_line: impl FnMut(String),
 ) -> Result<ExitStatus, SshError> {
+    let (mut child, writer) = spawn(target, remote_command_line, stdin)?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    stream_lines(stdout, stderr, &mut on_line).await?;
+    let status = child.wait().await?;
+    if let Some(w) = writer {
+        w.abort();
+    }
+    Ok(status)
+}
+
+/// Starts ssh with both output streams piped and `stdin` (if any) written by a task, answered
+/// with the child.
+fn spawn(
+    target: &SshTarget,
+    remote_command_line: &str,
+    stdin: Option<Vec<u8>>,
+) -> std::io::Result<(tokio::process::Child, Option<tokio::task::JoinHandle<()>>)> {
     let mut cmd = target.command(remote_command_line);
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
@@ -136,14 +154,51 @@ pub async fn run_command_line(
         })),
         _ => None,
     };
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    stream_lines(stdout, stderr, &mut on_line).await?;
+    Ok((child, writer))
+}
+
+/// What a short command printed, each stream apart (module queries parse stdout).
+#[derive(Debug)]
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Most bytes kept of each stream of a [`run_capture`]d command; the rest is read and dropped.
+const CAPTURE_LIMIT: usize = 4 << 20;
+
+/// Runs `remote_command_line` like [`run_command_line`] and answers its two streams separately,
+/// each cut at 4 MiB.
+pub async fn run_capture(
+    target: &SshTarget,
+    remote_command_line: &str,
+    stdin: Option<Vec<u8>>,
+) -> Result<Captured, SshError> {
+    let (mut child, _writer) = spawn(target, remote_command_line, stdin)?;
+    let (stdout, stderr) = tokio::try_join!(
+        read_capped(child.stdout.take()),
+        read_capped(child.stderr.take())
+    )?;
     let status = child.wait().await?;
-    if let Some(w) = writer {
-        w.abort();
+    Ok(Captured {
+        status,
+        stdout,
+        stderr,
+    })
+}
+
+/// Reads `r` to its end, keeping the first [`CAPTURE_LIMIT`] bytes (the rest is drained so the
+/// remote side never blocks on a full pipe).
+async fn read_capped(r: Option<impl AsyncRead + Unpin>) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    if let Some(r) = r {
+        let mut r = r.take(CAPTURE_LIMIT as u64);
+        r.read_to_end(&mut kept).await?;
+        tokio::io::copy(&mut r.into_inner(), &mut tokio::io::sink()).await?;
     }
-    Ok(status)
+    Ok(String::from_utf8_lossy(&kept).into_owned())
 }
 
 /// Reads both streams to their end, handing each line to `on_line` as soon as it arrives.

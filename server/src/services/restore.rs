@@ -10,7 +10,7 @@ use super::{
     validate::{self, Check, REQUIRED},
 };
 use crate::{
-    engine::launch::{self, RestoreJob},
+    engine::launch::{self, SingleJob},
     entities::{archive, client},
     error::{Error, Result},
     state::AppState,
@@ -101,13 +101,19 @@ pub async fn restore(st: &AppState, actor: &Actor, input: RestoreInput) -> Resul
         items,
         dry_run: input.dry_run.unwrap_or(false),
     };
-    let id = launch::restore(
+    let id = launch::single(
         &st.engine,
-        RestoreJob {
-            archive: arch,
-            client: dest,
+        SingleJob {
+            name: format!(
+                "Restore {} to {}:{}",
+                arch.name, dest.hostname, params.dest_folder
+            ),
+            job_type: "restore",
+            policy: arch.policy_id,
+            client: dest.id,
+            repository: arch.repository_id,
+            archive_name: arch.name,
             params: serde_json::to_string(&params).expect("plain data serializes"),
-            dest_folder: params.dest_folder.clone(),
             user: Some(actor.id()),
         },
     )

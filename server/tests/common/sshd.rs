@@ -48,8 +48,26 @@ impl TestSshd {
         Self::start_on(free_port(), authorized_key)
     }
 
+    /// Starts sshd on a free port whose sessions (for `authorized_key`) find `dir` first on
+    /// their PATH: stand-ins for tools the machine does not have (pvesh, vzdump).
+    pub fn start_with_path_first(authorized_key: &str, dir: &Path) -> TestSshd {
+        let line = format!(
+            "environment=\"PATH={}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\" {}",
+            dir.display(),
+            authorized_key.trim()
+        );
+        Self::start_full(free_port(), &line, "PermitUserEnvironment yes\n")
+    }
+
     /// Starts sshd on `port` with a NEW host key, authorizing `authorized_key`.
     pub fn start_on(port: u16, authorized_key: &str) -> TestSshd {
+        Self::start_full(port, authorized_key, "")
+    }
+
+    /// `authorized_line` is one line of authorized_keys (options allowed); `extra_config` ends
+    /// the sshd_config.
+    fn start_full(port: u16, authorized_line: &str, extra_config: &str) -> TestSshd {
+        let authorized_key = authorized_line;
         std::fs::create_dir_all("/run/sshd").expect("creating /run/sshd");
         let dir = tempfile::tempdir().expect("temp dir");
         let host_key = dir.path().join("host_key");
@@ -76,7 +94,8 @@ impl TestSshd {
                  StrictModes no\n\
                  UsePAM no\n\
                  AllowAgentForwarding yes\n\
-                 Subsystem sftp internal-sftp\n",
+                 Subsystem sftp internal-sftp\n\
+                 {extra_config}",
                 host_key = host_key.display(),
                 pid = dir.path().join("sshd.pid").display(),
                 authorized = authorized.display(),

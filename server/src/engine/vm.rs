@@ -1,0 +1,132 @@
+//! VM providers: how the guests of a hypervisor are listed on a client (and, once the `vm` and
+//! `proxmox` backups are built, dumped). A registry of implementations of one trait; Proxmox VE
+//! is the first. Policies name a provider in `vmprovider` (`app::dto::VM_PROVIDERS`, which must
+//! list the same names: a unit test checks).
+use app::dto::ModuleItem;
+use serde::Deserialize;
+
+pub trait VmProvider: Sync {
+    /// The name policies use (`vmprovider`) and the module query's path segment.
+    fn name(&self) -> &'static str;
+    fn label(&self) -> &'static str;
+    /// The command (argv) listing the guests on a client.
+    fn list_argv(&self) -> Vec<String>;
+    /// The guests from that command's standard output.
+    fn parse_list(&self, stdout: &str) -> Result<Vec<ModuleItem>, String>;
+}
+
+/// Every provider.
+pub fn providers() -> &'static [&'static dyn VmProvider] {
+    &[&Proxmox]
+}
+
+pub fn provider(name: &str) -> Option<&'static dyn VmProvider> {
+    providers().iter().copied().find(|p| p.name() == name)
+}
+
+/// Proxmox VE: guests from `pvesh get /cluster/resources --type vm` (JSON), QEMU VMs and LXC
+/// containers of every node of the cluster, by id.
+pub struct Proxmox;
+
+#[derive(Deserialize)]
+struct PveResource {
+    vmid: Option<u64>,
+    #[serde(default)]
+    name: String,
+    #[serde(default, rename = "type")]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    node: String,
+}
+
+impl VmProvider for Proxmox {
+    fn name(&self) -> &'static str {
+        "proxmox"
+    }
+
+    fn label(&self) -> &'static str {
+        "Proxmox VE (vzdump)"
+    }
+
+    fn list_argv(&self) -> Vec<String> {
+        [
+            "pvesh",
+            "get",
+            "/cluster/resources",
+            "--type",
+            "vm",
+            "--output-format",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    fn parse_list(&self, stdout: &str) -> Result<Vec<ModuleItem>, String> {
+        let all: Vec<PveResource> = serde_json::from_str(stdout.trim())
+            .map_err(|e| format!("pvesh printed no list of guests: {e}"))?;
+        let mut items: Vec<(u64, ModuleItem)> = all
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.vmid?;
+                let detail = [r.kind, r.status, r.node]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Some((
+                    id,
+                    ModuleItem {
+                        id: id.to_string(),
+                        name: r.name,
+                        detail,
+                    },
+                ))
+            })
+            .collect();
+        items.sort_by_key(|(id, _)| *id);
+        Ok(items.into_iter().map(|(_, i)| i).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_matches_the_names_policies_accept() {
+        let names: Vec<&str> = providers().iter().map(|p| p.name()).collect();
+        assert_eq!(names, app::dto::VM_PROVIDERS);
+        assert!(provider("proxmox").is_some());
+        assert!(provider("vmware").is_none());
+    }
+
+    #[test]
+    fn pvesh_resources() {
+        let json = r#"[
+          {"id":"qemu/101","vmid":101,"name":"db","type":"qemu","status":"stopped","node":"pve2"},
+          {"id":"lxc/100","vmid":100,"name":"web","type":"lxc","status":"running","node":"pve1"},
+          {"id":"storage/pve1/local","type":"storage","node":"pve1"}
+        ]"#;
+        let items = Proxmox.parse_list(json).unwrap();
+        assert_eq!(
+            items,
+            [
+                ModuleItem {
+                    id: "100".into(),
+                    name: "web".into(),
+                    detail: "lxc, running, pve1".into()
+                },
+                ModuleItem {
+                    id: "101".into(),
+                    name: "db".into(),
+                    detail: "qemu, stopped, pve2".into()
+                },
+            ]
+        );
+        assert!(Proxmox.parse_list("ipcc_send_rec failed").is_err());
+    }
+}
