@@ -4,17 +4,17 @@
 //! another test running beside it would disturb.
 mod common;
 
-use std::{os::unix::fs::PermissionsExt, path::Path, process::Command, time::Duration};
+use std::{os::unix::fs::PermissionsExt, path::Path, process::Command};
 
 use common::{
     TestServer,
-    borg::{Borg, launch, wait_chain},
+    borg::Borg,
     sshd,
-    tree::{make_tree, walk},
+    tree::{make_tree, noise, walk},
     with_query,
 };
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const BIG: usize = 50_000_000;
@@ -59,35 +59,13 @@ async fn downloads_stream_files_and_folders() {
     let tree = b.root.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     make_tree(&tree);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let big: Vec<u8> = (0..BIG)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = noise(BIG, 0x9E37_79B9_7F4A_7C15);
     let big_path = tree.join("big data.bin");
     std::fs::write(&big_path, &big).unwrap();
     std::fs::set_permissions(&big_path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let want = format!("{:x}", Sha256::digest(&big));
     drop(big);
-    let policy = b
-        .policy(
-            &s,
-            "Download me",
-            json!({"folders": [tree.display().to_string()]}),
-            json!({}),
-        )
-        .await;
-    let ids = launch(&s, policy).await;
-    let chain = wait_chain(&s, ids[0], Duration::from_secs(300)).await;
-    assert!(
-        chain.iter().all(|j| j["status"] == "successful"),
-        "{chain:?}"
-    );
-    let archive = chain[0]["archive_name"].as_str().unwrap().to_string();
+    let (_, archive) = b.back_up(&s, "Download me", &tree).await;
     let in_archive = tree.to_str().unwrap().trim_start_matches('/').to_string();
 
     // The 50 MB file, hashed chunk by chunk as it arrives.

@@ -12,7 +12,7 @@ use common::{
         wait_job, wait_remote_pid,
     },
     sshd,
-    tree::{make_tree, mode_string, walk},
+    tree::{make_tree, mode_string, noise, walk},
     with_query,
 };
 use serde_json::{Value, json};
@@ -55,15 +55,7 @@ async fn folders_backup_catalog_sizes_dedup_and_prune() {
     std::fs::create_dir_all(&tree).unwrap();
     make_tree(&tree);
     // 10 MB that does not compress.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let big: Vec<u8> = (0..10_000_000u32)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
+    let big = noise(10_000_000, 0x9E37_79B9_7F4A_7C15);
     std::fs::write(tree.join("big file.bin"), &big).unwrap();
     let policy = b
         .policy(

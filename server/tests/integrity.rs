@@ -7,7 +7,7 @@ use std::{process::Command, time::Duration};
 
 use common::{
     TestServer,
-    borg::{Borg, launch, stdout, wait_chain, wait_done},
+    borg::{Borg, stdout, wait_done},
     sshd,
     tree::make_tree,
 };
@@ -48,20 +48,7 @@ async fn check_and_restore_test_find_damage() {
     let tree = b.root.path().join("tree");
     std::fs::create_dir_all(&tree).unwrap();
     make_tree(&tree);
-    let policy = b
-        .policy(
-            &s,
-            "Checked",
-            json!({"folders": [tree.display().to_string()]}),
-            json!({}),
-        )
-        .await;
-    let ids = launch(&s, policy).await;
-    let chain = wait_chain(&s, ids[0], WAIT).await;
-    assert!(
-        chain.iter().all(|j| j["status"] == "successful"),
-        "{chain:?}"
-    );
+    let (policy, _) = b.back_up(&s, "Checked", &tree).await;
 
     // Everything as backed up: 5 regular files, all equal to their source.
     let r = check(&s, b.repository, json!({"sample": 100})).await;

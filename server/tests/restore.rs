@@ -11,9 +11,9 @@ use std::{
 
 use common::{
     TestServer,
-    borg::{Borg, launch, stdout, wait_chain, wait_done},
+    borg::{Borg, stdout, wait_done},
     sshd,
-    tree::{make_tree, walk},
+    tree::{make_tree, noise, walk},
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -62,15 +62,7 @@ async fn restored_files_equal_the_originals_and_nothing_escapes() {
     std::fs::create_dir_all(&tree).unwrap();
     make_tree(&tree);
     // 5 MB that does not compress, in a folder restored on its own below.
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let big: Vec<u8> = (0..5_000_000u32)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let big = noise(5_000_000, 0x2545_F491_4F6C_DD1D);
     std::fs::create_dir_all(tree.join("data")).unwrap();
     std::fs::write(tree.join("data/big.bin"), &big).unwrap();
     std::fs::set_permissions(
@@ -78,21 +70,7 @@ async fn restored_files_equal_the_originals_and_nothing_escapes() {
         std::fs::Permissions::from_mode(0o640),
     )
     .unwrap();
-    let policy = b
-        .policy(
-            &s,
-            "Restore me",
-            json!({"folders": [tree.display().to_string()]}),
-            json!({}),
-        )
-        .await;
-    let ids = launch(&s, policy).await;
-    let chain = wait_chain(&s, ids[0], WAIT).await;
-    assert!(
-        chain.iter().all(|j| j["status"] == "successful"),
-        "{chain:?}"
-    );
-    let archive = chain[0]["archive_name"].as_str().unwrap().to_string();
+    let (_, archive) = b.back_up(&s, "Restore me", &tree).await;
     let tree_in_archive = tree.to_str().unwrap().trim_start_matches('/').to_string();
 
     // The whole archive, into a folder that does not exist yet.

@@ -106,6 +106,29 @@ impl Borg {
         (policy, src)
     }
 
+    /// A `folders` policy over `folder`, launched, its whole chain (backup, catalog) waited for
+    /// and asserted successful. Answers the policy and the archive's name.
+    pub async fn back_up(&self, s: &TestServer, name: &str, folder: &Path) -> (i64, String) {
+        let policy = self
+            .policy(
+                s,
+                name,
+                json!({"folders": [folder.display().to_string()]}),
+                json!({}),
+            )
+            .await;
+        let ids = launch(s, policy).await;
+        let chain = wait_chain(s, ids[0], Duration::from_secs(300)).await;
+        assert!(
+            chain.iter().all(|j| j["status"] == "successful"),
+            "{chain:?}"
+        );
+        (
+            policy,
+            chain[0]["archive_name"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// The bytes of `item` in `archive`, read by `borg extract --stdout` here.
     pub fn extract_stdout(&self, archive: &str, item: &str) -> Vec<u8> {
         let out = Command::new("borg")

@@ -28,6 +28,19 @@ pub fn make_tree(root: &Path) {
     std::os::unix::fs::symlink("../dir with space/a file.txt", root.join("Été ünï/link")).unwrap();
 }
 
+/// `len` bytes that do not compress (xorshift from `seed`): the same bytes for the same seed.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
 /// `ls -l`'s mode string.
 pub fn mode_string(m: &std::fs::Metadata) -> String {
     let ft = m.file_type();
