@@ -142,6 +142,9 @@ pub trait Backend: Send + Sync + 'static {
     fn relaunch_job<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
     /// Launches a policy now (`launch_type` `manual`).
     fn launch_policy<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
+    /// Makes an integrity job of a repository with the default sample
+    /// (`POST /api/v1/repositories/{id}/integrity/`).
+    fn check_integrity<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
     /// Makes a restore job (`POST /api/v1/restore/`).
     fn restore<'a>(&'a self, token: &'a str, input: RestoreInput) -> BackendFuture<'a, Launched>;
     /// The policies and clients the jobs list filters by (fields `policy`, `client`).

@@ -200,6 +200,7 @@ const REPOSITORY_COLUMNS: &[Column] = &[
     ),
     shown(col("Ready", "/ready", "ready"), Show::YesNo),
     shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+    col("Last check", "/last_integrity/status", ""),
 ];
 
 const POLICY_COLUMNS: &[Column] = &[

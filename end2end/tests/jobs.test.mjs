@@ -227,6 +227,36 @@ describe('jobs pages', () => {
     }
   });
 
+  test('check a repository from its row; the result shows on the repositories page', async () => {
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      '/repositories',
+      '#resource-table',
+      { width: 1366, height: 768 },
+    );
+    try {
+      const row = page.locator('#resource-table tbody tr', { hasText: 'e2e-repo' });
+      await row.locator('button.check-integrity').click();
+      await page.waitForURL(/\/jobs\/\d+$/);
+      await page.waitForSelector('#job-status:text-is("successful")', { timeout: 120_000 });
+      const job = await api('GET', `/api/v1/jobs/${page.url().split('/').pop()}/`);
+      assert.equal(job.job_type, 'integrity');
+      assert.match(job.job_explanation, /borg check: no problem found/);
+      assert.match(job.job_explanation, /equal to their unchanged source/);
+      await page.goto(`${server.url}/repositories`);
+      await page.waitForSelector('#resource-table');
+      const cells = await page
+        .locator('#resource-table tbody tr', { hasText: 'e2e-repo' })
+        .locator('td')
+        .allTextContents();
+      assert.ok(cells.includes('successful'), `Last check column: ${cells}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a finished job offers relaunch, not cancel; relaunch runs a new job (phone size)', async () => {
     const done = (await api('GET', '/api/v1/jobs/?status=successful&job_type=job')).results[0];
     const { context, page, problems } = await loggedInPage(

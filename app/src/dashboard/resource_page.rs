@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::{components::Form, hooks::use_navigate};
 
 use super::{
-    JobOutcome, SaveResource,
+    JobOutcome, SaveResource, check_integrity,
     confirm::DeleteConfirm,
     delete_resource, error_text, launch_now, list_resource,
     listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
@@ -114,7 +114,17 @@ fn ResourceTable(
 ) -> impl IntoView {
     let base = kind.page_path();
     // Policies launch from their row and show the first job it made.
-    let launch = Action::new(|id: &i32| launch_now(*id));
+    // Repositories start an integrity check from theirs; both show the job.
+    let launch = Action::new(move |id: &i32| {
+        let id = *id;
+        async move {
+            if kind == ResourceKind::Repositories {
+                check_integrity(id).await
+            } else {
+                launch_now(id).await
+            }
+        }
+    });
     let navigate = use_navigate();
     Effect::new(move |_| match launch.value().get() {
         Some(Ok(JobOutcome::Show(job))) => navigate(&format!("/jobs/{job}"), Default::default()),
@@ -158,6 +168,22 @@ fn ResourceTable(
                 let delete_label = format!("Delete {}", r.label);
                 let launch_label = format!("Launch {} now", r.label);
                 let label_for_calendar = r.label.clone();
+                let check_label = format!("Check the integrity of {}", r.label);
+                let checker = (kind == ResourceKind::Repositories).then(|| {
+                    view! {
+                        <button
+                            type="button"
+                            class="check-integrity"
+                            aria-label=check_label
+                            disabled=move || launch.pending().get()
+                            on:click=move |_| {
+                                launch.dispatch(id);
+                            }
+                        >
+                            "Check integrity"
+                        </button>
+                    }
+                });
                 let launcher = (kind == ResourceKind::Policies).then(|| {
                     view! {
                         <button
@@ -188,6 +214,7 @@ fn ResourceTable(
                         {cells}
                         <td class="actions">
                             {launcher}
+                            {checker}
                             <button
                                 type="button"
                                 class="secondary"

@@ -429,6 +429,18 @@ pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, Serv
     ssr::form_outcome(ssr::backend()?.restore(&token, input).await.map(|l| l.job))
 }
 
+/// Checks a repository's integrity (default sample); answers the job.
+#[server(prefix = "/rpc", endpoint = "check_integrity")]
+pub async fn check_integrity(id: i32) -> Result<JobOutcome, ServerFnError> {
+    let token = ssr::need_token()?;
+    job_outcome(
+        ssr::backend()?
+            .check_integrity(&token, id)
+            .await
+            .map(|l| l.job),
+    )
+}
+
 /// Search results shown at once on the catalog page.
 pub const CATALOG_HITS: u64 = 100;
 

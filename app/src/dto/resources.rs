@@ -141,6 +141,9 @@ pub struct Repository {
     pub original_size: i64,
     pub compressed_size: i64,
     pub deduplicated_size: i64,
+    /// The newest integrity job of the repository (`POST …/integrity/`), if any.
+    #[serde(default)]
+    pub last_integrity: Option<IntegrityResult>,
     pub ready: bool,
     pub enabled: bool,
     pub uuid: String,
@@ -287,6 +290,16 @@ pub const POLICY_TYPES: &[&str] = &[
 /// The VM providers a `vm` policy may name (`""` for none); the server's registry
 /// (`engine::vm::providers`) holds the same names.
 pub const VM_PROVIDERS: &[&str] = &["proxmox"];
+
+/// How a repository's newest integrity job ended (or that it has not yet).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IntegrityResult {
+    pub job: i32,
+    pub status: String,
+    pub finished: Option<chrono::DateTime<chrono::Utc>>,
+    pub explanation: String,
+}
 
 /// The modules `GET /api/v1/policies/module/{module}/{client}/` answers for.
 pub const MODULES: &[&str] = &["mysql", "postgresql", "proxmox"];

@@ -19,8 +19,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::{
     error::Error,
     services::{
-        Actor, auth, calendar, catalogs, clients, jobs, list::ListRequest, policies, repositories,
-        restore, schedules,
+        Actor, auth, calendar, catalogs, clients, integrity, jobs, list::ListRequest, policies,
+        repositories, restore, schedules,
     },
     state::AppState,
 };
@@ -435,6 +435,15 @@ impl Backend for Dashboard {
         Box::pin(async move {
             let actor = self.actor(token).await?;
             jobs::launch_policy(&self.st, &actor, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn check_integrity<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            integrity::launch(&self.st, &actor, id, Default::default())
                 .await
                 .map_err(to_backend)
         })

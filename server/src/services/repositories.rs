@@ -56,6 +56,7 @@ impl Resource for Repositories {
             rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
         )
         .await?;
+        let mut last_integrity = last_integrity(st, rows.iter().map(|r| r.id)).await?;
         rows.into_iter()
             .map(|r| {
                 let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
@@ -86,6 +87,7 @@ impl Resource for Repositories {
                     original_size: r.original_size,
                     compressed_size: r.compressed_size,
                     deduplicated_size: r.deduplicated_size,
+                    last_integrity: last_integrity.remove(&r.id),
                     ready: r.ready,
                     enabled: r.enabled,
                     uuid: r.uuid,
@@ -93,6 +95,32 @@ impl Resource for Repositories {
             })
             .collect()
     }
+}
+
+/// The newest integrity job of each repository.
+async fn last_integrity(
+    st: &AppState,
+    ids: impl Iterator<Item = i32>,
+) -> Result<std::collections::HashMap<i32, app::dto::IntegrityResult>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let jobs = crate::entities::job::Entity::find()
+        .filter(crate::entities::job::Column::JobType.eq("integrity"))
+        .filter(crate::entities::job::Column::RepositoryId.is_in(ids))
+        .order_by_desc(crate::entities::job::Column::Id)
+        .all(&st.db)
+        .await?;
+    let mut out = std::collections::HashMap::new();
+    for j in jobs {
+        if let Some(repo) = j.repository_id {
+            out.entry(repo).or_insert(app::dto::IntegrityResult {
+                job: j.id,
+                status: j.status,
+                finished: j.finished,
+                explanation: j.job_explanation,
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Page<Repository>> {
