@@ -375,7 +375,7 @@ pub fn policy_type_help(policy_type: &str) -> &'static str {
             "The output of any shell command, archived as one file; the job fails if the command exits non-zero. extra_vars: {\"command\": \"tar -C /srv -cf - data\", \"stdin_name\": \"srv-data.tar\"} (stdin_name optional; an optional \"password\" reaches the command as $CYBORG_PASSWORD)."
         }
         "proxmox" => {
-            "vzdump --stdout of Proxmox guests. Not run by this version of the job engine yet: a job of this type ends in error."
+            "vzdump --stdout of each Proxmox guest into one archive (items vzdump-ID.vma); a failed dump fails the job. extra_vars: {\"vmids\": [100, 101]} (absent: every guest of the node, from qm list and pct list)."
         }
         "vm" => {
             "Virtual machines through the VM provider chosen below. Not run by this version of the job engine yet."
@@ -554,14 +554,24 @@ mod tests {
     fn rows_show_cells_and_hide_secrets() {
         let repo = json!({
             "id": 7, "name": "main", "path": "/srv/borg", "repository_key": "s3cret",
-            "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false
+            "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false,
+            "last_integrity": {"job": 9, "status": "successful", "finished": null,
+                               "explanation": "borg check: no problem found"}
         });
         let r = row_of(ResourceKind::Repositories, &repo);
         assert_eq!(r.id, 7);
         assert_eq!(r.label, "main");
         assert_eq!(
             r.cells,
-            ["main", "/srv/borg", "1.5 KiB", "0 B", "yes", "no"]
+            [
+                "main",
+                "/srv/borg",
+                "1.5 KiB",
+                "0 B",
+                "yes",
+                "no",
+                "successful"
+            ]
         );
         assert_eq!(r.values["repository_key"], "");
         assert_eq!(r.values["enabled"], "false");

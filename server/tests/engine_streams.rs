@@ -469,3 +469,94 @@ async fn cancel_stops_borg_and_the_command_feeding_it() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxmox_guests_are_dumped_into_one_archive() {
+    require_sshd();
+    let s = TestServer::start().await;
+    // There is no Proxmox host here: stand-ins for vzdump, qm and pct come first on the
+    // client's PATH. vzdump writes the guest's known bytes, or fails for a guest it lacks.
+    let tools = tempfile::tempdir().unwrap();
+    let dir = tools.path().display().to_string();
+    let guest = |id: u32| -> Vec<u8> {
+        (0..2_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(id) >> 24) as u8)
+            .collect()
+    };
+    for id in [100, 101] {
+        std::fs::write(tools.path().join(format!("guest-{id}")), guest(id)).unwrap();
+    }
+    let script = |name: &str, body: String| {
+        use std::os::unix::fs::PermissionsExt;
+        let p = tools.path().join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script(
+        "vzdump",
+        format!(
+            "[ \"$2\" = --stdout ] && [ $# -eq 2 ] || {{ echo \"vzdump: bad arguments: $*\" >&2; \
+             exit 9; }}\n[ -f '{dir}/guest-'\"$1\" ] || {{ echo \"no guest $1\" >&2; exit 3; }}\n\
+             exec cat '{dir}/guest-'\"$1\"\n"
+        ),
+    );
+    script(
+        "qm",
+        "echo '      VMID NAME    STATUS     MEM(MB)    BOOTDISK(GB) PID'\n\
+         echo '       100 web     running    2048       32.00        1234'\n"
+            .into(),
+    );
+    script(
+        "pct",
+        "echo 'VMID       Status     Lock         Name'\necho '101        running                   db'\n"
+            .into(),
+    );
+    let sshd =
+        sshd::TestSshd::start_with_path_first(&common::borg::server_key(&s).await, tools.path());
+    let b = Borg::with_sshd(&s, sshd).await;
+
+    // Every guest of the node (from qm list and pct list), each dump an item of one archive.
+    let all = b
+        .typed_policy(&s, "Node", json!({}), json!({"policy_type": "proxmox"}))
+        .await;
+    let chain = run_ok(&s, all).await;
+    let archive = chain[0]["archive_name"].as_str().unwrap().to_string();
+    assert!(archive.starts_with("proxmox-127.0.0.1-"), "{archive}");
+    for id in [100, 101] {
+        let got = b.extract_stdout(&archive, &format!("vzdump-{id}.vma"));
+        assert!(got == guest(id), "guest {id}: {} bytes archived", got.len());
+    }
+    let (_, cat) = s
+        .get(&format!(
+            "/api/v1/catalogs/?archive_name={archive}&path__startswith=vzdump-"
+        ))
+        .await;
+    assert_eq!(cat["count"], 2, "{cat}");
+    assert_eq!(cat["results"][0]["size"], 2_000_000, "{cat}");
+
+    // A guest whose dump fails fails the job; its partial archive is not kept.
+    let some = b
+        .typed_policy(
+            &s,
+            "Some guests",
+            json!({"vmids": [101, 666]}),
+            json!({"policy_type": "proxmox"}),
+        )
+        .await;
+    let ids = launch(&s, some).await;
+    let chain = wait_chain(&s, ids[0], CHAIN).await;
+    let backup = &chain[0];
+    assert_eq!(backup["status"], "failed", "{backup}");
+    let why = backup["job_explanation"].as_str().unwrap();
+    assert!(
+        why.contains("vzdump of guest(s) 101, 666") && why.contains("status 3"),
+        "{why}"
+    );
+    let log = stdout(&s, ids[0]).await;
+    assert!(
+        log.contains("guest 666: vzdump exited with status 3"),
+        "{log}"
+    );
+    let name = backup["archive_name"].as_str().unwrap();
+    assert!(!b.borg_archives().iter().any(|a| a == name), "{name} kept");
+}

@@ -54,9 +54,14 @@ pub fn already_exists(log_line: &str) -> bool {
 /// source is read from stdin (`-`) and archived under its name.
 pub fn create(repo: &str, archive: &str, sources: &Sources, ratelimit: Option<i32>) -> Vec<String> {
     let mut a = argv(&["borg", "create", "--json", "--lock-wait", LOCK_WAIT]);
-    if let Some(stream) = &sources.stream {
-        a.push("--stdin-name".into());
-        a.push(stream.name.clone());
+    match &sources.stream {
+        // The FIFOs in the current folder are read as files.
+        Some(stream) if stream.fifos => a.push("--read-special".into()),
+        Some(stream) => {
+            a.push("--stdin-name".into());
+            a.push(stream.name.clone());
+        }
+        None => {}
     }
     if sources.one_file_system {
         a.push("--one-file-system".into());

@@ -352,6 +352,7 @@ impl JobRun {
         let feed = src.stream.as_ref().map(|st| Feed {
             command: &st.command,
             secret: secret.as_ref().map(|(var, value)| (*var, value.as_str())),
+            fifos: st.fifos,
         });
         let f = self.borg_with(&s, argv, feed, None).await?;
         let warning = f.code == Some(1);
@@ -449,7 +450,7 @@ impl JobRun {
         };
         Outcome::Failed(format!(
             "the command whose output is archived ({}) ended with {status}; {deleted}",
-            st.command
+            st.what
         ))
     }
 

@@ -60,6 +60,9 @@ pub struct Feed<'a> {
     /// An environment variable the command alone gets (a database password): its value travels
     /// as the second line of stdin, after the passphrase.
     pub secret: Option<(&'a str, &'a str)>,
+    /// `command` makes FIFOs in the current folder and writes them in the background (see
+    /// `sources::Stream::fifos`); borg reads the folder instead of stdin.
+    pub fifos: bool,
 }
 
 /// The remote command line for a borg that reads `feed`'s output on stdin: the feed runs in a
@@ -86,6 +89,25 @@ pub fn feed_command_line(borg_argv: &[String], feed: &Feed) -> Result<String, Sh
          ( exec >\"$d/feed\"; rm -rf \"$d\"; unset BORG_PASSPHRASE; {secret}\
          unset CYBORG_FEED_SECRET; ( {} ); printf '{FEED_MARK}%s\\n' \"$?\" >&2 ) & \
          unset CYBORG_FEED_SECRET; export BORG_PASSPHRASE; exec {} <\"$d/feed\"",
+        feed.command,
+        shell::command_line(&argv)?
+    ))
+}
+
+/// The remote command line for a borg that reads FIFOs `feed.command` makes and fills: run in a
+/// fresh `mktemp -d` folder (borg archives `.`, so the items are named as the FIFOs); a watcher
+/// removes the folder once borg is gone and stops writers left blocked (borg failed before
+/// opening their FIFO) by signalling the process group.
+pub fn fifo_command_line(borg_argv: &[String], feed: &Feed) -> Result<String, ShellError> {
+    let mut argv: Vec<String> = vec!["env".into()];
+    argv.extend(BORG_ENV.iter().map(|(k, v)| format!("{k}={v}")));
+    argv.extend(borg_argv.iter().cloned());
+    Ok(format!(
+        "printf '{PID_MARK}%s\\n' \"$$\" >&2; IFS= read -r BORG_PASSPHRASE; \
+         d=$(mktemp -d) && cd \"$d\" || {{ echo 'cyborgbackup: cannot make a folder for the \
+         dumps on the client' >&2; exit 2; }}; ( while kill -0 $$ 2>/dev/null; do sleep 1; done; \
+         rm -rf \"$d\"; kill -TERM 0 ) </dev/null >/dev/null 2>&1 & {}; export BORG_PASSPHRASE; \
+         exec {}",
         feed.command,
         shell::command_line(&argv)?
     ))
@@ -253,6 +275,10 @@ where
                 &[passphrase],
             )?
         }
+        Some(f) if f.fifos => {
+            log.line(format!("$ {}; {shown}", f.command));
+            spawn(target, &fifo_command_line(borg_argv, f)?, &[passphrase])?
+        }
         Some(f) => {
             log.line(format!("$ {} | {shown}", f.command));
             let secret = f.secret.map(|(_, v)| v).unwrap_or("");
@@ -308,7 +334,11 @@ where
                     if feed.is_some()
                         && let Some(code) = l.strip_prefix(FEED_MARK).and_then(|c| c.trim().parse().ok())
                     {
-                        feed_exit = Some(code);
+                        // Several writers (one per guest): the first failure is the answer.
+                        feed_exit = Some(match feed_exit {
+                            Some(worst) if worst != 0 => worst,
+                            _ => code,
+                        });
                         log.line(format!("the command feeding borg exited with status {code}"));
                         continue;
                     }
@@ -445,7 +475,11 @@ mod tests {
                 "-c".into(),
                 "cat; echo \"borg-env:${PGPASSWORD:-none}\"".into(),
             ],
-            &Feed { command, secret },
+            &Feed {
+                command,
+                secret,
+                fifos: false,
+            },
         )
         .unwrap();
         let mut child = std::process::Command::new("/bin/sh")
@@ -484,7 +518,8 @@ mod tests {
                 &[],
                 &Feed {
                     command: "x",
-                    secret: Some(("A B", "v"))
+                    secret: Some(("A B", "v")),
+                    fifos: false,
                 }
             )
             .is_err()

@@ -29,6 +29,13 @@ pub struct Stream {
     /// The environment variable through which the command gets `extra_vars.password`
     /// (`PGPASSWORD`, `MYSQL_PWD`): never on a command line.
     pub password_env: Option<&'static str>,
+    /// Several items instead of one: `command` runs in an empty folder, makes one FIFO per item
+    /// there and starts a background writer for each (which reports its exit status); borg
+    /// archives the folder with `--read-special`, reading each FIFO as a file (Proxmox: one
+    /// `vzdump --stdout` per guest).
+    pub fifos: bool,
+    /// What the command is, for messages.
+    pub what: String,
 }
 
 /// The `extra_vars` key holding a database password. Stored encrypted, answered as
@@ -51,8 +58,8 @@ pub const ROOTFS_EXCLUDES: &[&str] = &[
     "/var/lib/lxcfs",
 ];
 
-/// Policy types whose backup the engine does not run yet.
-const NOT_YET: &[&str] = &["proxmox", "vm"];
+/// Policy types whose backup the engine does not run yet (they can be saved).
+pub const NOT_YET: &[&str] = &["vm"];
 
 /// The sources of a policy of type `policy_type` with `extra_vars` (a JSON object as text, ""
 /// meaning `{}`); `extra_vars.exclude` adds excludes to every file type. The error is a message
@@ -114,6 +121,7 @@ pub fn for_policy(policy_type: &str, extra_vars: &str) -> Result<Sources, String
             }
             s
         }
+        "proxmox" => proxmox(&v)?,
         other if NOT_YET.contains(&other) => {
             return Err(format!(
                 "policy type {other} is not supported by this version of the job engine yet"
@@ -136,12 +144,71 @@ fn stream(command: String, name: String, password_env: &'static str) -> Sources 
     Sources {
         paths: vec!["-".into()],
         stream: Some(Stream {
+            what: command.clone(),
             command,
             name,
             password_env: Some(password_env),
+            fifos: false,
         }),
         ..Sources::default()
     }
+}
+
+/// `vzdump GUEST --stdout` of each guest of `extra_vars.vmids` (or of every guest on the node,
+/// from `qm list` and `pct list`), each into the FIFO `vzdump-GUEST.vma`, all in one archive.
+fn proxmox(v: &Vars) -> Result<Sources, String> {
+    let ids: Vec<u64> = match v.0.get("vmids") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_u64()
+                    .or_else(|| i.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|n| (1..=999_999_999).contains(n))
+                    .ok_or_else(|| "\"vmids\" must list guest ids (whole numbers)".to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("\"vmids\" must be a list of guest ids".into()),
+    };
+    // Numbers only, so nothing here needs quoting.
+    let list = if ids.is_empty() {
+        "ids=$({ qm list 2>/dev/null; pct list 2>/dev/null; } | awk '$1 ~ /^[0-9]+$/ {print $1}'); \
+         [ -n \"$ids\" ] || { echo 'cyborgbackup: no guest on this node (qm list, pct list)' >&2; \
+         exit 2; }"
+            .to_string()
+    } else {
+        format!(
+            "ids='{}'",
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+        )
+    };
+    let command = format!(
+        "{list}; for id in $ids; do mkfifo \"vzdump-$id.vma\" || exit 2; done; \
+         for id in $ids; do ( vzdump \"$id\" --stdout </dev/null >\"vzdump-$id.vma\"; s=$?; \
+         printf 'guest %s: vzdump exited with status %s\\n' \"$id\" \"$s\" >&2; \
+         printf 'CYBORG-FEED-EXIT %s\\n' \"$s\" >&2 ) & done"
+    );
+    Ok(Sources {
+        paths: vec![".".into()],
+        stream: Some(Stream {
+            command,
+            name: String::new(),
+            password_env: None,
+            fifos: true,
+            what: if ids.is_empty() {
+                "vzdump of every guest".into()
+            } else {
+                format!(
+                    "vzdump of guest(s) {}",
+                    ids.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        }),
+        ..Sources::default()
+    })
 }
 
 fn quote(s: &str) -> Result<String, String> {
@@ -425,11 +492,22 @@ mod tests {
         ] {
             assert!(for_policy(t, ev).is_err(), "{t} {ev}");
         }
-        assert!(
-            for_policy("proxmox", "")
-                .unwrap_err()
-                .contains("not supported")
-        );
+        assert!(for_policy("vm", "").unwrap_err().contains("not supported"));
+        assert!(for_policy("proxmox", r#"{"vmids": ["x"]}"#).is_err());
+        assert!(for_policy("proxmox", r#"{"vmids": [0]}"#).is_err());
+        assert!(for_policy("proxmox", r#"{"vmids": 100}"#).is_err());
+    }
+
+    #[test]
+    fn proxmox_guests_become_fifos() {
+        let s = for_policy("proxmox", r#"{"vmids": [100, "101"]}"#).unwrap();
+        assert_eq!(s.paths, ["."]);
+        let st = s.stream.unwrap();
+        assert!(st.fifos);
+        assert!(st.command.starts_with("ids='100 101'; "), "{}", st.command);
+        assert_eq!(st.what, "vzdump of guest(s) 100, 101");
+        let all = for_policy("proxmox", "").unwrap().stream.unwrap();
+        assert!(all.command.contains("qm list"), "{}", all.command);
     }
 
     #[test]

@@ -573,13 +573,10 @@ fn check_extra_vars_for_type(policy_type: &str, text: &str) -> std::result::Resu
     match sources::for_policy(policy_type, text) {
         Ok(_) => Ok(()),
         // Saved now, run once the engine has them (see docs/ENGINE.md).
-        Err(_) if NOT_RUN_YET.contains(&policy_type) => Ok(()),
+        Err(_) if sources::NOT_YET.contains(&policy_type) => Ok(()),
         Err(m) => Err(sentence(&m)),
     }
 }
-
-/// Policy types that can be saved but that the engine does not run yet.
-const NOT_RUN_YET: &[&str] = &["proxmox", "vm"];
 
 fn sentence(m: &str) -> String {
     let mut c = m.chars();
@@ -686,6 +683,8 @@ mod tests {
         assert!(check_extra_vars_for_type("postgresql", r#"{"databases":["a=b"]}"#).is_err());
         assert!(check_extra_vars_for_type("mysql", r#"{"databases":["shop"]}"#).is_ok());
         assert!(check_extra_vars_for_type("proxmox", r#"{"vmids":[100]}"#).is_ok());
+        assert!(check_extra_vars_for_type("proxmox", r#"{"vmids":["web"]}"#).is_err());
+        assert!(check_extra_vars_for_type("vm", "").is_ok());
     }
 
     #[test]

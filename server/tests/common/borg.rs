@@ -27,8 +27,12 @@ impl Borg {
     /// sshd authorizing `s`'s key, a client for it, a repository under a temp dir, and a schedule
     /// that never fires during a test (1 January).
     pub async fn new(s: &TestServer) -> Borg {
-        let (_, key) = s.get("/api/v1/settings/ssh_public_key/").await;
-        let sshd = TestSshd::start(key["pubkey"].as_str().expect("pubkey"));
+        let sshd = TestSshd::start(&server_key(s).await);
+        Self::with_sshd(s, sshd).await
+    }
+
+    /// The same over a given sshd (one with stand-in tools on its PATH, say).
+    pub async fn with_sshd(s: &TestServer, sshd: TestSshd) -> Borg {
         let root = tempfile::tempdir().expect("temp dir");
         let client = s
             .create(
@@ -162,6 +166,12 @@ impl Borg {
             .map(str::to_string)
             .collect()
     }
+}
+
+/// The server's public key, for an sshd to authorize.
+pub async fn server_key(s: &TestServer) -> String {
+    let (_, key) = s.get("/api/v1/settings/ssh_public_key/").await;
+    key["pubkey"].as_str().expect("pubkey").to_string()
 }
 
 /// Launches `policy` and answers the backup job ids (asserting 201).
