@@ -155,7 +155,7 @@ const POLICY_FIELDS: &[FormField] = &[
     ),
     helped(
         field("mode_pull", "Pull mode", Input::Bool),
-        "The server reaches the client and serves the repository to it: the client needs no route to the repository.",
+        "The server reaches the client and serves the repository to it over the same SSH connection: the client needs no route to the repository. The repository's path is then a folder on this server, and the client needs socat.",
     ),
     field("enabled", "Enabled", Input::Bool),
 ];
@@ -378,7 +378,7 @@ pub fn policy_type_help(policy_type: &str) -> &'static str {
             "vzdump --stdout of each Proxmox guest into one archive (items vzdump-ID.vma); a failed dump fails the job. extra_vars: {\"vmids\": [100, 101]} (absent: every guest of the node, from qm list and pct list)."
         }
         "vm" => {
-            "Virtual machines through the VM provider chosen below. Not run by this version of the job engine yet."
+            "Virtual machines through the VM provider chosen below (Proxmox: vzdump --stdout of each guest into one archive, as the proxmox type). extra_vars: {\"vmids\": [100, 101]} (absent: every guest)."
         }
         _ => "",
     }

@@ -559,4 +559,18 @@ async fn proxmox_guests_are_dumped_into_one_archive() {
     );
     let name = backup["archive_name"].as_str().unwrap();
     assert!(!b.borg_archives().iter().any(|a| a == name), "{name} kept");
+
+    // A `vm` policy with the Proxmox provider backs up the same way.
+    let vm = b
+        .typed_policy(
+            &s,
+            "VM guests",
+            json!({"vmids": [100]}),
+            json!({"policy_type": "vm", "vmprovider": "proxmox"}),
+        )
+        .await;
+    let chain = run_ok(&s, vm).await;
+    let archive = chain[0]["archive_name"].as_str().unwrap().to_string();
+    assert!(archive.starts_with("vm-127.0.0.1-"), "{archive}");
+    assert!(b.extract_stdout(&archive, "vzdump-100.vma") == guest(100));
 }

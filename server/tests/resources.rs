@@ -565,7 +565,35 @@ async fn policies_crud() {
 
     let path = format!("{list}{}/", p["id"]);
     patch_changes_only(&s, &path, json!({"keep_daily": 7, "keep_hourly": null})).await;
-    patch_changes_only(&s, &path, json!({"name": "Renamed", "mode_pull": true})).await;
+    // Pull mode serves the repository from the server: a remote one is refused, changing nothing.
+    let (_, before) = s.get(&path).await;
+    let (status, refused) = s
+        .patch(&path, json!({"name": "Renamed", "mode_pull": true}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["mode_pull"][0]
+            .as_str()
+            .unwrap()
+            .contains("absolute folder")
+    );
+    assert_eq!(s.get(&path).await.1, before);
+    let on_server = repository(&s, "Server repo", "/srv/borg/pulled").await;
+    let (status, pulled) = s
+        .patch(
+            &path,
+            json!({"name": "Renamed", "mode_pull": true, "repository": on_server}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{pulled}");
+    assert_eq!(
+        (&pulled["name"], &pulled["mode_pull"], &pulled["repository"]),
+        (&json!("Renamed"), &json!(true), &json!(on_server))
+    );
+    assert_eq!(
+        pulled["summary_fields"]["repository"]["path"],
+        "/srv/borg/pulled"
+    );
     // Changing the clients changes them and their summary, nothing else.
     let (_, before) = s.get(&path).await;
     let (status, after) = s.patch(&path, json!({"clients": [c2, c1]})).await;
@@ -590,8 +618,9 @@ async fn policies_crud() {
     assert_eq!(after["clients"], json!([]));
     assert_eq!(after["summary_fields"]["clients"], json!([]));
 
+    // mode_pull false: the policy is in pull mode by now, which `repo` (remote) cannot serve.
     let complete = json!({"name": "Put", "policy_type": "config", "repository": repo,
-                          "schedule": sched, "clients": [c2]});
+                          "schedule": sched, "clients": [c2], "mode_pull": false});
     for field in ["name", "policy_type", "repository", "schedule"] {
         let mut body = complete.clone();
         body.as_object_mut().unwrap().remove(field);

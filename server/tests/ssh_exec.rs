@@ -38,6 +38,7 @@ async fn setup() -> Option<Setup> {
         username: "root".into(),
         data_dir: data.path().to_path_buf(),
         agent: None,
+        reverse: None,
     };
     let (status, lines) = run(&target, &["true"], None).await;
     assert!(

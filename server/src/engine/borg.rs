@@ -370,7 +370,7 @@ mod tests {
         assert!(!create("/r", "a", &s, Some(0)).contains(&"--upload-ratelimit".to_string()));
 
         let dump =
-            super::super::sources::for_policy("mysql", r#"{"stdin_name": "-x.sql"}"#).unwrap();
+            super::super::sources::for_policy("mysql", "", r#"{"stdin_name": "-x.sql"}"#).unwrap();
         let a = create("/repo", "mysql-h-2026", &dump, None);
         let n = a.iter().position(|w| w == "--stdin-name").unwrap();
         assert_eq!(a[n + 1], "-x.sql", "the name is the option's value");

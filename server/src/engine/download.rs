@@ -10,6 +10,7 @@ use tokio::{
 };
 
 use super::{
+    pull::PullServe,
     remote,
     ssh::{SSH_ERROR_STATUS, SshTarget},
 };
@@ -34,8 +35,9 @@ pub async fn start(
     target: &SshTarget,
     borg_argv: &[String],
     passphrase: &str,
+    pull: Option<PullServe>,
 ) -> Result<Body, StartError> {
-    let mut child = remote::spawn_borg(target, borg_argv, passphrase)
+    let mut child = remote::spawn_borg(target, borg_argv, passphrase, pull.as_ref())
         .map_err(|e| StartError::Spawn(format!("{e:#}")))?;
     let mut stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
@@ -82,6 +84,7 @@ pub async fn start(
         first: Some(Bytes::from(first)),
         stdout,
         child,
+        _pull: pull,
     });
     Ok(Body::from_stream(futures_util::stream::unfold(
         state,
@@ -115,4 +118,6 @@ struct Reading {
     stdout: ChildStdout,
     /// Killed when dropped (`kill_on_drop`): the HTTP client went away.
     child: Child,
+    /// Pull mode: the repository served to the client while the body streams.
+    _pull: Option<PullServe>,
 }

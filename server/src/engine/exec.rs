@@ -12,6 +12,7 @@ use super::{
     Engine,
     borg::{self, Keep},
     log::JobLog,
+    pull::PullServe,
     remote::{self, Feed, Finished, Pids, Session, Stdout},
     sources,
     ssh::{self, SSH_ERROR_STATUS, SshTarget},
@@ -76,9 +77,32 @@ struct Subjects {
     repository: repository::Model,
     passphrase: String,
     target: SshTarget,
+    /// The repository as the client's borg names it: its path, or in pull mode the location
+    /// served through `pull`.
+    location: String,
+    /// Pull mode (the policy's `mode_pull`): the repository served from this server for as long
+    /// as the job runs.
+    pull: Option<PullServe>,
 }
 
 impl Subjects {
+    /// How one borg of this job runs on the client.
+    fn session<'a>(
+        &'a self,
+        pids: &'a (Engine, i32),
+        feed: Option<Feed<'a>>,
+        workdir: Option<&'a str>,
+    ) -> Session<'a, (Engine, i32)> {
+        Session {
+            target: &self.target,
+            passphrase: &self.passphrase,
+            pids,
+            feed,
+            workdir,
+            pull: self.pull.as_ref(),
+        }
+    }
+
     fn policy(&self) -> Step<&policy::Model> {
         self.policy
             .as_ref()
@@ -159,6 +183,16 @@ impl JobRun {
                     ))
                 })?
         };
+        let pull = match &policy {
+            Some(p) if p.mode_pull => Some(
+                PullServe::start(&self.eng.data_dir, &repository.path)
+                    .map_err(|e| Outcome::Error(format!("pull mode: {e:#}")))?,
+            ),
+            _ => None,
+        };
+        let location = pull
+            .as_ref()
+            .map_or_else(|| repository.path.clone(), PullServe::location);
         let target = self.eng.target(&client, &repository.path).await;
         Ok(Subjects {
             policy,
@@ -166,6 +200,8 @@ impl JobRun {
             repository,
             passphrase,
             target,
+            location,
+            pull,
         })
     }
 
@@ -183,13 +219,7 @@ impl JobRun {
         workdir: Option<&str>,
     ) -> Step<Finished> {
         let pids = (self.eng.clone(), self.job.id);
-        let on = Session {
-            target: &s.target,
-            passphrase: &s.passphrase,
-            pids: &pids,
-            feed,
-            workdir,
-        };
+        let on = s.session(&pids, feed, workdir);
         let (f, _) = remote::run_borg::<(), _, _>(
             &on,
             &argv,
@@ -279,7 +309,7 @@ impl JobRun {
             .await
             .map_err(db_err)?;
         if repo_now.is_some_and(|r| !r.ready) {
-            let f = self.borg(&s, borg::init(&s.repository.path)).await?;
+            let f = self.borg(&s, borg::init(&s.location)).await?;
             let exists = f.stderr_tail.iter().any(|l| borg::already_exists(l));
             if f.code != Some(0) && !exists {
                 return Err(Outcome::Failed(format!(
@@ -289,7 +319,7 @@ impl JobRun {
                 )));
             }
             // An existing repository must open with our passphrase.
-            let info = self.borg(&s, borg::info(&s.repository.path)).await?;
+            let info = self.borg(&s, borg::info(&s.location)).await?;
             if info.code != Some(0) {
                 return Err(Outcome::Failed(format!(
                     "the repository exists but cannot be opened (exit {}): {}",
@@ -308,7 +338,8 @@ impl JobRun {
     }
 
     async fn backup(&mut self, s: Subjects) -> Step<Outcome> {
-        let src = sources::for_policy(&s.policy()?.policy_type, &s.policy()?.extra_vars)
+        let p = s.policy()?;
+        let src = sources::for_policy(&p.policy_type, &p.vmprovider, &p.extra_vars)
             .map_err(Outcome::Error)?;
         let taken: HashSet<String> = archive::Entity::find()
             .select_only()
@@ -344,7 +375,7 @@ impl JobRun {
         .update(&self.eng.db)
         .await
         .map_err(db_err)?;
-        let argv = borg::create(&s.repository.path, &name, &src, s.client.bandwidth_limit);
+        let argv = borg::create(&s.location, &name, &src, s.client.bandwidth_limit);
         let secret = match &src.stream {
             Some(st) => self.feed_secret(&s, st)?,
             None => None,
@@ -437,10 +468,7 @@ impl JobRun {
         status: Option<i32>,
     ) -> Outcome {
         let status = status.map_or_else(|| "no status".to_string(), |c| format!("status {c}"));
-        let deleted = match self
-            .borg(s, borg::delete_archive(&s.repository.path, name))
-            .await
-        {
+        let deleted = match self.borg(s, borg::delete_archive(&s.location, name)).await {
             Ok(f) if f.code == Some(0) => format!("the partial archive {name} was deleted"),
             Ok(f) => format!(
                 "deleting the partial archive {name} failed too (exit {}): delete it by hand",
@@ -460,12 +488,7 @@ impl JobRun {
         let p: RestoreParams = serde_json::from_str(&self.job.extra_vars).map_err(|e| {
             Outcome::Error(format!("the restore job's parameters are unreadable: {e}"))
         })?;
-        let argv = borg::extract(
-            &s.repository.path,
-            &self.job.archive_name,
-            &p.items,
-            p.dry_run,
-        );
+        let argv = borg::extract(&s.location, &self.job.archive_name, &p.items, p.dry_run);
         let workdir = (!p.dry_run).then_some(p.dest_folder.as_str());
         let f = self.borg_with(&s, argv, None, workdir).await?;
         let warning = f.code == Some(1);
@@ -537,16 +560,10 @@ impl JobRun {
         let archive_id = arch.id;
         let pids = (self.eng.clone(), self.job.id);
         let started = std::time::Instant::now();
-        let on = Session {
-            target: &s.target,
-            passphrase: &s.passphrase,
-            pids: &pids,
-            feed: None,
-            workdir: None,
-        };
+        let on = s.session(&pids, None, None);
         let (f, consumed) = remote::run_borg(
             &on,
-            &borg::list_items(&s.repository.path, &arch.name),
+            &borg::list_items(&s.location, &arch.name),
             &mut self.log,
             &mut self.cancel,
             Stdout::Stream,
@@ -616,7 +633,7 @@ impl JobRun {
         }
         let glob = borg::archive_glob(&s.policy()?.policy_type, &s.client.hostname);
         let f = self
-            .borg(&s, borg::prune(&s.repository.path, &glob, &keep))
+            .borg(&s, borg::prune(&s.location, &glob, &keep))
             .await?;
         if f.code != Some(0) && f.code != Some(1) {
             return Err(Outcome::Failed(format!(
@@ -625,7 +642,7 @@ impl JobRun {
                 last_line(&f)
             )));
         }
-        let f = self.borg(&s, borg::compact(&s.repository.path)).await?;
+        let f = self.borg(&s, borg::compact(&s.location)).await?;
         if f.code != Some(0) && f.code != Some(1) {
             return Err(Outcome::Failed(format!(
                 "borg compact failed (exit {}): {}",
@@ -642,9 +659,7 @@ impl JobRun {
 
     /// Drops the catalog of every archive of the repository that borg no longer lists.
     async fn forget_pruned_archives(&mut self, s: &Subjects) -> Step<usize> {
-        let f = self
-            .borg(s, borg::list_archives(&s.repository.path))
-            .await?;
+        let f = self.borg(s, borg::list_archives(&s.location)).await?;
         if f.code != Some(0) {
             return Err(Outcome::Failed(format!(
                 "borg list failed (exit {}): {}",
@@ -680,7 +695,7 @@ impl JobRun {
     }
 
     async fn refresh_repository_sizes(&mut self, s: &Subjects) -> Step<()> {
-        let f = self.borg(s, borg::info(&s.repository.path)).await?;
+        let f = self.borg(s, borg::info(&s.location)).await?;
         if f.code != Some(0) {
             self.log.line(format!(
                 "borg info failed (exit {}); repository sizes not updated",

@@ -11,6 +11,7 @@
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
 //! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
+//! - `pull`: pull mode, the repository served from this server through a forwarded socket.
 //! - `vm`: the VM provider registry (Proxmox first); `sources`: what each policy type reads.
 mod agent;
 pub mod borg;
@@ -19,6 +20,7 @@ mod exec;
 pub mod launch;
 pub mod log;
 pub mod node;
+pub mod pull;
 mod recovery;
 mod remote;
 mod runner;
@@ -160,6 +162,7 @@ impl Engine {
             username: client.username.clone(),
             data_dir: self.data_dir.clone(),
             agent: None,
+            reverse: None,
         }
     }
 

@@ -13,11 +13,12 @@ use super::{
     Engine,
     exec::Outcome,
     log::JobLog,
+    pull::PullServe,
     remote::{self, kill_group},
     runner,
     ssh::SshTarget,
 };
-use crate::entities::{client, job, repository};
+use crate::entities::{client, job, policy, repository};
 
 pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
     let Some(node) = eng.node_id() else {
@@ -41,15 +42,25 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
             .filter(|p| is_our_ssh(eng, *p));
         let subjects = target_of(eng, &j).await;
         match (j.remote_pid.and_then(|p| u32::try_from(p).ok()), &subjects) {
-            (Some(pid), Some((target, repo, passphrase))) => {
+            (Some(pid), Some((target, repo, passphrase, mode_pull))) => {
                 let killed = remote::stop_remote(target, pid, &mut log).await;
                 if killed {
-                    // Confirmed gone only if the stop script said so; break the lock then.
+                    // Confirmed gone only if the stop script said so; break the lock then
+                    // (in pull mode through a new socket: the old one died with the process).
+                    let serve = if *mode_pull {
+                        PullServe::start(&eng.data_dir, repo)
+                            .inspect_err(|e| log.line(format!("pull mode: {e:#}")))
+                            .ok()
+                    } else {
+                        None
+                    };
                     let argv = vec![
                         "borg".to_string(),
                         "break-lock".into(),
                         "--".into(),
-                        repo.clone(),
+                        serve
+                            .as_ref()
+                            .map_or_else(|| repo.clone(), PullServe::location),
                     ];
                     let (tx, mut rx) = tokio::sync::watch::channel(false);
                     let pids = NoPids;
@@ -59,6 +70,7 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
                         pids: &pids,
                         feed: None,
                         workdir: None,
+                        pull: serve.as_ref(),
                     };
                     match remote::run_borg::<(), _, _>(
                         &on,
@@ -123,7 +135,9 @@ fn is_our_ssh(eng: &Engine, pid: u32) -> bool {
         && String::from_utf8_lossy(&cmdline).contains(key.as_ref())
 }
 
-async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, String)> {
+/// How to reach the job's client, its repository path, passphrase and whether the job's policy
+/// is in pull mode.
+async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, String, bool)> {
     let c = client::Entity::find_by_id(j.client_id?)
         .one(&eng.db)
         .await
@@ -132,6 +146,15 @@ async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, S
         .one(&eng.db)
         .await
         .ok()??;
+    let mode_pull = match j.policy_id {
+        Some(id) => policy::Entity::find_by_id(id)
+            .one(&eng.db)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|p| p.mode_pull),
+        None => false,
+    };
     let passphrase = if r.repository_key.is_empty() {
         String::new()
     } else {
@@ -144,8 +167,10 @@ async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, S
             username: c.username,
             data_dir: eng.data_dir.clone(),
             agent: eng.agent_for(&r.path).await,
+            reverse: None,
         },
         r.path,
         passphrase,
+        mode_pull,
     ))
 }

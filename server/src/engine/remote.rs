@@ -14,6 +14,7 @@ use tokio::{
 use super::{
     borg::BORG_ENV,
     log::JobLog,
+    pull::PullServe,
     shell::{self, ShellError},
     ssh::{self, SshTarget},
 };
@@ -158,6 +159,9 @@ pub struct Session<'a, P: Pids> {
     pub feed: Option<Feed<'a>>,
     /// The folder borg runs in (a restore's destination), made if missing.
     pub workdir: Option<&'a str>,
+    /// Pull mode: the repository is served from this server through a forwarded socket (the
+    /// argv then names it by [`PullServe::location`]).
+    pub pull: Option<&'a PullServe>,
 }
 
 impl<P: Pids> Clone for Session<'_, P> {
@@ -175,17 +179,48 @@ pub trait Pids {
 }
 
 /// Spawns one borg on `target` with the passphrase on stdin, its stdout and stderr piped, killed
-/// when dropped; for callers that read its output themselves (downloads).
+/// when dropped; for callers that read its output themselves (downloads). `pull` must outlive
+/// the child.
 pub fn spawn_borg(
     target: &SshTarget,
     borg_argv: &[String],
     passphrase: &str,
+    pull: Option<&PullServe>,
 ) -> anyhow::Result<Child> {
+    let how = Linked::new(target, borg_argv, pull);
     Ok(spawn(
-        target,
-        &borg_command_line(borg_argv, None)?,
+        &how.target,
+        &format!("{}{}", how.prefix, borg_command_line(&how.argv, None)?),
         &[passphrase],
     )?)
+}
+
+/// The ssh target, borg argv and command-line prefix of one connection: as given in push mode;
+/// in pull mode with a fresh forwarded socket, `--rsh` to reach it and the socket's remover.
+struct Linked {
+    target: SshTarget,
+    argv: Vec<String>,
+    prefix: String,
+}
+
+impl Linked {
+    fn new(target: &SshTarget, borg_argv: &[String], pull: Option<&PullServe>) -> Self {
+        match pull {
+            None => Self {
+                target: target.clone(),
+                argv: borg_argv.to_vec(),
+                prefix: String::new(),
+            },
+            Some(p) => {
+                let link = p.link();
+                Self {
+                    target: p.target(target, &link),
+                    argv: PullServe::argv(&link, borg_argv),
+                    prefix: PullServe::prefix(&link),
+                }
+            }
+        }
+    }
 }
 
 /// Spawns `ssh … 'wrapper borg …'` with `stdin_lines` (the passphrase, a feed's secret) on stdin.
@@ -264,20 +299,30 @@ where
         pids,
         feed,
         workdir,
+        pull,
     } = *on;
-    let shown = shell::command_line(borg_argv)?;
+    let Linked {
+        target: linked,
+        argv,
+        prefix,
+    } = Linked::new(target, borg_argv, pull);
+    let shown = shell::command_line(&argv)?;
     let mut child = match &feed {
         None => {
             log.line(format!("$ {shown}"));
             spawn(
-                target,
-                &borg_command_line(borg_argv, workdir)?,
+                &linked,
+                &format!("{prefix}{}", borg_command_line(&argv, workdir)?),
                 &[passphrase],
             )?
         }
         Some(f) if f.fifos => {
             log.line(format!("$ {}; {shown}", f.command));
-            spawn(target, &fifo_command_line(borg_argv, f)?, &[passphrase])?
+            spawn(
+                &linked,
+                &format!("{prefix}{}", fifo_command_line(&argv, f)?),
+                &[passphrase],
+            )?
         }
         Some(f) => {
             log.line(format!("$ {} | {shown}", f.command));
@@ -286,8 +331,8 @@ where
                 anyhow::bail!("the command's secret holds a newline, which cannot be passed");
             }
             spawn(
-                target,
-                &feed_command_line(borg_argv, f)?,
+                &linked,
+                &format!("{prefix}{}", feed_command_line(&argv, f)?),
                 &[passphrase, secret],
             )?
         }
@@ -391,6 +436,9 @@ where
     };
     pids.local(None).await;
     pids.remote(None).await;
+    for l in pull.map(PullServe::take_serve_lines).unwrap_or_default() {
+        log.line(format!("borg serve (on this server): {l}"));
+    }
     log.flush().await?;
     Ok((
         Finished {

@@ -5,7 +5,10 @@
 //! is refused then rather than failing at night.
 use serde_json::Value;
 
-use super::shell;
+use super::{
+    shell,
+    vm::{self, VmProvider},
+};
 
 /// What one backup archives.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,13 +61,15 @@ pub const ROOTFS_EXCLUDES: &[&str] = &[
     "/var/lib/lxcfs",
 ];
 
-/// Policy types whose backup the engine does not run yet (they can be saved).
-pub const NOT_YET: &[&str] = &["vm"];
-
 /// The sources of a policy of type `policy_type` with `extra_vars` (a JSON object as text, ""
-/// meaning `{}`); `extra_vars.exclude` adds excludes to every file type. The error is a message
-/// about `extra_vars` (or the type) for an operator.
-pub fn for_policy(policy_type: &str, extra_vars: &str) -> Result<Sources, String> {
+/// meaning `{}`); `extra_vars.exclude` adds excludes to every file type. `vmprovider` names the
+/// provider of a `vm` policy (`proxmox` is the same as the Proxmox provider). The error is a
+/// message about `extra_vars` (or the type) for an operator.
+pub fn for_policy(
+    policy_type: &str,
+    vmprovider: &str,
+    extra_vars: &str,
+) -> Result<Sources, String> {
     let vars: Value = if extra_vars.trim().is_empty() {
         Value::Object(Default::default())
     } else {
@@ -121,12 +126,12 @@ pub fn for_policy(policy_type: &str, extra_vars: &str) -> Result<Sources, String
             }
             s
         }
-        "proxmox" => proxmox(&v)?,
-        other if NOT_YET.contains(&other) => {
-            return Err(format!(
-                "policy type {other} is not supported by this version of the job engine yet"
-            ));
-        }
+        "proxmox" => vm::Proxmox.dump(&vars)?,
+        "vm" => match vm::provider(vmprovider) {
+            Some(p) => p.dump(&vars)?,
+            None if vmprovider.is_empty() => return Err("a vm policy needs a vmprovider".into()),
+            None => return Err(format!("unknown VM provider {vmprovider}")),
+        },
         other => return Err(format!("unknown policy type {other}")),
     };
     let excludes = v.strings("exclude")?;
@@ -152,63 +157,6 @@ fn stream(command: String, name: String, password_env: &'static str) -> Sources 
         }),
         ..Sources::default()
     }
-}
-
-/// `vzdump GUEST --stdout` of each guest of `extra_vars.vmids` (or of every guest on the node,
-/// from `qm list` and `pct list`), each into the FIFO `vzdump-GUEST.vma`, all in one archive.
-fn proxmox(v: &Vars) -> Result<Sources, String> {
-    let ids: Vec<u64> = match v.0.get("vmids") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|i| {
-                i.as_u64()
-                    .or_else(|| i.as_str().and_then(|s| s.parse().ok()))
-                    .filter(|n| (1..=999_999_999).contains(n))
-                    .ok_or_else(|| "\"vmids\" must list guest ids (whole numbers)".to_string())
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => return Err("\"vmids\" must be a list of guest ids".into()),
-    };
-    // Numbers only, so nothing here needs quoting.
-    let list = if ids.is_empty() {
-        "ids=$({ qm list 2>/dev/null; pct list 2>/dev/null; } | awk '$1 ~ /^[0-9]+$/ {print $1}'); \
-         [ -n \"$ids\" ] || { echo 'cyborgbackup: no guest on this node (qm list, pct list)' >&2; \
-         exit 2; }"
-            .to_string()
-    } else {
-        format!(
-            "ids='{}'",
-            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
-        )
-    };
-    let command = format!(
-        "{list}; for id in $ids; do mkfifo \"vzdump-$id.vma\" || exit 2; done; \
-         for id in $ids; do ( vzdump \"$id\" --stdout </dev/null >\"vzdump-$id.vma\"; s=$?; \
-         printf 'guest %s: vzdump exited with status %s\\n' \"$id\" \"$s\" >&2; \
-         printf 'CYBORG-FEED-EXIT %s\\n' \"$s\" >&2 ) & done"
-    );
-    Ok(Sources {
-        paths: vec![".".into()],
-        stream: Some(Stream {
-            command,
-            name: String::new(),
-            password_env: None,
-            fifos: true,
-            what: if ids.is_empty() {
-                "vzdump of every guest".into()
-            } else {
-                format!(
-                    "vzdump of guest(s) {}",
-                    ids.iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-        }),
-        ..Sources::default()
-    })
 }
 
 fn quote(s: &str) -> Result<String, String> {
@@ -393,23 +341,24 @@ mod tests {
 
     #[test]
     fn per_type() {
-        let r = for_policy("rootfs", "").unwrap();
+        let r = for_policy("rootfs", "", "").unwrap();
         assert_eq!(r.paths, ["/"]);
         assert!(r.excludes.iter().any(|e| e == "/proc"));
-        assert_eq!(for_policy("config", "{}").unwrap().paths, ["/etc"]);
+        assert_eq!(for_policy("config", "", "{}").unwrap().paths, ["/etc"]);
         assert_eq!(
-            for_policy("mail", "").unwrap().paths,
+            for_policy("mail", "", "").unwrap().paths,
             ["/var/mail", "/var/lib/mail"]
         );
         let f = for_policy(
             "folders",
+            "",
             r#"{"folders": ["/srv/a b", "/home"], "exclude": ["*.cache"]}"#,
         )
         .unwrap();
         assert_eq!(f.paths, ["/srv/a b", "/home"]);
         assert_eq!(f.excludes, ["*.cache"]);
         assert!(f.stream.is_none());
-        let c = for_policy("config", r#"{"exclude": ["/etc/shadow"]}"#).unwrap();
+        let c = for_policy("config", "", r#"{"exclude": ["/etc/shadow"]}"#).unwrap();
         assert_eq!(c.excludes, ["/etc/shadow"]);
     }
 
@@ -417,6 +366,7 @@ mod tests {
     fn database_dumps_quote_every_value() {
         let s = for_policy(
             "postgresql",
+            "",
             r#"{"databases": ["app", "it's; rm -rf /"], "user": "backup", "host": "db.lan",
                 "port": 5433, "password": "x"}"#,
         )
@@ -435,11 +385,12 @@ mod tests {
         );
         assert_eq!(st.name, "postgresql.sql");
         assert_eq!(st.password_env, Some("PGPASSWORD"));
-        let all = for_policy("postgresql", "").unwrap().stream.unwrap();
+        let all = for_policy("postgresql", "", "").unwrap().stream.unwrap();
         assert_eq!(all.command, "'pg_dumpall' '--no-password'");
 
         let m = for_policy(
             "mysql",
+            "",
             r#"{"databases": ["shop"], "user": "root", "stdin_name": "dumps/shop.sql"}"#,
         )
         .unwrap()
@@ -452,20 +403,20 @@ mod tests {
         );
         assert_eq!(m.name, "dumps/shop.sql");
         assert_eq!(m.password_env, Some("MYSQL_PWD"));
-        let all = for_policy("mysql", "{}").unwrap().stream.unwrap();
+        let all = for_policy("mysql", "", "{}").unwrap().stream.unwrap();
         assert!(all.command.ends_with("'--all-databases'"));
     }
 
     #[test]
     fn piped_runs_the_operators_shell_text() {
-        let p = for_policy("piped", r#"{"command": "tar -C /srv -cf - . | gzip"}"#)
+        let p = for_policy("piped", "", r#"{"command": "tar -C /srv -cf - . | gzip"}"#)
             .unwrap()
             .stream
             .unwrap();
         assert_eq!(p.command, "sh -c 'tar -C /srv -cf - . | gzip'");
         assert_eq!(p.name, "stdin");
         assert_eq!(p.password_env, None);
-        let with = for_policy("piped", r#"{"command": "x", "password": "enc"}"#)
+        let with = for_policy("piped", "", r#"{"command": "x", "password": "enc"}"#)
             .unwrap()
             .stream
             .unwrap();
@@ -490,24 +441,36 @@ mod tests {
             ("mysql", r#"{"stdin_name": "/etc/x"}"#),
             ("nosuch", ""),
         ] {
-            assert!(for_policy(t, ev).is_err(), "{t} {ev}");
+            assert!(for_policy(t, "", ev).is_err(), "{t} {ev}");
         }
-        assert!(for_policy("vm", "").unwrap_err().contains("not supported"));
-        assert!(for_policy("proxmox", r#"{"vmids": ["x"]}"#).is_err());
-        assert!(for_policy("proxmox", r#"{"vmids": [0]}"#).is_err());
-        assert!(for_policy("proxmox", r#"{"vmids": 100}"#).is_err());
+        assert!(
+            for_policy("vm", "", "")
+                .unwrap_err()
+                .contains("needs a vmprovider")
+        );
+        assert!(
+            for_policy("vm", "vmware", "")
+                .unwrap_err()
+                .contains("unknown")
+        );
+        assert!(for_policy("proxmox", "", r#"{"vmids": ["x"]}"#).is_err());
+        assert!(for_policy("proxmox", "", r#"{"vmids": [0]}"#).is_err());
+        assert!(for_policy("proxmox", "", r#"{"vmids": 100}"#).is_err());
     }
 
     #[test]
     fn proxmox_guests_become_fifos() {
-        let s = for_policy("proxmox", r#"{"vmids": [100, "101"]}"#).unwrap();
+        let s = for_policy("proxmox", "", r#"{"vmids": [100, "101"]}"#).unwrap();
         assert_eq!(s.paths, ["."]);
         let st = s.stream.unwrap();
         assert!(st.fifos);
         assert!(st.command.starts_with("ids='100 101'; "), "{}", st.command);
         assert_eq!(st.what, "vzdump of guest(s) 100, 101");
-        let all = for_policy("proxmox", "").unwrap().stream.unwrap();
+        let all = for_policy("proxmox", "", "").unwrap().stream.unwrap();
         assert!(all.command.contains("qm list"), "{}", all.command);
+        // A vm policy through the Proxmox provider reads the same.
+        let vm = for_policy("vm", "proxmox", r#"{"vmids": [100, "101"]}"#).unwrap();
+        assert_eq!(vm.stream.unwrap().command, st.command);
     }
 
     #[test]

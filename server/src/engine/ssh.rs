@@ -32,6 +32,15 @@ pub struct SshTarget {
     /// can reach an `ssh://` repository without a key of its own. `None`: no agent at all (not
     /// even one the server's own environment may name).
     pub agent: Option<PathBuf>,
+    /// Pull mode: a unix socket on the client forwarded to one of this server's (`-R`).
+    pub reverse: Option<Reverse>,
+}
+
+/// `ssh -R remote:local` for unix sockets; both paths are of the engine's own making (no `:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reverse {
+    pub remote: String,
+    pub local: PathBuf,
 }
 
 /// Why a remote command could not be run (a remote command that ran and failed is an
@@ -86,6 +95,17 @@ impl SshTarget {
         ];
         if self.agent.is_some() {
             argv.push("-A".into());
+        }
+        if let Some(r) = &self.reverse {
+            // Without it a forward that cannot be set up is only a warning, and borg would fail
+            // later with a far less clear message.
+            argv.push("-o".into());
+            argv.push("ExitOnForwardFailure=yes".into());
+            argv.push("-R".into());
+            let mut spec = OsString::from(&r.remote);
+            spec.push(":");
+            spec.push(&r.local);
+            argv.push(spec);
         }
         argv.push("--".into());
         argv.push(self.hostname.clone().into());
@@ -252,6 +272,7 @@ mod tests {
             username: "root".into(),
             data_dir: PathBuf::from("/var/lib/cyborg"),
             agent: agent.then(|| PathBuf::from("/var/lib/cyborg/ssh/agent.sock")),
+            reverse: None,
         }
     }
 
@@ -290,6 +311,33 @@ mod tests {
         let dash_a = argv.iter().position(|a| a == "-A").unwrap();
         let dashdash = argv.iter().position(|a| a == "--").unwrap();
         assert_eq!(dash_a + 1, dashdash);
+    }
+
+    #[test]
+    fn argv_reverse_socket() {
+        let t = SshTarget {
+            reverse: Some(Reverse {
+                remote: "/tmp/cyborg-pull-1.sock".into(),
+                local: PathBuf::from("/var/lib/cyborg/ssh/pull-1.sock"),
+            }),
+            ..target(false)
+        };
+        let argv: Vec<String> = t
+            .argv("true")
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect();
+        let r = argv.iter().position(|a| a == "-R").unwrap();
+        assert_eq!(
+            argv[r - 2..=r + 1],
+            [
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-R",
+                "/tmp/cyborg-pull-1.sock:/var/lib/cyborg/ssh/pull-1.sock"
+            ]
+        );
+        assert!(r < argv.iter().position(|a| a == "--").unwrap());
     }
 
     #[tokio::test]

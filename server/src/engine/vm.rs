@@ -1,9 +1,12 @@
-//! VM providers: how the guests of a hypervisor are listed on a client (and, once the `vm` and
-//! `proxmox` backups are built, dumped). A registry of implementations of one trait; Proxmox VE
-//! is the first. Policies name a provider in `vmprovider` (`app::dto::VM_PROVIDERS`, which must
-//! list the same names: a unit test checks).
+//! VM providers: how the guests of a hypervisor are listed on a client and dumped by a backup. A
+//! registry of implementations of one trait; Proxmox VE is the first. Policies name a provider in
+//! `vmprovider` (`app::dto::VM_PROVIDERS`, which must list the same names: a unit test checks);
+//! a `vm` policy backs up through its provider, the `proxmox` type is the Proxmox one by name.
 use app::dto::ModuleItem;
 use serde::Deserialize;
+use serde_json::Value;
+
+use super::sources::{Sources, Stream};
 
 pub trait VmProvider: Sync {
     /// The name policies use (`vmprovider`) and the module query's path segment.
@@ -13,6 +16,10 @@ pub trait VmProvider: Sync {
     fn list_argv(&self) -> Vec<String>;
     /// The guests from that command's standard output.
     fn parse_list(&self, stdout: &str) -> Result<Vec<ModuleItem>, String>;
+    /// What a backup reads, from the policy's `extra_vars` (`vmids`: which guests, all when
+    /// absent): a dump command making one FIFO per guest (`Stream::fifos`). The error is a
+    /// message about `extra_vars` for an operator.
+    fn dump(&self, extra_vars: &Value) -> Result<Sources, String>;
 }
 
 /// Every provider.
@@ -90,6 +97,67 @@ impl VmProvider for Proxmox {
         items.sort_by_key(|(id, _)| *id);
         Ok(items.into_iter().map(|(_, i)| i).collect())
     }
+
+    fn dump(&self, extra_vars: &Value) -> Result<Sources, String> {
+        vzdump_fifos(extra_vars)
+    }
+}
+
+/// `vzdump GUEST --stdout` of each guest of `extra_vars.vmids` (or of every guest on the node,
+/// from `qm list` and `pct list`), each into the FIFO `vzdump-GUEST.vma`, all in one archive.
+fn vzdump_fifos(extra_vars: &Value) -> Result<Sources, String> {
+    let ids: Vec<u64> = match extra_vars.get("vmids") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_u64()
+                    .or_else(|| i.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|n| (1..=999_999_999).contains(n))
+                    .ok_or_else(|| "\"vmids\" must list guest ids (whole numbers)".to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err("\"vmids\" must be a list of guest ids".into()),
+    };
+    // Numbers only, so nothing here needs quoting.
+    let list = if ids.is_empty() {
+        "ids=$({ qm list 2>/dev/null; pct list 2>/dev/null; } | awk '$1 ~ /^[0-9]+$/ {print $1}'); \
+         [ -n \"$ids\" ] || { echo 'cyborgbackup: no guest on this node (qm list, pct list)' >&2; \
+         exit 2; }"
+            .to_string()
+    } else {
+        format!(
+            "ids='{}'",
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+        )
+    };
+    let command = format!(
+        "{list}; for id in $ids; do mkfifo \"vzdump-$id.vma\" || exit 2; done; \
+         for id in $ids; do ( vzdump \"$id\" --stdout </dev/null >\"vzdump-$id.vma\"; s=$?; \
+         printf 'guest %s: vzdump exited with status %s\\n' \"$id\" \"$s\" >&2; \
+         printf 'CYBORG-FEED-EXIT %s\\n' \"$s\" >&2 ) & done"
+    );
+    Ok(Sources {
+        paths: vec![".".into()],
+        stream: Some(Stream {
+            command,
+            name: String::new(),
+            password_env: None,
+            fifos: true,
+            what: if ids.is_empty() {
+                "vzdump of every guest".into()
+            } else {
+                format!(
+                    "vzdump of guest(s) {}",
+                    ids.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+        }),
+        ..Sources::default()
+    })
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! `GET /api/v1/catalogs/{id}/download/`: one archived file's bytes, or a folder as a tar stream,
-//! read out of the archive on the client that made it (the repository path is that client's)
-//! and streamed as it arrives (see `engine::download`). Superusers only: the catalog tells what
+//! read out of the archive on the client that made it (the repository path is that client's,
+//! or in pull mode served to it from this server) and streamed as it arrives (see `engine::download`). Superusers only: the catalog tells what
 //! exists, a download gives the content.
 use axum::body::Body;
 use sea_orm::EntityTrait;
 
 use super::Actor;
 use crate::{
-    engine::{borg, download},
-    entities::{archive, catalog_entry, catalog_path, client, repository},
+    engine::{borg, download, pull::PullServe},
+    entities::{archive, catalog_entry, catalog_path, client, policy, repository},
     error::{Error, Result},
     state::AppState,
 };
@@ -53,16 +53,35 @@ pub async fn download(st: &AppState, actor: &Actor, id: i64) -> Result<Download>
                 .into(),
         )
     })?;
+    let mode_pull = match arch.policy_id {
+        Some(p) => policy::Entity::find_by_id(p)
+            .one(db)
+            .await?
+            .is_some_and(|p| p.mode_pull),
+        None => false,
+    };
+    // Pull mode: the repository is on this server, served to the client for this download.
+    let serve = if mode_pull {
+        Some(
+            PullServe::start(&st.engine.data_dir, &repo.path)
+                .map_err(|e| Error::Conflict(format!("Pull mode: {e:#}")))?,
+        )
+    } else {
+        None
+    };
+    let location = serve
+        .as_ref()
+        .map_or_else(|| repo.path.clone(), PullServe::location);
     let base = path.rsplit('/').next().unwrap_or(&path).to_string();
     let (argv, filename, content_type, length) = match entry.mode.chars().next() {
         Some('d') => (
-            borg::export_tar(&repo.path, &arch.name, &path),
+            borg::export_tar(&location, &arch.name, &path),
             format!("{base}.tar"),
             "application/x-tar",
             None,
         ),
         Some('-') => (
-            borg::extract_stdout(&repo.path, &arch.name, &path),
+            borg::extract_stdout(&location, &arch.name, &path),
             base,
             "application/octet-stream",
             u64::try_from(entry.size).ok(),
@@ -85,7 +104,7 @@ pub async fn download(st: &AppState, actor: &Actor, id: i64) -> Result<Download>
         })?
     };
     let target = st.engine.target(&from, &repo.path).await;
-    let body = download::start(&target, &argv, &passphrase)
+    let body = download::start(&target, &argv, &passphrase, serve)
         .await
         .map_err(|e| Error::BadGateway(format!("Reading {path} from {}: {e}", arch.name)))?;
     Ok(Download {

@@ -398,7 +398,10 @@ async fn validate(
         && !c.has("extra_vars")
         && !c.has("policy_type")
     {
-        c.rule("extra_vars", check_extra_vars_for_type(t, ev));
+        c.rule(
+            "extra_vars",
+            check_extra_vars_for_type(t, vmprovider.as_deref().unwrap_or(""), ev),
+        );
     }
     if policy_type.as_deref() == Some("vm") && vmprovider.as_deref().unwrap_or("").is_empty() {
         c.error("__all__", "A vm policy needs a vmprovider.");
@@ -409,10 +412,22 @@ async fn validate(
         input.repository,
         base.map(|m| &m.repository_id),
     );
-    if let Some(id) = repository
-        && repository::Entity::find_by_id(id).one(db).await?.is_none()
+    let mut repo = None;
+    if let Some(id) = repository {
+        repo = repository::Entity::find_by_id(id).one(db).await?;
+        if repo.is_none() {
+            c.error("repository", format!("Repository {id} does not exist."));
+        }
+    }
+    let mode_pull = input
+        .mode_pull
+        .or(current.map(|m| m.mode_pull))
+        .unwrap_or(false);
+    if let Some(r) = &repo
+        && mode_pull
+        && let Some(why) = crate::engine::pull::unservable(&r.path)
     {
-        c.error("repository", format!("Repository {id} does not exist."));
+        c.error("mode_pull", sentence(&why));
     }
     let schedule_id = c.required("schedule", input.schedule, base.map(|m| &m.schedule_id));
     let mut sched = None;
@@ -559,7 +574,11 @@ fn extra_vars_text(v: &Value) -> std::result::Result<String, String> {
 /// What each policy type needs from `extra_vars`, checked when the policy is saved rather than
 /// when the backup fails at night. The engine's own reading (`sources::for_policy`) is the rule;
 /// folders must also be absolute here.
-fn check_extra_vars_for_type(policy_type: &str, text: &str) -> std::result::Result<(), String> {
+fn check_extra_vars_for_type(
+    policy_type: &str,
+    vmprovider: &str,
+    text: &str,
+) -> std::result::Result<(), String> {
     let vars: Value = if text.is_empty() {
         Value::Object(Default::default())
     } else {
@@ -570,12 +589,13 @@ fn check_extra_vars_for_type(policy_type: &str, text: &str) -> std::result::Resu
             validate::absolute_path(p).map_err(|m| format!("\"folders\": {m}"))?;
         }
     }
-    match sources::for_policy(policy_type, text) {
-        Ok(_) => Ok(()),
-        // Saved now, run once the engine has them (see docs/ENGINE.md).
-        Err(_) if sources::NOT_YET.contains(&policy_type) => Ok(()),
-        Err(m) => Err(sentence(&m)),
+    if policy_type == "vm" && vmprovider.is_empty() {
+        // Said once, by the rule that a vm policy needs a vmprovider.
+        return Ok(());
     }
+    sources::for_policy(policy_type, vmprovider, text)
+        .map(|_| ())
+        .map_err(|m| sentence(&m))
 }
 
 fn sentence(m: &str) -> String {
@@ -669,22 +689,24 @@ mod tests {
 
     #[test]
     fn extra_vars_per_type() {
-        assert!(check_extra_vars_for_type("folders", "").is_err());
-        assert!(check_extra_vars_for_type("folders", r#"{"folders":[]}"#).is_err());
-        assert!(check_extra_vars_for_type("folders", r#"{"folders":["rel"]}"#).is_err());
+        assert!(check_extra_vars_for_type("folders", "", "").is_err());
+        assert!(check_extra_vars_for_type("folders", "", r#"{"folders":[]}"#).is_err());
+        assert!(check_extra_vars_for_type("folders", "", r#"{"folders":["rel"]}"#).is_err());
         assert!(
-            check_extra_vars_for_type("folders", r#"{"folders":["/a b"],"exclude":["*.tmp"]}"#)
+            check_extra_vars_for_type("folders", "", r#"{"folders":["/a b"],"exclude":["*.tmp"]}"#)
                 .is_ok()
         );
-        assert!(check_extra_vars_for_type("rootfs", r#"{"exclude":["a\nb"]}"#).is_err());
-        assert!(check_extra_vars_for_type("rootfs", "").is_ok());
-        assert!(check_extra_vars_for_type("piped", r#"{"command":"  "}"#).is_err());
-        assert!(check_extra_vars_for_type("piped", r#"{"command":"echo hi"}"#).is_ok());
-        assert!(check_extra_vars_for_type("postgresql", r#"{"databases":["a=b"]}"#).is_err());
-        assert!(check_extra_vars_for_type("mysql", r#"{"databases":["shop"]}"#).is_ok());
-        assert!(check_extra_vars_for_type("proxmox", r#"{"vmids":[100]}"#).is_ok());
-        assert!(check_extra_vars_for_type("proxmox", r#"{"vmids":["web"]}"#).is_err());
-        assert!(check_extra_vars_for_type("vm", "").is_ok());
+        assert!(check_extra_vars_for_type("rootfs", "", r#"{"exclude":["a\nb"]}"#).is_err());
+        assert!(check_extra_vars_for_type("rootfs", "", "").is_ok());
+        assert!(check_extra_vars_for_type("piped", "", r#"{"command":"  "}"#).is_err());
+        assert!(check_extra_vars_for_type("piped", "", r#"{"command":"echo hi"}"#).is_ok());
+        assert!(check_extra_vars_for_type("postgresql", "", r#"{"databases":["a=b"]}"#).is_err());
+        assert!(check_extra_vars_for_type("mysql", "", r#"{"databases":["shop"]}"#).is_ok());
+        assert!(check_extra_vars_for_type("proxmox", "", r#"{"vmids":[100]}"#).is_ok());
+        assert!(check_extra_vars_for_type("proxmox", "", r#"{"vmids":["web"]}"#).is_err());
+        assert!(check_extra_vars_for_type("vm", "", "").is_ok());
+        assert!(check_extra_vars_for_type("vm", "proxmox", r#"{"vmids":[100]}"#).is_ok());
+        assert!(check_extra_vars_for_type("vm", "proxmox", r#"{"vmids":["web"]}"#).is_err());
     }
 
     #[test]

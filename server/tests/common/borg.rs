@@ -34,13 +34,23 @@ impl Borg {
     /// The same over a given sshd (one with stand-in tools on its PATH, say).
     pub async fn with_sshd(s: &TestServer, sshd: TestSshd) -> Borg {
         let root = tempfile::tempdir().expect("temp dir");
+        let repo_path = root.path().join("repo");
+        Self::with_repository(s, sshd, root, repo_path).await
+    }
+
+    /// The same with the repository at `repo_path` (under `root`, which the fixture keeps).
+    pub async fn with_repository(
+        s: &TestServer,
+        sshd: TestSshd,
+        root: TempDir,
+        repo_path: PathBuf,
+    ) -> Borg {
         let client = s
             .create(
                 "/api/v1/clients/",
                 json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root"}),
             )
             .await;
-        let repo_path = root.path().join("repo");
         let repository = s
             .create(
                 "/api/v1/repositories/",

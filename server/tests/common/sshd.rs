@@ -64,9 +64,25 @@ impl TestSshd {
         Self::start_full(port, authorized_key, "")
     }
 
+    /// Starts sshd on a free port in a mount namespace of its own where `hidden` is an empty
+    /// read-only tmpfs: its sessions (a client) can neither see nor write what this machine keeps
+    /// there (a repository only the server may reach).
+    pub fn start_hiding(authorized_key: &str, hidden: &Path) -> TestSshd {
+        Self::start_full_with(free_port(), authorized_key, "", Some(hidden))
+    }
+
     /// `authorized_line` is one line of authorized_keys (options allowed); `extra_config` ends
     /// the sshd_config.
     fn start_full(port: u16, authorized_line: &str, extra_config: &str) -> TestSshd {
+        Self::start_full_with(port, authorized_line, extra_config, None)
+    }
+
+    fn start_full_with(
+        port: u16,
+        authorized_line: &str,
+        extra_config: &str,
+        hide: Option<&Path>,
+    ) -> TestSshd {
         let authorized_key = authorized_line;
         std::fs::create_dir_all("/run/sshd").expect("creating /run/sshd");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -103,7 +119,24 @@ impl TestSshd {
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
-        let child = Command::new(SSHD)
+        let mut cmd = match hide {
+            None => Command::new(SSHD),
+            Some(dir) => {
+                // unshare makes the new namespace's mounts private: the tmpfs stays inside it.
+                let mut c = Command::new("unshare");
+                c.args([
+                    "-m",
+                    "sh",
+                    "-c",
+                    "d=$1; shift; mount -t tmpfs -o ro cyborg-hidden \"$d\" && exec \"$@\"",
+                    "sh",
+                ])
+                .arg(dir)
+                .arg(SSHD);
+                c
+            }
+        };
+        let child = cmd
             .arg("-D")
             .arg("-e")
             .arg("-f")

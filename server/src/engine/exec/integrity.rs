@@ -11,7 +11,7 @@ use super::{JobRun, Outcome, Step, Subjects, code, db_err, last_line};
 use crate::{
     engine::{
         borg,
-        remote::{self, Session, Stdout},
+        remote::{self, Stdout},
         shell, ssh,
     },
     entities::{archive, catalog_entry, catalog_path},
@@ -44,7 +44,7 @@ impl JobRun {
             ))
         })?;
         let f = self
-            .borg(&s, borg::check(&s.repository.path, p.verify_data))
+            .borg(&s, borg::check(&s.location, p.verify_data))
             .await?;
         // Unlike other commands, borg 1.2's check exits 1 ("warning") when it FOUND errors
         // ("Finished full repository check, errors found."): anything but 0 is a failed check.
@@ -227,16 +227,10 @@ impl JobRun {
         path: &str,
     ) -> Step<Result<(u64, String), String>> {
         let pids = (self.eng.clone(), self.job.id);
-        let on = Session {
-            target: &s.target,
-            passphrase: &s.passphrase,
-            pids: &pids,
-            feed: None,
-            workdir: None,
-        };
+        let on = s.session(&pids, None, None);
         let (f, hashed) = remote::run_borg(
             &on,
-            &borg::extract_stdout(&s.repository.path, archive, path),
+            &borg::extract_stdout(&s.location, archive, path),
             &mut self.log,
             &mut self.cancel,
             Stdout::Stream,

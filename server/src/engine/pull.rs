@@ -1,0 +1,330 @@
+//! Pull mode (SPEC §7, borg's documented "pull backup" over a forwarded socket): the client never
+//! needs a route or credentials to the repository. The repository is a folder on this server;
+//! for the duration of a job the server listens on a unix socket of its own, every ssh of that
+//! job forwards a fresh socket on the client to it (`ssh -R /tmp/cyborg-pull-….sock:LOCAL`), and
+//! the client's borg reaches it with `--rsh "sh -c 'exec socat STDIO UNIX-CONNECT:…'"` and the
+//! location `ssh://cyborg/PATH`. Each connection gets its own local
+//! `borg serve --restrict-to-repository PATH`, so whatever the client sends over the socket, it
+//! can open that one repository and nothing else. The passphrase still only goes to the client's
+//! borg (encryption happens there); `borg serve` never needs it.
+//!
+//! The client needs `socat`. sshd creates the forwarded socket owner-only (its default
+//! `StreamLocalBindMask 0177`) and does not remove it when the connection ends, hence a fresh name
+//! per connection and a remover beside the client's borg.
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::{Context, bail};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{UnixListener, UnixStream},
+    process::Command,
+    task::{JoinHandle, JoinSet},
+};
+
+use super::ssh::{Reverse, SshTarget};
+use crate::ssh_keys;
+
+/// The host name in the location the client's borg is given; never resolved (the `--rsh`
+/// command ignores it).
+const PSEUDO_HOST: &str = "cyborg";
+/// A unix socket path must fit `sun_path` (108 bytes with its NUL on Linux).
+const MAX_SOCKET_PATH: usize = 100;
+/// How many lines of `borg serve`'s own stderr are kept for the job log between two runs.
+const MAX_SERVE_LINES: usize = 200;
+
+/// Why a repository cannot be served in pull mode (the operator's mistake, said in words).
+pub fn unservable(repository_path: &str) -> Option<String> {
+    if !repository_path.starts_with('/') {
+        return Some(format!(
+            "pull mode serves the repository from this server, so its path must be an absolute \
+             folder on the server, not {repository_path:?} (remote repositories are reached by \
+             the client itself: use push mode for them)"
+        ));
+    }
+    if repository_path.contains("::") {
+        return Some("a pull-mode repository path cannot contain \"::\"".into());
+    }
+    None
+}
+
+/// The local end of one pull job: the listening socket and the `borg serve`s behind it. Dropping
+/// it stops listening, kills the serves still running and removes the socket.
+pub struct PullServe {
+    local: PathBuf,
+    repository: String,
+    serve_lines: Arc<Mutex<Vec<String>>>,
+    accept: JoinHandle<()>,
+}
+
+/// One connection's forwarded socket on the client.
+pub struct Link {
+    remote: String,
+}
+
+impl PullServe {
+    /// Listens on a fresh socket in the server's 0700 ssh folder for `repository_path` (an
+    /// absolute folder on this server, see [`unservable`]).
+    pub fn start(data_dir: &Path, repository_path: &str) -> anyhow::Result<Self> {
+        if let Some(why) = unservable(repository_path) {
+            bail!(why);
+        }
+        let dir = ssh_keys::ssh_dir(data_dir);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let local = dir.join(format!("pull-{}.sock", uuid::Uuid::new_v4().simple()));
+        let shown = local.to_string_lossy();
+        if shown.len() > MAX_SOCKET_PATH || shown.contains(':') {
+            bail!(
+                "the pull-mode socket {shown} is too long for a unix socket or holds a ':' (ssh -R \
+                 cannot forward it); use a shorter data directory"
+            );
+        }
+        let listener = UnixListener::bind(&local)
+            .with_context(|| format!("listening on {}", local.display()))?;
+        let serve_lines = Arc::new(Mutex::new(Vec::new()));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            repository_path.to_string(),
+            serve_lines.clone(),
+        ));
+        Ok(Self {
+            local,
+            repository: repository_path.to_string(),
+            serve_lines,
+            accept,
+        })
+    }
+
+    /// The repository as the client's borg names it.
+    pub fn location(&self) -> String {
+        format!("ssh://{PSEUDO_HOST}{}", self.repository)
+    }
+
+    /// A fresh forwarded-socket name for one more ssh connection.
+    pub fn link(&self) -> Link {
+        Link {
+            remote: format!("/tmp/cyborg-pull-{}.sock", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// `base` with `link` forwarded to this server's socket.
+    pub fn target(&self, base: &SshTarget, link: &Link) -> SshTarget {
+        SshTarget {
+            reverse: Some(Reverse {
+                remote: link.remote.clone(),
+                local: self.local.clone(),
+            }),
+            ..base.clone()
+        }
+    }
+
+    /// `borg_argv` (`borg …`) with `--rsh` reaching the forwarded socket (a name of our own
+    /// making: no quoting concern inside it).
+    pub fn argv(link: &Link, borg_argv: &[String]) -> Vec<String> {
+        let mut argv = Vec::with_capacity(borg_argv.len() + 2);
+        argv.extend(borg_argv.first().cloned());
+        argv.push("--rsh".into());
+        argv.push(format!(
+            "sh -c 'exec socat STDIO UNIX-CONNECT:{}'",
+            link.remote
+        ));
+        argv.extend(borg_argv.iter().skip(1).cloned());
+        argv
+    }
+
+    /// Shell text put before the remote command line: no socat, a clear failure (exit 2, borg's
+    /// "error"); otherwise a remover that deletes the forwarded socket once this shell (then
+    /// borg, which `exec`s in its place) is gone. Prints nothing when all is well, so the pid
+    /// line stays the first one.
+    pub fn prefix(link: &Link) -> String {
+        format!(
+            "command -v socat >/dev/null 2>&1 || {{ echo 'cyborgbackup: pull mode needs socat on \
+             the client (install the socat package)' >&2; exit 2; }}; ( while kill -0 $$ \
+             2>/dev/null; do sleep 1; done; rm -f {} ) </dev/null >/dev/null 2>&1 & ",
+            link.remote
+        )
+    }
+
+    /// What the local `borg serve`s printed since the last call (their errors: the client's borg
+    /// only sees that the connection ended).
+    pub fn take_serve_lines(&self) -> Vec<String> {
+        std::mem::take(&mut *self.serve_lines.lock().expect("serve lines lock"))
+    }
+}
+
+impl Drop for PullServe {
+    fn drop(&mut self) {
+        // Aborting the accept task drops its JoinSet, which aborts each connection and so
+        // drops (kills) its `borg serve`.
+        self.accept.abort();
+        let _ = std::fs::remove_file(&self.local);
+    }
+}
+
+async fn accept_loop(listener: UnixListener, repository: String, lines: Arc<Mutex<Vec<String>>>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve(stream, repository.clone(), lines.clone()));
+                }
+                Err(e) => {
+                    note(&lines, format!("accepting a pull-mode connection: {e}"));
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+fn note(lines: &Mutex<Vec<String>>, line: String) {
+    let mut l = lines.lock().expect("serve lines lock");
+    if l.len() < MAX_SERVE_LINES {
+        l.push(line);
+    }
+}
+
+/// One client connection: a `borg serve` with its stdin and stdout spliced to the socket.
+async fn serve(stream: UnixStream, repository: String, lines: Arc<Mutex<Vec<String>>>) {
+    let spawned = Command::new("borg")
+        .arg("serve")
+        .arg("--restrict-to-repository")
+        .arg(&repository)
+        .env("LANG", "C.UTF-8")
+        .env_remove("BORG_PASSPHRASE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            note(&lines, format!("starting borg serve on the server: {e}"));
+            return;
+        }
+    };
+    let (mut from_client, mut to_client) = stream.into_split();
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let up = async move {
+        let _ = tokio::io::copy(&mut from_client, &mut stdin).await;
+        // Dropping stdin here is borg serve's end of input: it closes the repository and exits.
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut stdout, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    let errors = async {
+        let mut r = BufReader::new(stderr).lines();
+        while let Ok(Some(l)) = r.next_line().await {
+            note(&lines, l);
+        }
+    };
+    tokio::join!(up, down, errors);
+    let _ = child.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_absolute_server_folders_are_served() {
+        assert!(unservable("/srv/borg/repo one").is_none());
+        assert!(unservable("backup@host:repo").is_some());
+        assert!(unservable("ssh://backup@host/srv/repo").is_some());
+        assert!(unservable("relative/repo").is_some());
+        assert!(unservable("/srv/a::b").is_some());
+    }
+
+    #[test]
+    fn argv_gets_rsh_after_the_program() {
+        let link = Link {
+            remote: "/tmp/cyborg-pull-ab.sock".into(),
+        };
+        let argv = PullServe::argv(&link, &["borg".into(), "create".into(), "x".into()]);
+        assert_eq!(
+            argv,
+            [
+                "borg",
+                "--rsh",
+                "sh -c 'exec socat STDIO UNIX-CONNECT:/tmp/cyborg-pull-ab.sock'",
+                "create",
+                "x"
+            ]
+        );
+        assert!(
+            PullServe::prefix(&link)
+                .ends_with("rm -f /tmp/cyborg-pull-ab.sock ) </dev/null >/dev/null 2>&1 & ")
+        );
+    }
+
+    /// A real local `borg serve` behind the socket: a borg on this machine, as the client would,
+    /// creates a repository and an archive through it (socat on the "client" side).
+    #[tokio::test]
+    async fn a_borg_reaches_the_served_repository_through_the_socket() {
+        if which("borg").is_none() || which("socat").is_none() {
+            eprintln!("skipped: borg or socat is not installed");
+            return;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let repo = data.path().join("served repo");
+        let serve = PullServe::start(data.path(), repo.to_str().unwrap()).unwrap();
+        // No ssh here: the "forwarded" socket is the local one itself.
+        let rsh = format!(
+            "sh -c 'exec socat STDIO UNIX-CONNECT:{}'",
+            serve.local.display()
+        );
+        let borg = |args: &[&str]| {
+            let mut c = Command::new("borg");
+            c.arg("--rsh").arg(&rsh).args(args);
+            c.env("BORG_PASSPHRASE", "pass")
+                .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+                .env("BORG_BASE_DIR", data.path().join("client"));
+            c
+        };
+        let loc = serve.location();
+        let out = borg(&["init", "-e", "repokey", &loc])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let file = data.path().join("hello.txt");
+        std::fs::write(&file, "hello").unwrap();
+        let out = borg(&["create", &format!("{loc}::a1"), file.to_str().unwrap()])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            repo.join("config").exists(),
+            "the repository is on the server side"
+        );
+        // Another path than the served one is refused by borg serve itself.
+        let other = format!("ssh://{PSEUDO_HOST}{}", data.path().join("other").display());
+        let out = borg(&["init", "-e", "repokey", &other])
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(!data.path().join("other").exists());
+        let local = serve.local.clone();
+        drop(serve);
+        assert!(!local.exists());
+    }
+
+    fn which(program: &str) -> Option<PathBuf> {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(program))
+                .find(|f| f.exists())
+        })
+    }
+}
