@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing CyBorgBackup needs, and skips whatever is already there:
-#   Debian: borgbackup, openssh-server, openssh-client, procps (ps, pkill), chromium, ca-certificates,
-#           postgresql-client and mariadb-client (pg_dump, psql, mysqldump, mysql: the dump tests)
+#   Debian: borgbackup, openssh-server, openssh-client, procps (ps, pkill), socat (pull mode: the
+#           client's end of the forwarded socket), chromium, ca-certificates, postgresql-client and
+#           mariadb-client (pg_dump, psql, mysqldump, mysql: the dump tests)
 #   rustup: the wasm32-unknown-unknown target
 #   cargo:  cargo-leptos 0.3.10 (--locked), wasm-bindgen-cli at exactly Cargo.lock's wasm-bindgen
 #   npm:    binaryen 123 (wasm-opt >= 116) into .tools/binaryen; end2end/'s packages
@@ -15,7 +16,7 @@ cd "$ROOT"
 CARGO_LEPTOS_VERSION=0.3.10
 BINARYEN_VERSION=123
 WASM_OPT_MIN=116
-APT_PACKAGES=(borgbackup openssh-server openssh-client procps chromium ca-certificates
+APT_PACKAGES=(borgbackup openssh-server openssh-client procps socat chromium ca-certificates
   postgresql-client mariadb-client)
 
 say() { printf '[setup] %s\n' "$*"; }

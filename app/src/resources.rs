@@ -34,6 +34,8 @@ pub enum Input {
     Choice(&'static [&'static str]),
     /// One object of another resource, by id, offered by name.
     Pick,
+    /// The same or none (`null`).
+    OptPick,
     /// Several objects of another resource, by id, offered by name.
     PickMany,
     /// A JSON object typed as text (the API keeps it as a string).
@@ -124,6 +126,14 @@ const REPOSITORY_FIELDS: &[FormField] = &[
         field("repository_key", "Passphrase", Input::Secret),
         "Stored encrypted and never shown again. On edit, leave empty to keep the current one.",
     ),
+    helped(
+        field(
+            "integrity_schedule",
+            "Integrity check schedule",
+            Input::OptPick,
+        ),
+        "When to run borg check and a restore test of a sample of the newest archive; none: only by hand (Check integrity).",
+    ),
     field("enabled", "Enabled", Input::Bool),
 ];
 
@@ -201,6 +211,7 @@ const REPOSITORY_COLUMNS: &[Column] = &[
     shown(col("Ready", "/ready", "ready"), Show::YesNo),
     shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
     col("Last check", "/last_integrity/status", ""),
+    col("Next check", "/integrity_next_run", "integrity_next_run"),
 ];
 
 const POLICY_COLUMNS: &[Column] = &[
@@ -491,10 +502,11 @@ pub fn input_of(
         let value = match f.input {
             Input::Text | Input::Json | Input::Choice(_) => Some(Value::from(raw)),
             Input::Secret | Input::Pick if text.is_empty() => None,
+            Input::OptPick if text.is_empty() => Some(Value::Null),
             Input::Secret => Some(Value::from(raw)),
             Input::Bool => Some(Value::from(text == "true" || text == "on")),
             Input::OptNumber if text.is_empty() => Some(Value::Null),
-            Input::Number | Input::OptNumber | Input::Pick => match whole(text) {
+            Input::Number | Input::OptNumber | Input::Pick | Input::OptPick => match whole(text) {
                 Ok(v) => Some(v),
                 Err(_) => {
                     errors.insert(f.name.into(), vec!["Enter a whole number.".into()]);
@@ -556,7 +568,8 @@ mod tests {
             "id": 7, "name": "main", "path": "/srv/borg", "repository_key": "s3cret",
             "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false,
             "last_integrity": {"job": 9, "status": "successful", "finished": null,
-                               "explanation": "borg check: no problem found"}
+                               "explanation": "borg check: no problem found"},
+            "integrity_schedule": 2, "integrity_next_run": "2027-01-01T00:00:00Z"
         });
         let r = row_of(ResourceKind::Repositories, &repo);
         assert_eq!(r.id, 7);
@@ -570,7 +583,8 @@ mod tests {
                 "0 B",
                 "yes",
                 "no",
-                "successful"
+                "successful",
+                "2027-01-01T00:00:00Z"
             ]
         );
         assert_eq!(r.values["repository_key"], "");
@@ -617,6 +631,20 @@ mod tests {
         assert_eq!(ok["keep_weekly"], json!(4));
         assert_eq!(ok["enabled"], json!(true));
         assert_eq!(ok["extra_vars"], json!(""));
+
+        // An optional pick: empty is null (none), a choice its id.
+        let none = input_of(
+            ResourceKind::Repositories,
+            &values(&[("name", "r"), ("integrity_schedule", "")]),
+        )
+        .unwrap();
+        assert_eq!(none["integrity_schedule"], Value::Null);
+        let some = input_of(
+            ResourceKind::Repositories,
+            &values(&[("name", "r"), ("integrity_schedule", "7")]),
+        )
+        .unwrap();
+        assert_eq!(some["integrity_schedule"], json!(7));
 
         let bad = input_of(
             ResourceKind::Clients,

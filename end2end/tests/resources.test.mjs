@@ -105,6 +105,28 @@ describe('resource pages', () => {
       const repo = (await api('GET', '/api/v1/repositories/')).results[0];
       assert.equal(repo.name, 'main-store');
       assert.equal(repo.repository_key, 'correct horse battery');
+      assert.equal(repo.integrity_schedule, null);
+
+      // Integrity checks on a schedule: picked by name, the next one shown in the table; none again.
+      await page.click('button[aria-label="Edit main-store"]');
+      await page.selectOption('#field-integrity_schedule', { label: 'nightly (0 3 * * *)' });
+      await page.click('#resource-save');
+      await page.waitForSelector('#resource-table td:has-text("T03:00:00")');
+      const scheduled = (await api('GET', '/api/v1/repositories/')).results[0];
+      const nightly = (await api('GET', '/api/v1/schedules/')).results.find((x) => x.name === 'nightly');
+      assert.equal(scheduled.integrity_schedule, nightly.id);
+      assert.match(scheduled.integrity_next_run, /T03:00:00/);
+      await page.click('button[aria-label="Edit main-store"]');
+      await page.waitForFunction(
+        (id) => document.querySelector('#field-integrity_schedule')?.value === id,
+        String(nightly.id),
+      );
+      await page.selectOption('#field-integrity_schedule', { label: 'none' });
+      await page.click('#resource-save');
+      await page.waitForFunction(
+        () => ![...document.querySelectorAll('#resource-table td')].some((td) => td.textContent.includes('T03:00:00')),
+      );
+      assert.equal((await api('GET', '/api/v1/repositories/')).results[0].integrity_next_run, null);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -6,6 +6,7 @@ mod m20261127_000002_engine;
 mod m20261127_000003_catalog_state;
 mod m20261128_000004_archive_roots;
 mod m20261128_000005_job_extra_vars;
+mod m20261128_000006_integrity_schedule;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_catalog_state::Migration),
             Box::new(m20261128_000004_archive_roots::Migration),
             Box::new(m20261128_000005_job_extra_vars::Migration),
+            Box::new(m20261128_000006_integrity_schedule::Migration),
         ]
     }
 }

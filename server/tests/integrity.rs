@@ -166,3 +166,94 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// Integrity checks scheduled per repository: the repository's `integrity_schedule` gives its
+/// `integrity_next_run`; when that time has come the scheduler launches one `scheduled`
+/// integrity job (and moves the time to the next run); the schedule cannot be deleted while a
+/// repository follows it; bad input changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrity_checks_follow_their_repository_schedule() {
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+    if let Some(why) = sshd::unavailable() {
+        panic!("the integrity tests need a real sshd: {why}");
+    }
+    let s = TestServer::start().await;
+    let b = Borg::new(&s).await;
+    let tree = b.root.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    make_tree(&tree);
+    b.back_up(&s, "Scheduled checks", &tree).await;
+    let path = format!("/api/v1/repositories/{}/", b.repository);
+
+    // Refused: a schedule that does not exist, or not a number; nothing changes.
+    let (_, before) = s.get(&path).await;
+    assert!(before["integrity_schedule"].is_null(), "{before}");
+    assert!(before["integrity_next_run"].is_null(), "{before}");
+    for bad in [json!(999_999), json!("weekly")] {
+        let (st, answer) = s.patch(&path, json!({"integrity_schedule": bad})).await;
+        assert_eq!(st.as_u16(), 400, "{answer}");
+        assert!(answer["integrity_schedule"].is_array(), "{answer}");
+        assert_eq!(s.get(&path).await.1, before);
+    }
+
+    // A schedule of its own, on 1 January: that is the next check.
+    let yearly = s
+        .create(
+            "/api/v1/schedules/",
+            json!({"name": "Yearly checks", "crontab": "0 0 1 1 * *"}),
+        )
+        .await["id"]
+        .clone();
+    let (st, repo) = s.patch(&path, json!({"integrity_schedule": yearly})).await;
+    assert_eq!(st.as_u16(), 200, "{repo}");
+    assert_eq!(repo["integrity_schedule"], yearly);
+    let next = repo["integrity_next_run"].as_str().unwrap().to_string();
+    assert!(next.contains("-01-01T00:00:00"), "{next}");
+    let (st, refused) = s.delete(&format!("/api/v1/schedules/{yearly}/")).await;
+    assert_eq!(st.as_u16(), 409, "{refused}");
+    assert!(refused.to_string().contains("Test repo"), "{refused}");
+
+    // Its time has come (as if it were 1 January): one scheduled integrity job, successful.
+    let db = s.db().await;
+    let row = server::entities::repository::Entity::find_by_id(b.repository as i32)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut m = server::entities::repository::ActiveModel::from(row);
+    m.integrity_next_run = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(5)));
+    m.update(&db).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let (_, list) = s
+            .get("/api/v1/jobs/?job_type=integrity&launch_type=scheduled")
+            .await;
+        if list["count"] == 1 {
+            break list["results"][0].clone();
+        }
+        assert!(list["count"] == 0, "{list}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled integrity job"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let id = job["id"].as_i64().unwrap();
+    let done = wait_done(&s, id, WAIT).await;
+    assert_eq!(done["status"], "successful", "{done}");
+    assert_eq!(done["repository"], b.repository);
+    let (_, repo) = s.get(&path).await;
+    assert_eq!(repo["integrity_next_run"].as_str().unwrap(), next);
+    assert_eq!(repo["last_integrity"]["job"], id);
+    // Several scheduler ticks later, still exactly one.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (_, list) = s.get("/api/v1/jobs/?job_type=integrity").await;
+    assert_eq!(list["count"], 1, "{list}");
+
+    // Unscheduled: no next check, and the schedule can go.
+    let (_, repo) = s.patch(&path, json!({"integrity_schedule": null})).await;
+    assert!(repo["integrity_schedule"].is_null(), "{repo}");
+    assert!(repo["integrity_next_run"].is_null(), "{repo}");
+    let (st, _) = s.delete(&format!("/api/v1/schedules/{yearly}/")).await;
+    assert_eq!(st.as_u16(), 204);
+}

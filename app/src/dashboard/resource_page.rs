@@ -332,7 +332,8 @@ fn toggle_pick(value: &str, id: i32, on: bool) -> String {
 #[component]
 fn ResourceEditor(kind: ResourceKind, editor: Editor, version: RwSignal<u32>) -> impl IntoView {
     let save = ServerAction::<SaveResource>::new();
-    // The objects a policy picks; other resources get an empty map.
+    // The objects a form picks (a policy its clients, repository and schedule; a repository its
+    // integrity schedule); other resources get an empty map.
     let choices = Resource::new(|| (), move |_| resource_choices(kind));
     Effect::new(move |_| {
         if let Some(result) = save.value().get() {
@@ -461,7 +462,7 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
             </label>
         }
         .into_any(),
-        Input::Choice(_) | Input::Pick => {
+        Input::Choice(_) | Input::Pick | Input::OptPick => {
             let items: Vec<(String, String)> = match field.input {
                 Input::Choice(values) => values
                     .iter()
@@ -469,6 +470,9 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
                         let shown = if v.is_empty() { "none" } else { v };
                         (v.to_string(), shown.to_string())
                     })
+                    .collect(),
+                Input::OptPick => std::iter::once((String::new(), "none".to_string()))
+                    .chain(options.into_iter().map(|c| (c.id.to_string(), c.label)))
                     .collect(),
                 _ => std::iter::once((String::new(), "— choose —".to_string()))
                     .chain(options.into_iter().map(|c| (c.id.to_string(), c.label)))
@@ -486,8 +490,17 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
                         .into_iter()
                         .map(|(v, shown)| {
                             let v2 = v.clone();
+                            let v3 = v.clone();
+                            // The attribute for the server's HTML; the property once hydrated,
+                            // since an option the operator picked before ignores the attribute.
                             view! {
-                                <option value=v selected=move || value() == v2>{shown}</option>
+                                <option
+                                    value=v
+                                    selected=move || value() == v2
+                                    prop:selected=move || value() == v3
+                                >
+                                    {shown}
+                                </option>
                             }
                         })
                         .collect_view()}

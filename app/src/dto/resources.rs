@@ -144,6 +144,12 @@ pub struct Repository {
     /// The newest integrity job of the repository (`POST …/integrity/`), if any.
     #[serde(default)]
     pub last_integrity: Option<IntegrityResult>,
+    /// The schedule integrity jobs of this repository follow; null: launched by hand only.
+    #[serde(default)]
+    pub integrity_schedule: Option<i32>,
+    /// When the next scheduled integrity job starts (read-only).
+    #[serde(default)]
+    pub integrity_next_run: Option<DateTime<Utc>>,
     pub ready: bool,
     pub enabled: bool,
     pub uuid: String,
@@ -157,6 +163,14 @@ pub struct RepositoryInput {
     pub repository_key: Option<String>,
     pub ready: Option<bool>,
     pub enabled: Option<bool>,
+    /// A schedule id, or null for none; absent: unchanged.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub integrity_schedule: Option<Option<i32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -164,8 +164,22 @@ pub async fn dependents(
 /// The objects a form picks from, by field: a policy picks clients, a repository and a schedule.
 pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result<Choices> {
     let mut out = Choices::new();
-    if kind != ResourceKind::Policies {
-        return Ok(out);
+    let scheds = || async {
+        let page =
+            schedules::list(st, actor, &pickable_query("/api/v1/schedules/", "name")).await?;
+        Ok::<_, crate::error::Error>(pickable(
+            page.results
+                .into_iter()
+                .map(|s| (s.id, format!("{} ({})", s.name, s.crontab))),
+        ))
+    };
+    match kind {
+        ResourceKind::Policies => {}
+        ResourceKind::Repositories => {
+            out.insert("integrity_schedule".into(), scheds().await?);
+            return Ok(out);
+        }
+        _ => return Ok(out),
     }
     out.insert("clients".into(), client_choices(st, actor).await?);
     let repos =
@@ -174,16 +188,7 @@ pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result
         "repository".into(),
         pickable(repos.results.into_iter().map(|r| (r.id, r.name))),
     );
-    let scheds = schedules::list(st, actor, &pickable_query("/api/v1/schedules/", "name")).await?;
-    out.insert(
-        "schedule".into(),
-        pickable(
-            scheds
-                .results
-                .into_iter()
-                .map(|s| (s.id, format!("{} ({})", s.name, s.crontab))),
-        ),
-    );
+    out.insert("schedule".into(), scheds().await?);
     Ok(out)
 }
 

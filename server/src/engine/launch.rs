@@ -310,17 +310,29 @@ pub struct SingleJob {
     /// The job's parameters (`jobs.extra_vars`).
     pub params: String,
     pub user: Option<i32>,
+    pub launch_type: LaunchType,
+    /// `job_explanation` from the start (a late scheduled run says so).
+    pub explanation: String,
 }
 
 /// Makes the job, pending at once, and wakes the runner. It queues like any job: one at a time
 /// per repository and per client.
 pub async fn single(eng: &Engine, j: SingleJob) -> Result<i32> {
+    let id = single_in(&eng.db, j).await?;
+    announce(eng, &[id]).await;
+    Ok(id)
+}
+
+/// Makes the job inside `db` (a transaction of the scheduler's); the caller announces it once
+/// committed.
+pub async fn single_in(db: &impl ConnectionTrait, j: SingleJob) -> Result<i32> {
     let t = now();
     let row = job::ActiveModel {
         uuid: Set(new_uuid()),
         name: Set(j.name),
         job_type: Set(j.job_type.into()),
-        launch_type: Set(LaunchType::Manual.as_str().into()),
+        launch_type: Set(j.launch_type.as_str().into()),
+        job_explanation: Set(j.explanation),
         status: Set("pending".into()),
         failed: Set(false),
         policy_id: Set(j.policy),
@@ -334,9 +346,8 @@ pub async fn single(eng: &Engine, j: SingleJob) -> Result<i32> {
         modified_by: Set(j.user),
         ..Default::default()
     }
-    .insert(&eng.db)
+    .insert(db)
     .await?;
-    announce(eng, &[row.id]).await;
     Ok(row.id)
 }
 

@@ -1,4 +1,5 @@
-//! The scheduler (SPEC §7): launches every enabled policy whose `next_run` has come, with
+//! The scheduler (SPEC §7): launches every enabled policy whose `next_run` has come, and the
+//! integrity check of every enabled repository whose `integrity_next_run` has come, with
 //! launch_type `scheduled`, exactly once per run however many server processes share the
 //! database.
 //!
@@ -13,7 +14,8 @@
 //! back (not once per missed time), and the job explanation says which runs were missed.
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    Statement, TransactionTrait,
 };
 
 use super::{
@@ -22,9 +24,9 @@ use super::{
 };
 use crate::{
     crontab::Crontab,
-    entities::{policy, schedule},
+    entities::{job, policy, repository, schedule},
     error::Error,
-    services::now,
+    services::{integrity, now},
 };
 
 /// A run launched later than this after its time says so in its explanation.
@@ -51,6 +53,140 @@ async fn tick(eng: &Engine) -> anyhow::Result<()> {
             tracing::warn!("scheduler: policy {} ({}): {e:#}", p.id, p.name);
         }
     }
+    let due_checks = repository::Entity::find()
+        .filter(repository::Column::Enabled.eq(true))
+        .filter(repository::Column::IntegrityNextRun.lte(t))
+        .all(&eng.db)
+        .await?;
+    for r in due_checks {
+        if let Err(e) = take_integrity_run(eng, &r, t).await {
+            tracing::warn!(
+                "scheduler: integrity check of repository {} ({}): {e:#}",
+                r.id,
+                r.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The crontab of `sched` when it still runs, the run after `t`, and the runs missed between
+/// `due` and `t`.
+fn runs_after(
+    sched: Option<&schedule::Model>,
+    due: DateTime<Utc>,
+    t: DateTime<Utc>,
+) -> (Option<Crontab>, Option<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+    let crontab = sched
+        .filter(|s| s.enabled)
+        .and_then(|s| Crontab::parse(&s.crontab).ok());
+    let next = crontab.as_ref().and_then(|c| c.next_after(t));
+    let missed: Vec<DateTime<Utc>> = crontab
+        .as_ref()
+        .map(|c| c.runs_between(due + chrono::Duration::seconds(1), t))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| *r > due && *r <= t)
+        .collect();
+    (crontab, next, missed)
+}
+
+/// Takes the run due at `due` of row `id` of `table` by moving its `column` to `next`, unless
+/// another process did (the compare-and-set of the module comment). Answers whether it was ours.
+async fn advance(
+    txn: &DatabaseTransaction,
+    table: &str,
+    column: &str,
+    id: i32,
+    due: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> anyhow::Result<bool> {
+    let backend = txn.get_database_backend();
+    // Table and column are this module's constants, never input.
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3")
+        }
+        _ => format!("UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?"),
+    };
+    Ok(txn
+        .execute(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [next.into(), id.into(), due.into()],
+        ))
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Takes the integrity check of `r` due at its `integrity_next_run` and launches it (sample of
+/// the newest archive, as a manual check without options). A check of the repository still
+/// queued or running consumes the run instead of stacking another.
+async fn take_integrity_run(
+    eng: &Engine,
+    r: &repository::Model,
+    t: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(due) = r.integrity_next_run else {
+        return Ok(());
+    };
+    let sched = match r.integrity_schedule_id {
+        Some(id) => schedule::Entity::find_by_id(id).one(&eng.db).await?,
+        None => None,
+    };
+    let (crontab, next, missed) = runs_after(sched.as_ref(), due, t);
+    let _one_at_a_time = eng.claim.lock().await;
+    let txn = eng.db.begin().await?;
+    if !advance(&txn, "repositories", "integrity_next_run", r.id, due, next).await? {
+        return Ok(());
+    }
+    let active = job::Entity::find()
+        .filter(job::Column::RepositoryId.eq(r.id))
+        .filter(job::Column::JobType.eq("integrity"))
+        .filter(job::Column::Status.is_in(["pending", "waiting", "running"]))
+        .count(&txn)
+        .await?;
+    if crontab.is_none() || active > 0 {
+        txn.commit().await?;
+        if active > 0 {
+            tracing::warn!(
+                "scheduler: integrity check of repository {} ({}) skipped: the previous one is \
+                 still queued or running",
+                r.id,
+                r.name
+            );
+        }
+        return Ok(());
+    }
+    let params = integrity::IntegrityParams {
+        sample: integrity::DEFAULT_SAMPLE,
+        verify_data: false,
+    };
+    match integrity::plan(&txn, r, None, params, None, LaunchType::Scheduled).await {
+        Ok(mut j) => {
+            j.explanation = explain(due, t, &missed);
+            let id = launch::single_in(&txn, j).await?;
+            txn.commit().await?;
+            drop(_one_at_a_time);
+            tracing::info!(
+                "scheduler: integrity check of repository {} ({}): job {id}",
+                r.id,
+                r.name
+            );
+            launch::announce(eng, &[id]).await;
+        }
+        // No client reaches the repository yet: consumed, said in the log.
+        Err(Error::Conflict(why)) => {
+            txn.commit().await?;
+            tracing::warn!(
+                "scheduler: integrity check of repository {} ({}) not launched: {why}",
+                r.id,
+                r.name
+            );
+        }
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    }
     Ok(())
 }
 
@@ -62,37 +198,10 @@ async fn take_run(eng: &Engine, p: &policy::Model, t: DateTime<Utc>) -> anyhow::
     let sched = schedule::Entity::find_by_id(p.schedule_id)
         .one(&eng.db)
         .await?;
-    let crontab = sched
-        .as_ref()
-        .filter(|s| s.enabled)
-        .and_then(|s| Crontab::parse(&s.crontab).ok());
-    let next = crontab.as_ref().and_then(|c| c.next_after(t));
-    let missed: Vec<DateTime<Utc>> = crontab
-        .as_ref()
-        .map(|c| c.runs_between(due + chrono::Duration::seconds(1), t))
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| *r > due && *r <= t)
-        .collect();
+    let (crontab, next, missed) = runs_after(sched.as_ref(), due, t);
     let _one_at_a_time = eng.claim.lock().await;
     let txn = eng.db.begin().await?;
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DatabaseBackend::Postgres => {
-            "UPDATE policies SET next_run = $1 WHERE id = $2 AND next_run = $3"
-        }
-        _ => "UPDATE policies SET next_run = ? WHERE id = ? AND next_run = ?",
-    };
-    let taken = txn
-        .execute(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [next.into(), p.id.into(), due.into()],
-        ))
-        .await?
-        .rows_affected()
-        == 1;
-    if !taken {
+    if !advance(&txn, "policies", "next_run", p.id, due, next).await? {
         // Another process launched this run.
         return Ok(());
     }

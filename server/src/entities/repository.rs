@@ -15,6 +15,10 @@ pub struct Model {
     pub deduplicated_size: i64,
     pub ready: bool,
     pub enabled: bool,
+    /// The schedule integrity jobs follow (`None`: launched by hand only).
+    pub integrity_schedule_id: Option<i32>,
+    /// When the scheduler launches the next integrity job (read-only; from the schedule).
+    pub integrity_next_run: Option<DateTimeUtc>,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

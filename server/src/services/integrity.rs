@@ -2,12 +2,12 @@
 //! job — `borg check` of the repository, then a restore test of a sample of the newest archive
 //! of a policy (see `engine::exec::integrity`).
 use app::dto::{IntegrityInput, Launched};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
 use super::{Actor, find, validate::Check};
 use crate::{
-    engine::launch::{self, SingleJob},
+    engine::launch::{self, LaunchType, SingleJob},
     entities::{archive, client, policy, policy_client, repository},
     error::{Error, Result},
     state::AppState,
@@ -52,6 +52,36 @@ pub async fn launch(
         None => None,
     };
     c.finish()?;
+    let params = IntegrityParams {
+        sample,
+        verify_data: input.verify_data.unwrap_or(false),
+    };
+    let job = plan(
+        &st.db,
+        &repo,
+        chosen,
+        params,
+        Some(actor.id()),
+        LaunchType::Manual,
+    )
+    .await?;
+    let id = launch::single(&st.engine, job).await?;
+    Ok(Launched {
+        job: id,
+        jobs: vec![id],
+    })
+}
+
+/// The integrity job of `repo` (shared by the API and the scheduler): the newest archive of
+/// `chosen` (else of the repository) is sampled, on a client that reaches the repository.
+pub async fn plan(
+    db: &impl ConnectionTrait,
+    repo: &repository::Model,
+    chosen: Option<policy::Model>,
+    params: IntegrityParams,
+    user: Option<i32>,
+    launch_type: LaunchType,
+) -> Result<SingleJob> {
     // The archive to sample: the newest of the chosen policy, else the newest of the repository.
     let mut q = archive::Entity::find().filter(archive::Column::RepositoryId.eq(repo.id));
     if let Some(p) = &chosen {
@@ -60,12 +90,12 @@ pub async fn launch(
     let newest = q
         .order_by_desc(archive::Column::Created)
         .order_by_desc(archive::Column::Id)
-        .one(&st.db)
+        .one(db)
         .await?;
     // borg runs on a client that reaches the repository (its path is that client's): the one
     // that made the archive, else an enabled client of a policy on this repository.
     let mut runner = match newest.as_ref().and_then(|a| a.client_id) {
-        Some(id) => client::Entity::find_by_id(id).one(&st.db).await?,
+        Some(id) => client::Entity::find_by_id(id).one(db).await?,
         None => None,
     };
     if runner.is_none() {
@@ -73,7 +103,7 @@ pub async fn launch(
             Some(p) => vec![p.id],
             None => policy::Entity::find()
                 .filter(policy::Column::RepositoryId.eq(repo.id))
-                .all(&st.db)
+                .all(db)
                 .await?
                 .into_iter()
                 .map(|p| p.id)
@@ -81,7 +111,7 @@ pub async fn launch(
         };
         let ids: Vec<i32> = policy_client::Entity::find()
             .filter(policy_client::Column::PolicyId.is_in(policies))
-            .all(&st.db)
+            .all(db)
             .await?
             .into_iter()
             .map(|l| l.client_id)
@@ -90,7 +120,7 @@ pub async fn launch(
             .filter(client::Column::Id.is_in(ids))
             .filter(client::Column::Enabled.eq(true))
             .order_by_asc(client::Column::Id)
-            .one(&st.db)
+            .one(db)
             .await?;
     }
     let Some(runner) = runner else {
@@ -100,27 +130,17 @@ pub async fn launch(
             .into(),
         ));
     };
-    let params = IntegrityParams {
-        sample,
-        verify_data: input.verify_data.unwrap_or(false),
-    };
     let archive_name = newest.as_ref().map(|a| a.name.clone()).unwrap_or_default();
-    let id = launch::single(
-        &st.engine,
-        SingleJob {
-            name: format!("Integrity check {} on {}", repo.name, runner.hostname),
-            job_type: "integrity",
-            policy: chosen.map(|p| p.id).or(newest.and_then(|a| a.policy_id)),
-            client: runner.id,
-            repository: repo.id,
-            archive_name,
-            params: serde_json::to_string(&params).expect("plain data serializes"),
-            user: Some(actor.id()),
-        },
-    )
-    .await?;
-    Ok(Launched {
-        job: id,
-        jobs: vec![id],
+    Ok(SingleJob {
+        name: format!("Integrity check {} on {}", repo.name, runner.hostname),
+        job_type: "integrity",
+        policy: chosen.map(|p| p.id).or(newest.and_then(|a| a.policy_id)),
+        client: runner.id,
+        repository: repo.id,
+        archive_name,
+        params: serde_json::to_string(&params).expect("plain data serializes"),
+        user,
+        launch_type,
+        explanation: String::new(),
     })
 }

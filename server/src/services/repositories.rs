@@ -7,14 +7,14 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    policies,
+    now, policies,
     resource::{self, Resource, taken},
     stamp, user_refs,
     validate::{self, Check},
 };
 use crate::{
     catalog,
-    entities::{archive, policy, repository},
+    entities::{archive, policy, repository, schedule},
     error::{Error, Result},
     state::AppState,
 };
@@ -29,6 +29,13 @@ pub const FIELDS: &[Field] = &[
     Field::new("deduplicated_size", T, "deduplicated_size", Kind::Int),
     Field::new("ready", T, "ready", Kind::Bool),
     Field::new("enabled", T, "enabled", Kind::Bool),
+    Field::new("integrity_schedule", T, "integrity_schedule_id", Kind::Int),
+    Field::new(
+        "integrity_next_run",
+        T,
+        "integrity_next_run",
+        Kind::DateTime,
+    ),
     Field::new("uuid", T, "uuid", Kind::Text),
     Field::new("created", T, "created", Kind::DateTime),
     Field::new("modified", T, "modified", Kind::DateTime),
@@ -88,6 +95,8 @@ impl Resource for Repositories {
                     compressed_size: r.compressed_size,
                     deduplicated_size: r.deduplicated_size,
                     last_integrity: last_integrity.remove(&r.id),
+                    integrity_schedule: r.integrity_schedule_id,
+                    integrity_next_run: r.integrity_next_run,
                     ready: r.ready,
                     enabled: r.enabled,
                     uuid: r.uuid,
@@ -234,6 +243,21 @@ async fn validate(
             );
         }
     }
+    // The integrity schedule: sent (a schedule or null), else the current one.
+    let integrity_schedule = match input.integrity_schedule {
+        Some(v) => v,
+        None => current.and_then(|m| m.integrity_schedule_id),
+    };
+    let mut sched = None;
+    if let Some(id) = integrity_schedule {
+        sched = schedule::Entity::find_by_id(id).one(&st.db).await?;
+        if sched.is_none() {
+            c.error(
+                "integrity_schedule",
+                format!("Schedule {id} does not exist."),
+            );
+        }
+    }
     c.finish()?;
 
     let mut m = match current {
@@ -263,5 +287,51 @@ async fn validate(
     if let Some(v) = input.enabled {
         m.enabled = Set(v);
     }
+    m.integrity_schedule_id = Set(integrity_schedule);
+    m.integrity_next_run = Set(sched
+        .as_ref()
+        .and_then(|s| policies::next_run(*m.enabled.as_ref(), s, now())));
     Ok(m)
+}
+
+/// Recomputes `integrity_next_run` of every repository on `sched`, after the schedule changed.
+pub async fn refresh_integrity_runs(
+    db: &impl sea_orm::ConnectionTrait,
+    sched: &schedule::Model,
+) -> Result<()> {
+    let t = now();
+    for r in repository::Entity::find()
+        .filter(repository::Column::IntegrityScheduleId.eq(sched.id))
+        .all(db)
+        .await?
+    {
+        let value = policies::next_run(r.enabled, sched, t);
+        if value != r.integrity_next_run {
+            let mut m = repository::ActiveModel::from(r);
+            m.integrity_next_run = Set(value);
+            m.update(db).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses (409) to delete a schedule while repositories' integrity checks follow it.
+pub async fn refuse_if_integrity_schedule(
+    db: &impl sea_orm::ConnectionTrait,
+    schedule_id: i32,
+) -> Result<()> {
+    let users: Vec<String> = repository::Entity::find()
+        .filter(repository::Column::IntegrityScheduleId.eq(schedule_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "This schedule times the integrity checks of the repositories {}; change them first.",
+        users.join(", ")
+    )))
 }

@@ -10,7 +10,7 @@ use super::{
     validate::{self, Check, REQUIRED},
 };
 use crate::{
-    engine::launch::{self, SingleJob},
+    engine::launch::{self, LaunchType, SingleJob},
     entities::{archive, client},
     error::{Error, Result},
     state::AppState,
@@ -115,6 +115,8 @@ pub async fn restore(st: &AppState, actor: &Actor, input: RestoreInput) -> Resul
             archive_name: arch.name,
             params: serde_json::to_string(&params).expect("plain data serializes"),
             user: Some(actor.id()),
+            launch_type: LaunchType::Manual,
+            explanation: String::new(),
         },
     )
     .await?;

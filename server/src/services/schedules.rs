@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set, TransactionTrait};
 use super::{
     Actor, audit_parts, calendar, find,
     list::{Field, Kind, ListRequest},
-    policies,
+    policies, repositories,
     resource::{self, Resource, taken},
     stamp, user_refs,
     validate::Check,
@@ -103,6 +103,7 @@ pub async fn update(
     let row = m.update(&txn).await?;
     if row.crontab != current.crontab || row.enabled != current.enabled {
         policies::refresh_next_runs(&txn, &row).await?;
+        repositories::refresh_integrity_runs(&txn, &row).await?;
     }
     txn.commit().await?;
     resource::one::<Schedules>(st, actor, row).await
@@ -112,6 +113,7 @@ pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
     find::<schedule::Entity>(&st.db, id).await?;
     policies::refuse_if_used(&st.db, policy::Column::ScheduleId, id, "schedule").await?;
+    repositories::refuse_if_integrity_schedule(&st.db, id).await?;
     schedule::Entity::delete_by_id(id).exec(&st.db).await?;
     Ok(())
 }
