@@ -249,6 +249,15 @@ async fn integrity_checks_follow_their_repository_schedule() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (_, list) = s.get("/api/v1/jobs/?job_type=integrity").await;
     assert_eq!(list["count"], 1, "{list}");
+    // A relaunch checks the same archive again.
+    let (st, again) = s
+        .post(&format!("/api/v1/jobs/{id}/relaunch/"), json!({}))
+        .await;
+    assert_eq!(st.as_u16(), 201, "{again}");
+    let rj = wait_done(&s, again["job"].as_i64().unwrap(), WAIT).await;
+    assert_eq!(rj["status"], "successful", "{rj}");
+    assert_eq!(rj["launch_type"], "relaunch");
+    assert_eq!(rj["archive_name"], done["archive_name"]);
 
     // Unscheduled: no next check, and the schedule can go.
     let (_, repo) = s.patch(&path, json!({"integrity_schedule": null})).await;

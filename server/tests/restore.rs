@@ -118,6 +118,25 @@ async fn restored_files_equal_the_originals_and_nothing_escapes() {
         "only the item was restored"
     );
 
+    // A relaunch restores the same item again (the folder was lost meanwhile).
+    std::fs::remove_dir_all(&one).unwrap();
+    let (st, again) = s
+        .post(
+            &format!("/api/v1/jobs/{}/relaunch/", answer["job"]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 201, "{again}");
+    let rid = again["job"].as_i64().unwrap();
+    let rj = wait_done(&s, rid, WAIT).await;
+    assert_eq!(rj["status"], "successful", "{rj}");
+    assert_eq!(
+        (&rj["job_type"], &rj["launch_type"]),
+        (&json!("restore"), &json!("relaunch"))
+    );
+    assert_eq!(sha256(&got), sha256(&tree.join("data/big.bin")));
+    assert!(!one.join(&tree_in_archive).join("dir with space").exists());
+
     // A dry run lists and writes nothing, not even the folder.
     let dry = b.root.path().join("dry");
     let (st, answer) = restore(

@@ -236,8 +236,39 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
 }
 
 /// A relaunch of one job: a backup is launched again for its client (with its catalog and prune
-/// jobs); a check, catalog or prune job is run again on its own.
+/// jobs); a check, catalog or prune job is run again on its own; a restore or integrity job again
+/// with the same parameters (it needs no policy: its archive's may be gone).
 pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Result<Launched> {
+    if let Some(job_type) = ["restore", "integrity"]
+        .into_iter()
+        .find(|t| *t == old.job_type)
+    {
+        let (Some(client), Some(repository)) = (old.client_id, old.repository_id) else {
+            return Err(Error::Conflict(
+                "The client or repository of this job was deleted; it cannot be relaunched.".into(),
+            ));
+        };
+        let id = single(
+            eng,
+            SingleJob {
+                name: old.name.clone(),
+                job_type,
+                policy: old.policy_id,
+                client,
+                repository,
+                archive_name: old.archive_name.clone(),
+                params: old.extra_vars.clone(),
+                user,
+                launch_type: LaunchType::Relaunch,
+                explanation: String::new(),
+            },
+        )
+        .await?;
+        return Ok(Launched {
+            backups: vec![],
+            all: vec![id],
+        });
+    }
     let Some(policy_id) = old.policy_id else {
         return Err(Error::Conflict(
             "The policy of this job was deleted; it cannot be relaunched.".into(),
