@@ -8,7 +8,8 @@ use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 use crate::{
     dto::{
         ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FieldErrors, Job, JobView, Launched,
-        Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview, SessionUser,
+        ModuleList, Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
+        SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -147,6 +148,15 @@ pub trait Backend: Send + Sync + 'static {
     fn check_integrity<'a>(&'a self, token: &'a str, id: i32) -> BackendFuture<'a, Launched>;
     /// Makes a restore job (`POST /api/v1/restore/`).
     fn restore<'a>(&'a self, token: &'a str, input: RestoreInput) -> BackendFuture<'a, Launched>;
+    /// What a module finds on a client
+    /// (`GET /api/v1/policies/module/{module}/{client}/?user=&host=&port=&policy=`).
+    fn module_items<'a>(
+        &'a self,
+        token: &'a str,
+        module: String,
+        client: i32,
+        params: Vec<(String, String)>,
+    ) -> BackendFuture<'a, ModuleList>;
     /// The policies and clients the jobs list filters by (fields `policy`, `client`).
     fn job_filters<'a>(&'a self, token: &'a str) -> BackendFuture<'a, Choices>;
     /// The archives in the catalog, newest first, of one client or of all.

@@ -365,6 +365,76 @@ impl ResourceKind {
     }
 }
 
+/// The module query that lists what a policy of this type (and VM provider) can name, and the
+/// `extra_vars` key the picked items go to: databases by name, guests by number.
+pub fn module_for(policy_type: &str, vmprovider: &str) -> Option<(&'static str, &'static str)> {
+    match (policy_type, vmprovider) {
+        ("mysql", _) => Some(("mysql", "databases")),
+        ("postgresql", _) => Some(("postgresql", "databases")),
+        ("proxmox", _) | ("vm", "proxmox") => Some(("proxmox", "vmids")),
+        _ => None,
+    }
+}
+
+fn extra_vars_object(text: &str) -> Result<Map<String, Value>, String> {
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err("Extra variables are not a JSON object yet; fix them first.".into()),
+    }
+}
+
+/// The items listed under `key` of `extra_vars` (ids as text).
+pub fn listed(extra_vars: &str, key: &str) -> Vec<String> {
+    extra_vars_object(extra_vars)
+        .ok()
+        .and_then(|m| m.get(key).cloned())
+        .and_then(|v| match v {
+            Value::Array(items) => Some(items.iter().map(text_of).collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// `extra_vars` with `id` added to (or taken out of) the list under `key`; `vmids` hold
+/// numbers, other lists text. An empty list removes the key (its absence means "all").
+pub fn with_listed(extra_vars: &str, key: &str, id: &str, on: bool) -> Result<String, String> {
+    let mut m = extra_vars_object(extra_vars)?;
+    let mut ids = listed(extra_vars, key);
+    ids.retain(|i| i != id);
+    if on {
+        ids.push(id.to_string());
+    }
+    if ids.is_empty() {
+        m.remove(key);
+    } else {
+        let values = ids
+            .into_iter()
+            .map(|i| match (key, i.parse::<u64>()) {
+                ("vmids", Ok(n)) => Value::from(n),
+                _ => Value::from(i),
+            })
+            .collect();
+        m.insert(key.to_string(), Value::Array(values));
+    }
+    Ok(Value::Object(m).to_string())
+}
+
+/// The connection a module query reads from a new policy's typed `extra_vars` (`user`, `host`,
+/// `port`); a saved policy's is read on the server, with its stored password.
+pub fn connection_params(extra_vars: &str) -> Vec<(String, String)> {
+    let m = extra_vars_object(extra_vars).unwrap_or_default();
+    ["user", "host", "port"]
+        .into_iter()
+        .filter_map(|k| {
+            let v = text_of(m.get(k)?);
+            (!v.is_empty()).then(|| (k.to_string(), v))
+        })
+        .collect()
+}
+
 /// What each policy type backs up and what its `extra_vars` may hold (SPEC §5, §7).
 pub fn policy_type_help(policy_type: &str) -> &'static str {
     match policy_type {
@@ -560,6 +630,35 @@ mod tests {
                 assert!(!f.name.is_empty() && !f.label.is_empty());
             }
         }
+    }
+
+    #[test]
+    fn module_picks_edit_extra_vars() {
+        assert_eq!(module_for("mysql", ""), Some(("mysql", "databases")));
+        assert_eq!(module_for("vm", "proxmox"), Some(("proxmox", "vmids")));
+        assert_eq!(module_for("vm", ""), None);
+        assert_eq!(module_for("folders", ""), None);
+        let ev = with_listed(r#"{"user": "backup"}"#, "databases", "shop", true).unwrap();
+        let ev = with_listed(&ev, "databases", "blog", true).unwrap();
+        assert_eq!(listed(&ev, "databases"), ["shop", "blog"]);
+        let ev = with_listed(&ev, "databases", "shop", false).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&ev).unwrap(),
+            json!({"user": "backup", "databases": ["blog"]})
+        );
+        let ev = with_listed(&ev, "databases", "blog", false).unwrap();
+        assert_eq!(
+            ev, r#"{"user":"backup"}"#,
+            "an empty list means all: the key goes"
+        );
+        let ev = with_listed("", "vmids", "101", true).unwrap();
+        assert_eq!(ev, r#"{"vmids":[101]}"#);
+        assert_eq!(listed(&ev, "vmids"), ["101"]);
+        assert!(with_listed("[1]", "vmids", "1", true).is_err());
+        assert_eq!(
+            connection_params(r#"{"user": "u", "port": 3307, "host": ""}"#),
+            [("user".into(), "u".into()), ("port".into(), "3307".into())]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 // filters by status; the catalog of the archive is walked folder by folder and searched. No
 // console error or warning on the way.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -254,6 +255,53 @@ describe('jobs pages', () => {
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
+    }
+  });
+
+  test('the policy form lists the databases on the picked client and writes the ticked ones', async () => {
+    // A database only this test knows, in the machine's PostgreSQL (the client is this machine).
+    const db = `cyborg_e2e_shop_${process.pid}`;
+    const psql = (sql) =>
+      execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-c', sql]);
+    psql(`DROP DATABASE IF EXISTS ${db}`);
+    psql(`CREATE DATABASE ${db}`);
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      '/policies',
+      '#resource-table',
+      { width: 1366, height: 768 },
+    );
+    try {
+      await page.fill('#field-name', 'e2e-databases');
+      await page.selectOption('#field-policy_type', 'postgresql');
+      await page.fill('#field-extra_vars', '{"user": "postgres", "host": "127.0.0.1"}');
+      // No client picked yet: said, nothing asked.
+      await page.click('#module-lookup-button');
+      await page.waitForSelector('#module-lookup-error:has-text("Pick a client first")');
+      await page.check('#field-clients label:has-text("127.0.0.1") input');
+      await page.click('#module-lookup-button');
+      const item = page.locator('#module-items label', { hasText: db });
+      await item.waitFor({ timeout: 60_000 });
+      await item.locator('input').check();
+      assert.deepEqual(JSON.parse(await page.inputValue('#field-extra_vars')), {
+        user: 'postgres',
+        host: '127.0.0.1',
+        databases: [db],
+      });
+      await page.selectOption('#field-repository', { label: 'e2e-repo' });
+      await page.selectOption('#field-schedule', { label: 'new-year (0 0 1 1 *)' });
+      await page.click('#resource-save');
+      await page.waitForSelector('#resource-table td:text-is("e2e-databases")');
+      const saved = (await api('GET', '/api/v1/policies/?name=e2e-databases')).results[0];
+      assert.deepEqual(JSON.parse(saved.extra_vars).databases, [db]);
+      // A folders policy has nothing to list.
+      await page.selectOption('#field-policy_type', 'folders');
+      assert.equal(await page.locator('#module-lookup-button').count(), 0);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      psql(`DROP DATABASE IF EXISTS ${db}`);
     }
   });
 

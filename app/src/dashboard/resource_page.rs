@@ -14,11 +14,14 @@ use super::{
     confirm::DeleteConfirm,
     delete_resource, error_text, launch_now, list_resource,
     listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
-    resource_choices, resource_dependents,
+    module_items, resource_choices, resource_dependents,
 };
 use crate::{
-    dto::{FieldErrors, FormOutcome, Page},
-    resources::{Choices, FormField, Input, ResourceKind, ResourceRow, policy_type_help},
+    dto::{FieldErrors, FormOutcome, ModuleItem, Page},
+    resources::{
+        Choices, FormField, Input, ResourceKind, ResourceRow, connection_params, listed,
+        module_for, policy_type_help, with_listed,
+    },
 };
 
 #[component]
@@ -382,6 +385,7 @@ fn ResourceEditor(kind: ResourceKind, editor: Editor, version: RwSignal<u32>) ->
                             .collect_view()
                     })}
                 </Transition>
+                {(kind == ResourceKind::Policies).then(|| view! { <ModuleLookup editor/> })}
                 <p class="form-error" id="resource-form-error" role="alert">
                     {form_error}
                     " "
@@ -400,6 +404,139 @@ fn ResourceEditor(kind: ResourceKind, editor: Editor, version: RwSignal<u32>) ->
         </section>
     }
     .into_any()
+}
+
+/// For a database or VM policy: what the module query finds on the first picked client (a
+/// saved policy's own connection and stored password, else the connection typed in extra_vars),
+/// as checkboxes that write the picked names or ids into extra_vars.
+#[component]
+fn ModuleLookup(editor: Editor) -> impl IntoView {
+    // A memo: the editor's values change with every keystroke, the module only with the type.
+    let module =
+        Memo::new(move |_| module_for(&editor.get("policy_type"), &editor.get("vmprovider")));
+    let found = RwSignal::new(None::<Result<Vec<ModuleItem>, String>>);
+    let lookup = Action::new(
+        move |(m, client, params): &(String, i32, Vec<(String, String)>)| {
+            let (m, client, params) = (m.clone(), *client, params.clone());
+            async move {
+                module_items(m, client, params)
+                    .await
+                    .unwrap_or_else(|e| Err(error_text(&e)))
+            }
+        },
+    );
+    Effect::new(move |_| {
+        if let Some(r) = lookup.value().get() {
+            found.set(Some(r));
+        }
+    });
+    // Another type or provider lists other things.
+    Effect::new(move |_| {
+        module.track();
+        found.set(None);
+    });
+    let ask = move |_| {
+        let Some((m, _)) = module.get_untracked() else {
+            return;
+        };
+        let Some(client) = picked(&editor.get("clients")).first().copied() else {
+            found.set(Some(Err(
+                "Pick a client first: the list is read on it.".into()
+            )));
+            return;
+        };
+        let params = match editor.id.get_untracked() {
+            Some(id) => vec![("policy".to_string(), id.to_string())],
+            None => connection_params(&editor.get("extra_vars")),
+        };
+        lookup.dispatch((m.to_string(), client, params));
+    };
+    move || {
+        module.get().map(|(m, key)| {
+            let what = if key == "vmids" {
+                "guests"
+            } else {
+                "databases"
+            };
+            view! {
+                <div class="module-lookup" id="module-lookup">
+                    <button
+                        type="button"
+                        class="secondary"
+                        id="module-lookup-button"
+                        on:click=ask
+                        disabled=move || lookup.pending().get()
+                    >
+                        {format!("List the {what} on the first picked client ({m})")}
+                    </button>
+                    <p class="field-error" id="module-lookup-error" role="alert">
+                        {move || match found.get() {
+                            Some(Err(e)) => e,
+                            _ => String::new(),
+                        }}
+                    </p>
+                    <ul class="module-items" id="module-items">
+                        {move || match found.get() {
+                            Some(Ok(items)) if items.is_empty() => {
+                                view! { <li>{format!("No {what} found.")}</li> }.into_any()
+                            }
+                            Some(Ok(items)) => items
+                                .into_iter()
+                                .map(|item| view! { <ModuleItemPick item key editor/> })
+                                .collect_view()
+                                .into_any(),
+                            _ => ().into_any(),
+                        }}
+                    </ul>
+                </div>
+            }
+        })
+    }
+}
+
+/// One found database or guest: ticked when extra_vars lists it; ticking edits that list.
+#[component]
+fn ModuleItemPick(item: ModuleItem, key: &'static str, editor: Editor) -> impl IntoView {
+    let id = item.id.clone();
+    let on = {
+        let id = id.clone();
+        move || listed(&editor.get("extra_vars"), key).contains(&id)
+    };
+    let label = match (item.name.is_empty(), item.detail.is_empty()) {
+        (true, _) => item.id.clone(),
+        (false, true) if item.name == item.id => item.name.clone(),
+        (false, true) => format!("{} {}", item.id, item.name),
+        (false, false) => format!("{} {} ({})", item.id, item.name, item.detail),
+    };
+    view! {
+        <li>
+            <label class="check">
+                <input
+                    type="checkbox"
+                    prop:checked=on
+                    on:change=move |ev| {
+                        match with_listed(
+                            &editor.get("extra_vars"),
+                            key,
+                            &id,
+                            event_target_checked(&ev),
+                        ) {
+                            Ok(v) => editor.set("extra_vars", v),
+                            Err(m) => {
+                                editor
+                                    .errors
+                                    .update(|e| {
+                                        e.insert("extra_vars".into(), vec![m]);
+                                    })
+                            }
+                        }
+                    }
+                />
+                " "
+                {label}
+            </label>
+        </li>
+    }
 }
 
 /// One labelled input, its help and its messages.

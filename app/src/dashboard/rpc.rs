@@ -8,8 +8,8 @@ use leptos::server_fn::codec::Json;
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FormOutcome, Job, JobView, Overview,
-        Page, RestoreInput, Schedule, SchedulePreview, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FormOutcome, Job, JobView,
+        ModuleItem, Overview, Page, RestoreInput, Schedule, SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -427,6 +427,31 @@ pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
 pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::form_outcome(ssr::backend()?.restore(&token, input).await.map(|l| l.job))
+}
+
+/// What a module finds on a client for the policy form: its items, or why not (the service's
+/// refusal or field messages, as text for the form).
+#[server(prefix = "/rpc", endpoint = "module_items")]
+pub async fn module_items(
+    module: String,
+    client: i32,
+    params: Vec<(String, String)>,
+) -> Result<Result<Vec<ModuleItem>, String>, ServerFnError> {
+    use crate::backend::BackendError;
+    let token = ssr::need_token()?;
+    match ssr::backend()?
+        .module_items(&token, module, client, params)
+        .await
+    {
+        Ok(list) => Ok(Ok(list.items)),
+        Err(BackendError::Refused(m)) => Ok(Err(m)),
+        Err(BackendError::Invalid(fields)) => Ok(Err(fields
+            .into_iter()
+            .map(|(k, v)| format!("{k}: {}", v.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; "))),
+        Err(e) => Err(ssr::fail(e)),
+    }
 }
 
 /// Checks a repository's integrity (default sample); answers the job.

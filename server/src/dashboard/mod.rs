@@ -8,8 +8,8 @@ use std::{collections::BTreeMap, sync::Arc};
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
-        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, Job, JobView, Launched, NextRun,
-        Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
+        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, Job, JobView, Launched, ModuleList,
+        NextRun, Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
         SchedulePreviewInput, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
@@ -19,8 +19,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::{
     error::Error,
     services::{
-        Actor, auth, calendar, catalogs, clients, integrity, jobs, list::ListRequest, policies,
-        repositories, restore, schedules,
+        Actor, auth, calendar, catalogs, clients, integrity, jobs, list::ListRequest, modules,
+        policies, repositories, restore, schedules,
     },
     state::AppState,
 };
@@ -453,6 +453,21 @@ impl Backend for Dashboard {
         Box::pin(async move {
             let actor = self.actor(token).await?;
             restore::restore(&self.st, &actor, input)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn module_items<'a>(
+        &'a self,
+        token: &'a str,
+        module: String,
+        client: i32,
+        params: Vec<(String, String)>,
+    ) -> BackendFuture<'a, ModuleList> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            modules::query(&self.st, &actor, &module, client, &params)
                 .await
                 .map_err(to_backend)
         })
