@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     services::{
         Actor, auth, calendar, catalogs, clients, integrity, jobs, list::ListRequest, modules,
-        policies, repositories, restore, schedules,
+        policies, repositories, resource, restore, schedules,
     },
     state::AppState,
 };
@@ -84,63 +84,53 @@ impl Dashboard {
             .map_err(to_backend)
     }
 
+    /// The overview's parts, read side by side: counts (no rows read), the statistics, the
+    /// coming runs and the last jobs.
     async fn overview_of(&self, actor: &Actor) -> crate::error::Result<Overview> {
         let st = &self.st;
-        let one = || ("page_size", "1".to_string());
-        let clients = clients::list(st, actor, &query("/api/v1/clients/", &[one()]))
-            .await?
-            .count;
-        let policies = policies::list(st, actor, &query("/api/v1/policies/", &[one()]))
-            .await?
-            .count;
-        let repositories = repositories::list(st, actor, &query("/api/v1/repositories/", &[one()]))
-            .await?
-            .count;
-        let jobs_running = jobs::list(
-            st,
-            actor,
-            &query("/api/v1/jobs/", &[one(), ("status", "running".into())]),
-        )
-        .await?
-        .count;
         let day_ago = (Utc::now() - TimeDelta::hours(24))
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let jobs_failed_24h = jobs::list(
-            st,
-            actor,
-            &query(
-                "/api/v1/jobs/",
-                &[
-                    one(),
-                    ("status__in", "failed,error".into()),
-                    ("finished__gte", day_ago),
-                ],
-            ),
-        )
-        .await?
-        .count;
-        let last_jobs = jobs::list(
-            st,
-            actor,
-            &query(
-                "/api/v1/jobs/",
-                &[
-                    ("page_size", OVERVIEW_ROWS.to_string()),
-                    ("order_by", "-id".into()),
-                ],
-            ),
-        )
-        .await?
-        .results;
+        let (all_clients, all_policies, all_repositories) = (
+            query("/api/v1/clients/", &[]),
+            query("/api/v1/policies/", &[]),
+            query("/api/v1/repositories/", &[]),
+        );
+        let running = query("/api/v1/jobs/", &[("status", "running".into())]);
+        let failed = query(
+            "/api/v1/jobs/",
+            &[
+                ("status__in", "failed,error".into()),
+                ("finished__gte", day_ago),
+            ],
+        );
+        let last = query(
+            "/api/v1/jobs/",
+            &[
+                ("page_size", OVERVIEW_ROWS.to_string()),
+                ("order_by", "-id".into()),
+            ],
+        );
+        let (clients, policies, repositories, jobs_running, jobs_failed_24h) = futures_util::try_join!(
+            resource::count::<clients::Clients>(st, &all_clients),
+            resource::count::<policies::Policies>(st, &all_policies),
+            resource::count::<repositories::Repositories>(st, &all_repositories),
+            resource::count::<jobs::Jobs>(st, &running),
+            resource::count::<jobs::Jobs>(st, &failed),
+        )?;
+        let (stats, next_runs, last_jobs) = futures_util::try_join!(
+            jobs::stats(st, actor),
+            next_runs(st, actor, Utc::now()),
+            jobs::list(st, actor, &last),
+        )?;
         Ok(Overview {
             clients,
             policies,
             repositories,
             jobs_running,
             jobs_failed_24h,
-            stats: jobs::stats(st, actor).await?,
-            next_runs: next_runs(st, actor, Utc::now()).await?,
-            last_jobs,
+            stats,
+            next_runs,
+            last_jobs: last_jobs.results,
         })
     }
 }

@@ -40,6 +40,14 @@ pub async fn list<R: Resource>(
     ))
 }
 
+/// How many objects `req` (its filters and search) matches, without reading any: the
+/// overview's counts.
+pub async fn count<R: Resource>(st: &AppState, req: &ListRequest) -> Result<u64> {
+    let plan = list::plan(R::FIELDS, &R::FIELDS[0], req, st.db.get_database_backend())?;
+    let (count, _) = list::window(&st.db, R::Entity::find(), &plan).await?;
+    Ok(count)
+}
+
 pub async fn get<R: Resource>(st: &AppState, actor: &Actor, id: i32) -> Result<R::Dto>
 where
     <<R::Entity as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType: From<i32>,
