@@ -137,13 +137,15 @@ impl PullServe {
 
     /// Shell text put before the remote command line: no socat, a clear failure (exit 2, borg's
     /// "error"); otherwise a remover that deletes the forwarded socket once this shell (then
-    /// borg, which `exec`s in its place) is gone. Prints nothing when all is well, so the pid
-    /// line stays the first one.
+    /// borg, which `exec`s in its place) is gone. The remover ignores SIGTERM: a cancel's stop
+    /// script signals borg's whole process group once borg is gone, which would otherwise kill
+    /// it before it removed the socket. Prints nothing when all is well, so the pid line stays
+    /// the first one.
     pub fn prefix(link: &Link) -> String {
         format!(
             "command -v socat >/dev/null 2>&1 || {{ echo 'cyborgbackup: pull mode needs socat on \
-             the client (install the socat package)' >&2; exit 2; }}; ( while kill -0 $$ \
-             2>/dev/null; do sleep 1; done; rm -f {} ) </dev/null >/dev/null 2>&1 & ",
+             the client (install the socat package)' >&2; exit 2; }}; ( trap '' TERM HUP; while \
+             kill -0 $$ 2>/dev/null; do sleep 1; done; rm -f {} ) </dev/null >/dev/null 2>&1 & ",
             link.remote
         )
     }
