@@ -3,9 +3,15 @@
 //! host here), and the VM provider list.
 mod common;
 
-use std::{os::unix::fs::PermissionsExt, process::Command};
+use std::os::unix::fs::PermissionsExt;
 
-use common::{TestServer, sshd, sshd::TestSshd, with_query};
+use common::{
+    TestServer,
+    databases::{mysql, psql},
+    sshd,
+    sshd::TestSshd,
+    with_query,
+};
 use serde_json::{Value, json};
 
 fn names(list: &Value) -> Vec<String> {
@@ -15,11 +21,6 @@ fn names(list: &Value) -> Vec<String> {
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn sql(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap();
-    assert!(out.status.success(), "{program}: {out:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,22 +72,8 @@ async fn databases_guests_and_providers() {
 
     // PostgreSQL: a database made for the test is listed, templates are not.
     let db = format!("cyborg_module_{}", std::process::id());
-    sql(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-q",
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {db}"),
-            "-c",
-            &format!("CREATE DATABASE {db}"),
-        ],
-    );
+    psql("postgres", &format!("DROP DATABASE IF EXISTS {db}"));
+    psql("postgres", &format!("CREATE DATABASE {db}"));
     let (st, list) = s
         .get(&url(
             "postgresql",
@@ -100,38 +87,16 @@ async fn databases_guests_and_providers() {
         "{pg:?}"
     );
     assert!(!pg.iter().any(|n| n.starts_with("template")), "{pg:?}");
-    sql(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            &format!("DROP DATABASE {db}"),
-        ],
-    );
+    psql("postgres", &format!("DROP DATABASE {db}"));
 
     // MariaDB, through a policy's user and stored password: only that password lets it in.
     let user = format!("cyborg_mod_{}", std::process::id());
     let password = "module-Pass-93be-never-in-a-url";
     for host in ["127.0.0.1", "localhost", "%"] {
-        sql(
-            "mysql",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-u",
-                "root",
-                "-e",
-                &format!(
-                    "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'; \
-                        GRANT SELECT ON mysql.* TO '{user}'@'{host}'"
-                ),
-            ],
-        );
+        mysql(&format!(
+            "CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}'; \
+             GRANT SELECT ON mysql.* TO '{user}'@'{host}'"
+        ));
     }
     let f = s.fixture().await;
     let policy = s
@@ -160,17 +125,7 @@ async fn databases_guests_and_providers() {
         "{answer}"
     );
     for host in ["127.0.0.1", "localhost", "%"] {
-        sql(
-            "mysql",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-u",
-                "root",
-                "-e",
-                &format!("DROP USER '{user}'@'{host}'"),
-            ],
-        );
+        mysql(&format!("DROP USER '{user}'@'{host}'"));
     }
 
     // Proxmox: the stand-in's JSON, guests only, by id; asked with pvesh's own arguments.

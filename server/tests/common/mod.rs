@@ -549,6 +549,7 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 pub mod borg;
+pub mod databases;
 pub mod sshd;
 pub use sshd::free_port;
 pub mod tree;
