@@ -7,6 +7,7 @@ mod m20261127_000003_catalog_state;
 mod m20261128_000004_archive_roots;
 mod m20261128_000005_job_extra_vars;
 mod m20261128_000006_integrity_schedule;
+mod m20261128_000007_catalog_pg_references;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_archive_roots::Migration),
             Box::new(m20261128_000005_job_extra_vars::Migration),
             Box::new(m20261128_000006_integrity_schedule::Migration),
+            Box::new(m20261128_000007_catalog_pg_references::Migration),
         ]
     }
 }

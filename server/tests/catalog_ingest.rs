@@ -403,3 +403,181 @@ async fn batches_long_paths_and_bad_lines() {
     let err = catalog::ingest(&db, 999_999, &b""[..]).await.unwrap_err();
     assert!(format!("{err:#}").contains("999999"), "{err:#}");
 }
+
+/// `n` synthetic lines under `dir/`, one per path.
+fn lines_under(dir: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| line(&format!("{dir}/f{i}.txt"), i as i64) + "\n")
+        .collect()
+}
+
+async fn entries_of(db: &DatabaseConnection, archive: i32) -> i64 {
+    count(
+        db,
+        &format!("SELECT COUNT(*) FROM catalog_entries WHERE archive_id = {archive}"),
+    )
+    .await
+}
+
+/// Deleting an archive deletes its catalog entries, directly or through its repository's
+/// deletion (SQLite: the foreign key's cascade; PostgreSQL: the trigger that replaced it, see
+/// migration m20261128_000007); an archive deleted while its catalog is being written fails the
+/// ingestion and leaves no entry behind.
+#[tokio::test]
+async fn deleted_archives_take_their_catalog_entries() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let other = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "Other", "path": "/srv/borg/other"}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let (_, a1) = seed_archive(&s, fx.repository, "one", &[]).await;
+    let (_, a2) = seed_archive(&s, other, "two", &[]).await;
+    let (_, a3) = seed_archive(&s, other, "three", &[]).await;
+    let db = s.db().await;
+    for (a, dir) in [(a1, "one"), (a2, "two"), (a3, "three")] {
+        let text = lines_under(dir, 100);
+        catalog::ingest(&db, a, text.as_bytes()).await.unwrap();
+        assert_eq!(entries_of(&db, a).await, 100);
+    }
+    db.execute_unprepared(&format!("DELETE FROM archives WHERE id = {a1}"))
+        .await
+        .unwrap();
+    assert_eq!(entries_of(&db, a1).await, 0);
+    assert_eq!(entries_of(&db, a2).await + entries_of(&db, a3).await, 200);
+    let (status, body) = s.delete(&format!("/api/v1/repositories/{other}/")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM catalog_entries").await, 0);
+
+    // The archive goes while its first batch is committed and the second is being read.
+    let (_, a4) = seed_archive(&s, fx.repository, "four", &[]).await;
+    let (mut feed, pipe) = tokio::io::duplex(1 << 16);
+    let ingesting = {
+        let db = db.clone();
+        // As the engine runs it: the ingestion future is not `Send` (see engine/exec.rs).
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            rt.block_on(catalog::ingest(&db, a4, BufReader::new(pipe)))
+        })
+    };
+    use tokio::io::AsyncWriteExt;
+    feed.write_all(lines_under("first", catalog::BATCH_LINES + 1).as_bytes())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while entries_of(&db, a4).await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first batch never written"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    db.execute_unprepared(&format!("DELETE FROM archives WHERE id = {a4}"))
+        .await
+        .unwrap();
+    feed.write_all(lines_under("second", catalog::BATCH_LINES).as_bytes())
+        .await
+        .unwrap();
+    drop(feed);
+    let err = ingesting.await.unwrap().unwrap_err();
+    assert!(format!("{err:#}").contains("deleted meanwhile"), "{err:#}");
+    assert_eq!(entries_of(&db, a4).await, 0);
+}
+
+/// A listing that names every path twice, the second time in reverse order and in another
+/// batch (overlapping sources): one entry a path, and no deadlock between batches written
+/// side by side (PostgreSQL writes them on two connections). The paths are known from an
+/// earlier archive, so the batches meet only on their entries.
+#[tokio::test]
+async fn a_path_listed_twice_across_batches_is_catalogued_once() {
+    let s = TestServer::start().await;
+    let fx = s.fixture().await;
+    let (_, earlier) = seed_archive(&s, fx.repository, "earlier", &[]).await;
+    let (_, archive) = seed_archive(&s, fx.repository, "twice", &[]).await;
+    let db = s.db().await;
+    // Two batches, the second the first backwards: written side by side, their entry inserts
+    // run towards each other.
+    let n = catalog::BATCH_LINES;
+    let listing = |order: &mut dyn Iterator<Item = usize>| -> String {
+        order
+            .map(|i| line(&format!("d{}/f{i}.txt", i % 50), i as i64) + "\n")
+            .collect()
+    };
+    let once = listing(&mut (0..n));
+    catalog::ingest(&db, earlier, once.as_bytes())
+        .await
+        .unwrap();
+    let twice = listing(&mut (0..n).chain((0..n).rev()));
+    let stats = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        catalog::ingest(&db, archive, twice.as_bytes()),
+    )
+    .await
+    .expect("ingestion finishes")
+    .unwrap();
+    assert_eq!(stats.lines as usize, 2 * n);
+    assert_eq!(stats.entries as usize, n);
+    assert_eq!(stats.new_paths, 0);
+    assert_eq!(stats.batches, 2);
+    assert_eq!(entries_of(&db, archive).await as usize, n);
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT COUNT(*) FROM catalog_entries e JOIN catalog_paths p ON p.id = e.path_id \
+                 WHERE e.archive_id = {archive} AND p.path <> 'd' || (e.size % 50) || '/f' || e.size || '.txt'"
+            )
+        )
+        .await,
+        0,
+        "every entry carries its own path's size"
+    );
+}
+
+/// The PostgreSQL migration that replaced the entries' foreign keys by one lock a batch and a
+/// trigger rolls back (keys back, trigger gone) and forward again; on SQLite it changes nothing.
+#[tokio::test]
+async fn the_catalog_references_migration_rolls_back_and_forward() {
+    use migrations::MigratorTrait;
+    let s = TestServer::start().await;
+    let db = s.db().await;
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    // (foreign keys of catalog_entries, triggers deleting the entries of deleted archives)
+    let shape = |db: DatabaseConnection| async move {
+        if !postgres {
+            let keys = count(
+                &db,
+                "SELECT COUNT(*) FROM pragma_foreign_key_list('catalog_entries')",
+            )
+            .await;
+            let triggers = count(
+                &db,
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'",
+            )
+            .await;
+            return (keys, triggers);
+        }
+        let keys = count(
+            &db,
+            "SELECT COUNT(*) FROM pg_constraint \
+             WHERE conrelid = 'catalog_entries'::regclass AND contype = 'f'",
+        )
+        .await;
+        let triggers = count(
+            &db,
+            "SELECT COUNT(*) FROM pg_trigger WHERE tgname = 'archives_delete_catalog_entries'",
+        )
+        .await;
+        (keys, triggers)
+    };
+    let migrated = if postgres { (0, 1) } else { (2, 0) };
+    assert_eq!(shape(db.clone()).await, migrated);
+    migrations::Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(shape(db.clone()).await, (2, 0));
+    migrations::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(shape(db.clone()).await, migrated);
+}

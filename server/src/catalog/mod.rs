@@ -3,24 +3,27 @@
 //!
 //! Storage: every distinct path is one `catalog_paths` row (unique on the 64-bit hash of its
 //! parent directory and the SHA-256 of the path: siblings sit together for browsing, and no
-//! btree limit applies to long paths), shared by all the archives that hold it; an archive's items are `catalog_entries`
-//! rows `(archive_id, path_id, mode, mtime, owner, group, size, healthy)`.
+//! btree limit applies to long paths), shared by all the archives that hold it; an archive's
+//! items are `catalog_entries` rows `(archive_id, path_id, mode, mtime, owner, group, size,
+//! healthy)`.
 //!
 //! Ingestion reads the output line by line and writes it `BATCH_LINES` lines per transaction:
-//! insert the batch's paths (`ON CONFLICT (parent_hash, path_hash) DO NOTHING`, in key order so concurrent
-//! ingestions cannot deadlock), then the entries, joining their path hashes to `catalog_paths`
-//! in the database. Memory stays flat: only two batches are held (the one being written and
-//! the one being read), whatever the size of the archive.
+//! insert the batch's paths (`ON CONFLICT (parent_hash, path_hash) DO NOTHING`, in key order so
+//! concurrent ingestions cannot deadlock), then the entries, joining their path hashes to
+//! `catalog_paths` in the database. Memory stays flat: only a few batches are held (those being
+//! written, one queued and the one being read), whatever the size of the archive.
 //!
-//! Speed (docs/PERFORMANCE.md): the whole ingestion uses one dedicated connection of the pool,
-//! bypassing the ORM's value boxing; parsing the next batch overlaps with the database writing
-//! the current one (SQLite works on its own thread, PostgreSQL in its server process).
+//! Speed (docs/PERFORMANCE.md): ingestion uses dedicated connections of the pool, bypassing the
+//! ORM's value boxing; parsing the next batch overlaps with the database writing the current
+//! one (SQLite works on its own thread, PostgreSQL in its server processes).
 //! - SQLite: multi-row statements of at most `SQLITE_CHUNK` rows (8 bound values a row: far
 //!   below SQLite's 32,766 limit); the dedicated connection has a large page cache
 //!   (`INGEST_CACHE_KIB`) and no foreign-key checks (the references are guaranteed otherwise,
 //!   see `sqlite_ingest`), and is closed afterwards instead of going back to the pool.
 //! - PostgreSQL: one `INSERT … SELECT … FROM unnest($1::text[], …)` statement per table and
 //!   batch, whatever the batch size (array binds, no placeholder limit, one prepared statement);
+//!   `PG_WRITERS` connections write batches side by side; the entries have no foreign keys
+//!   (migration m20261128_000007: one archive row lock a batch instead of a check an entry);
 //!   the batches commit with `synchronous_commit = off` and the last commit is synchronous,
 //!   which flushes all the WAL before it: when `ingest` returns, the catalog is durable.
 pub mod hash;
@@ -32,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 use anyhow::{Context, bail};
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value,
-    sqlx::{self, Connection as _, PgConnection, SqliteConnection},
+    sqlx::{self, Connection as _, SqliteConnection},
 };
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
@@ -121,10 +124,7 @@ where
             conn.close_on_drop();
             sqlite_ingest(&mut conn, archive_id, lines).await
         }
-        DatabaseBackend::Postgres => {
-            let mut conn = db.get_postgres_connection_pool().acquire().await?;
-            pg_ingest(&mut conn, archive_id, lines).await
-        }
+        DatabaseBackend::Postgres => pg_ingest(db, archive_id, lines).await,
         other => bail!("catalog ingestion: unsupported database {other:?}"),
     };
     // The roots are written last: a browser that reads them finds the whole catalog below.
@@ -244,35 +244,70 @@ impl<R: AsyncBufRead + Unpin> Reader<R> {
     }
 }
 
-/// The read-parse / write loop shared by both backends: while `write` stores one batch, the
-/// next one is read and parsed (two futures of one task, polled together; the database works on
-/// another thread or process meanwhile).
-macro_rules! pipeline {
-    ($lines:expr, $stats:ident, |$batch:ident| $write:expr) => {{
-        let mut reader = Reader::new($lines);
-        let mut current: Vec<Row> = Vec::with_capacity(BATCH_LINES);
-        let mut next: Vec<Row> = Vec::with_capacity(BATCH_LINES);
-        reader.fill(&mut current).await?;
+/// What a writer stored.
+#[derive(Clone, Copy, Debug, Default)]
+struct Written {
+    entries: u64,
+    new_paths: u64,
+    batches: u64,
+}
+
+/// Stores one batch in its own transaction (one per backend, each with its own connection).
+trait BatchWriter {
+    async fn write(&mut self, batch: &[Row]) -> anyhow::Result<Written>;
+}
+
+/// The read-parse / write loop shared by both backends: the input is read and parsed into
+/// batches while the writers store the batches before (all futures of one task, polled
+/// together; the database works on another thread or process meanwhile). Each free writer takes
+/// the next batch, so with several writers (PostgreSQL: one server process each) batches are
+/// written side by side. At most `writers + 2` batches are held, whatever the archive's size.
+async fn pipeline<R, W>(lines: R, writers: &mut [W]) -> anyhow::Result<(IngestStats, Vec<String>)>
+where
+    R: AsyncBufRead + Unpin,
+    W: BatchWriter,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Row>>(1);
+    let rx = tokio::sync::Mutex::new(rx);
+    let read = async move {
+        let mut reader = Reader::new(lines);
         loop {
-            if current.is_empty() {
+            let mut batch = Vec::with_capacity(BATCH_LINES);
+            reader.fill(&mut batch).await?;
+            // No receiver left means a writer failed: its error is the one reported.
+            if batch.is_empty() || tx.send(batch).await.is_err() {
                 break;
             }
-            let $batch = &current;
-            let (read, written) = tokio::join!(reader.fill(&mut next), async { $write });
-            // A write error wins: it is the cause, a read error after it is noise.
-            written?;
-            read?;
-            $stats.batches += 1;
-            if next.is_empty() {
-                // The batch just written was the last one.
-                break;
-            }
-            std::mem::swap(&mut current, &mut next);
-            next.clear();
         }
-        $stats.lines = reader.line;
-        reader.roots
-    }};
+        anyhow::Ok((reader.line, reader.roots))
+    };
+    let writes = futures_util::future::try_join_all(writers.iter_mut().map(|w| {
+        let rx = &rx;
+        async move {
+            let mut sum = Written::default();
+            loop {
+                // Held while waiting: the other writers wait for the batch after this one.
+                let batch = rx.lock().await.recv().await;
+                let Some(batch) = batch else { break };
+                let w = w.write(&batch).await?;
+                sum.entries += w.entries;
+                sum.new_paths += w.new_paths;
+                sum.batches += 1;
+            }
+            anyhow::Ok(sum)
+        }
+    }));
+    let ((lines, roots), written) = tokio::try_join!(read, writes)?;
+    let mut stats = IngestStats {
+        lines,
+        ..Default::default()
+    };
+    for w in written {
+        stats.entries += w.entries;
+        stats.new_paths += w.new_paths;
+        stats.batches += w.batches;
+    }
+    Ok((stats, roots))
 }
 
 /// Sorted by key and deduplicated: the paths of a batch in the order they are inserted, so that
@@ -306,12 +341,26 @@ where
     ))
     .execute(&mut *conn)
     .await?;
-    let mut stats = IngestStats::default();
-    let mut sql = SqliteSql::default();
-    let (mut entries, mut new_paths) = (0, 0);
-    let roots = pipeline!(lines, stats, |batch| {
-        let mut txn = conn.begin().await?;
-        let mut added = 0;
+    // SQLite has one writer at a time: a second writer would only wait for the lock.
+    let mut writers = [SqliteWriter {
+        conn,
+        archive_id,
+        sql: SqliteSql::default(),
+    }];
+    pipeline(lines, &mut writers).await
+}
+
+struct SqliteWriter<'c> {
+    conn: &'c mut SqliteConnection,
+    archive_id: i32,
+    sql: SqliteSql,
+}
+
+impl BatchWriter for SqliteWriter<'_> {
+    async fn write(&mut self, batch: &[Row]) -> anyhow::Result<Written> {
+        let (archive_id, sql) = (self.archive_id, &mut self.sql);
+        let mut txn = self.conn.begin().await?;
+        let mut written = Written::default();
         for chunk in sorted_paths(batch).chunks(SQLITE_CHUNK) {
             let mut q = sqlx::query(sql.paths(chunk.len()));
             for r in padded(chunk) {
@@ -320,9 +369,8 @@ where
                     .bind(&r.hash[..])
                     .bind(r.parent);
             }
-            added += q.execute(&mut *txn).await?.rows_affected();
+            written.new_paths += q.execute(&mut *txn).await?.rows_affected();
         }
-        new_paths += added;
         let rows: Vec<&Row> = batch.iter().collect();
         for chunk in rows.chunks(SQLITE_CHUNK) {
             let mut q = sqlx::query(sql.entries(chunk.len())).bind(archive_id);
@@ -338,7 +386,7 @@ where
                     .bind(i.size)
                     .bind(i.healthy);
             }
-            entries += q.execute(&mut *txn).await?.rows_affected();
+            written.entries += q.execute(&mut *txn).await?.rows_affected();
         }
         let archive = sqlx::query("SELECT 1 FROM archives WHERE id = ?")
             .bind(archive_id)
@@ -347,17 +395,14 @@ where
         if archive.is_none() {
             bail!("catalog ingestion: archive {archive_id} was deleted meanwhile");
         }
-        if added > 0 {
+        if written.new_paths > 0 {
             sqlx::query(search_index::BUMP_VERSION)
                 .execute(&mut *txn)
                 .await?;
         }
         txn.commit().await?;
-        anyhow::Ok(())
-    });
-    stats.entries = entries;
-    stats.new_paths = new_paths;
-    Ok((stats, roots))
+        Ok(written)
+    }
 }
 
 /// The SQL texts of the SQLite statements, one a padded row count, built once an ingestion.
@@ -416,28 +461,74 @@ const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash)
     WITH ORDINALITY AS v(path, h, ph, n) ORDER BY v.n \
     ON CONFLICT (parent_hash, path_hash) DO NOTHING";
 
-// borg can list a path twice (overlapping sources): the first one wins (`ON CONFLICT DO NOTHING`
-// within one statement skips the later duplicates; the nested loop keeps the array order).
+// borg can list a path twice (overlapping sources; both listings describe the same item): within
+// a batch the first one wins (`ON CONFLICT DO NOTHING` skips the later duplicates, which come
+// after it in array order), across batches written side by side the one written first. In path
+// order: two such batches that share some paths wait for each other's rows in the same order,
+// never in a cycle (a deadlock).
 const PG_ENTRIES: &str = "INSERT INTO catalog_entries \
     (archive_id, path_id, mode, mtime, owner, \"group\", size, healthy) \
     SELECT $1, p.id, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy \
     FROM unnest($2::bytea[], $3::int8[], $4::text[], $5::timestamptz[], $6::text[], \
-    $7::text[], $8::int8[], $9::bool[]) AS v(h, ph, mode, mtime, owner, grp, size, healthy) \
+    $7::text[], $8::int8[], $9::bool[]) WITH ORDINALITY \
+    AS v(h, ph, mode, mtime, owner, grp, size, healthy, n) \
     JOIN catalog_paths p ON p.parent_hash = v.ph AND p.path_hash = v.h \
+    ORDER BY p.id, v.n \
     ON CONFLICT (archive_id, path_id) DO NOTHING";
 
+/// PostgreSQL connections writing batches side by side: each batch's statements run in one
+/// server process, so on this 2-core machine a second one keeps the other core busy
+/// (docs/PERFORMANCE.md). More would contend for the same cores and the pool.
+const PG_WRITERS: usize = 2;
+
+/// Whether most of the pool is free: only then does an ingestion take more than one
+/// connection, so that many catalog jobs at once (one per repository) leave the API and the
+/// other jobs their connections.
+fn pool_mostly_free(pool: &sqlx::PgPool) -> bool {
+    let max = pool.options().get_max_connections();
+    let free = max.saturating_sub(pool.size()) + pool.num_idle() as u32;
+    free > max / 2
+}
+
 async fn pg_ingest<R>(
-    conn: &mut PgConnection,
+    db: &DatabaseConnection,
     archive_id: i32,
     lines: R,
 ) -> anyhow::Result<(IngestStats, Vec<String>)>
 where
     R: AsyncBufRead + Unpin,
 {
-    let mut stats = IngestStats::default();
-    let (mut entries, mut new_paths) = (0, 0);
-    let roots = pipeline!(lines, stats, |batch| {
-        let mut txn = conn.begin().await?;
+    let pool = db.get_postgres_connection_pool();
+    let mut writers = Vec::with_capacity(PG_WRITERS);
+    while writers.is_empty() || (writers.len() < PG_WRITERS && pool_mostly_free(pool)) {
+        writers.push(PgWriter {
+            conn: pool.acquire().await?,
+            archive_id,
+        });
+    }
+    let result = pipeline(lines, &mut writers).await?;
+    // The batches committed with `synchronous_commit = off`. One synchronous commit with a
+    // transaction id (ANALYZE writes the statistics) flushes the WAL up to it, so every batch
+    // is durable when `ingest` returns. Fresh statistics after a bulk load also keep
+    // PostgreSQL's plans on the indexes (browsing a directory would otherwise scan) without
+    // waiting for autovacuum; ANALYZE samples, so its cost does not grow with the catalog.
+    let mut txn = writers[0].conn.begin().await?;
+    sqlx::raw_sql("ANALYZE catalog_paths, catalog_entries; SELECT txid_current()")
+        .execute(&mut *txn)
+        .await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+struct PgWriter {
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    archive_id: i32,
+}
+
+impl BatchWriter for PgWriter {
+    async fn write(&mut self, batch: &[Row]) -> anyhow::Result<Written> {
+        let archive_id = self.archive_id;
+        let mut txn = self.conn.begin().await?;
         // While the catalog grows inside the ingestion, PostgreSQL's statistics say
         // `catalog_paths` is tiny and the path join could become a hash join over a sequential
         // scan, quadratic over the archive: within this transaction only, plain index nested
@@ -445,7 +536,7 @@ where
         // took 129 ms as the planner's bitmap scans under a memoize node and 67 ms as plain
         // index scans; and the costs that the disabled plans add can start the JIT compiler on
         // these statements (hundreds of ms a batch in psql). Batches commit without waiting for
-        // the WAL flush; the last one waits (see below).
+        // the WAL flush; the last one waits (see `pg_ingest`).
         sqlx::raw_sql(&format!(
             "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
              SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; \
@@ -455,7 +546,18 @@ where
         ))
         .execute(&mut *txn)
         .await?;
+        // The archive row stays locked until the batch commits: its deletion (whose trigger
+        // deletes its entries, see migration m20261128_000007) waits and then sees this batch.
+        // Once a batch instead of a foreign-key check on every entry.
+        let archive = sqlx::query("SELECT 1 FROM archives WHERE id = $1 FOR KEY SHARE")
+            .bind(archive_id)
+            .fetch_optional(&mut *txn)
+            .await?;
+        if archive.is_none() {
+            bail!("catalog ingestion: archive {archive_id} was deleted meanwhile");
+        }
 
+        let mut written = Written::default();
         let paths = sorted_paths(batch);
         let (mut p, mut h, mut ph) = (
             Vec::with_capacity(paths.len()),
@@ -467,14 +569,13 @@ where
             h.push(&r.hash[..]);
             ph.push(r.parent);
         }
-        let added = sqlx::query(PG_PATHS)
+        written.new_paths = sqlx::query(PG_PATHS)
             .bind(&p)
             .bind(&h)
             .bind(&ph)
             .execute(&mut *txn)
             .await?
             .rows_affected();
-        new_paths += added;
         let n = batch.len();
         let (mut h, mut ph, mut mode, mut mtime, mut owner, mut group, mut size, mut healthy) = (
             Vec::with_capacity(n),
@@ -497,7 +598,7 @@ where
             size.push(i.size);
             healthy.push(i.healthy);
         }
-        entries += sqlx::query(PG_ENTRIES)
+        written.entries = sqlx::query(PG_ENTRIES)
             .bind(archive_id)
             .bind(&h)
             .bind(&ph)
@@ -510,28 +611,15 @@ where
             .execute(&mut *txn)
             .await?
             .rows_affected();
-        // Last, so that concurrent ingestions hold the version row only for the commit.
-        if added > 0 {
+        // Last, so that concurrent batches hold the version row only for the commit.
+        if written.new_paths > 0 {
             sqlx::query(search_index::BUMP_VERSION)
                 .execute(&mut *txn)
                 .await?;
         }
         txn.commit().await?;
-        anyhow::Ok(())
-    });
-    stats.entries = entries;
-    stats.new_paths = new_paths;
-    // The batches committed with `synchronous_commit = off`. One synchronous commit with a
-    // transaction id (ANALYZE writes the statistics) flushes the WAL up to it, so every batch
-    // is durable when `ingest` returns. Fresh statistics after a bulk load also keep
-    // PostgreSQL's plans on the indexes (browsing a directory would otherwise scan) without
-    // waiting for autovacuum; ANALYZE samples, so its cost does not grow with the catalog.
-    let mut txn = conn.begin().await?;
-    sqlx::raw_sql("ANALYZE catalog_paths, catalog_entries; SELECT txid_current()")
-        .execute(&mut *txn)
-        .await?;
-    txn.commit().await?;
-    Ok((stats, roots))
+        Ok(written)
+    }
 }
 
 fn stmt(backend: DatabaseBackend, sql: &str, values: Vec<Value>) -> Statement {
