@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{
     TestServer,
     borg::{Borg, launch, ps_args, stdout, wait_chain},
-    databases::{mysql, psql, run},
+    databases::{mysql, psql, psql_script, run},
     sshd,
 };
 use serde_json::{Value, json};
@@ -114,21 +114,7 @@ async fn postgresql_dump_is_restored_with_psql() {
 
     psql("postgres", &format!("DROP DATABASE {db}"));
     let dump = b.extract_stdout(&archive, "postgresql.sql");
-    run(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-q",
-        ],
-        &dump,
-    );
+    psql_script("postgres", &dump);
     assert_eq!(psql(&db, digest_sql), before, "the restored rows");
     psql("postgres", &format!("DROP DATABASE {db}"));
     password_stays_hidden(&s, policy, &chain).await;

@@ -29,24 +29,32 @@ pub fn run(program: &str, args: &[&str], input: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// psql's connection to the machine's PostgreSQL database `db`, stopping at the first error.
+fn psql_args(db: &str) -> Vec<&str> {
+    vec![
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        db,
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]
+}
+
+/// One SQL command in `db`; its rows unaligned, without headers.
 pub fn psql(db: &str, sql: &str) -> String {
-    run(
-        "psql",
-        &[
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-qAt",
-            "-c",
-            sql,
-        ],
-        b"",
-    )
+    let mut args = psql_args(db);
+    args.extend(["-qAt", "-c", sql]);
+    run("psql", &args, b"")
+}
+
+/// A script (e.g. a dump) read from stdin in `db`.
+pub fn psql_script(db: &str, script: &[u8]) -> String {
+    let mut args = psql_args(db);
+    args.push("-q");
+    run("psql", &args, script)
 }
 
 pub fn mysql(sql: &str) -> String {
