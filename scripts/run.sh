@@ -11,8 +11,10 @@ cd "$ROOT"
 . "$ROOT/scripts/env.sh"
 
 bash scripts/setup.sh
-echo "[run] cargo leptos build --release"
-cargo leptos build --release
+# --split: each dashboard page's code becomes its own WASM chunk, fetched when the page is shown
+# (app/src/pages.rs); the browser's first download is the shell and the page it opens.
+echo "[run] cargo leptos build --release --split"
+cargo leptos build --release --split
 
 addr="${LEPTOS_SITE_ADDR:-127.0.0.1:3000}"
 data_dir="${CYBORG_DATA_DIR:-./data}"

@@ -6,7 +6,7 @@
 #   3. cargo fmt --check, cargo clippy -D warnings (package `server`, all targets)
 #   4. cargo test -p server -p migrations against SQLite (unit, integration and doc tests)
 #   5. the integration tests of `server` again against PostgreSQL
-#   6. cargo leptos build (debug), then the end-to-end tests in headless Chromium (end2end/)
+#   6. cargo leptos build --split (debug), then the end-to-end tests in headless Chromium (end2end/)
 # Stops at the first failing step, then prints a summary. The closing line counts tests:
 # "N passed, N failed", where a failing step that is not a test run (fmt, clippy, a build)
 # counts as one failure.
@@ -144,7 +144,8 @@ step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-f
 # Only the integration tests (server/tests/*.rs) read CYBORG_TEST_DB, so the second run is limited
 # to them (`--test '*'`): the unit and doc tests do not depend on the backend and ran above.
 step test "cargo test (PostgreSQL)" env CYBORG_TEST_DB=postgres cargo test --no-fail-fast -p server --test '*'
-step check "cargo leptos build" cargo leptos build
+# --split as scripts/run.sh builds it: the end-to-end tests load the pages from their chunks.
+step check "cargo leptos build --split" cargo leptos build --split
 step test "end-to-end (Chromium)" node --test end2end/tests/*.test.mjs
 
 summary

@@ -2,8 +2,9 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, SsrMode, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
+    lazy_route,
 };
 
 use crate::{
@@ -36,58 +37,116 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Marks the page once the WASM bundle has taken over, so tests (and curious operators) can
-    // tell a hydrated page from the server's HTML.
+    // Every dashboard page is rendered whole before it is sent (`SsrMode::Async`), so the
+    // session guard can still answer an HTTP redirect to the login page.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/cyborgbackup.css"/>
+        <Title text="CyBorgBackup"/>
+        <Router>
+            <Routes fallback=|| view! { <NotFound/> }>
+                <Route
+                    path=StaticSegment("login")
+                    view=|| {
+                        mark_hydrated();
+                        view! { <LoginPage/> }
+                    }
+                />
+                <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
+                    <Route path=StaticSegment("") view={Lazy::<Overview>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("calendar")
+                        view={Lazy::<Calendar>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("jobs") view={Lazy::<Jobs>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("jobs"), ParamSegment("id"))
+                        view={Lazy::<Job>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("clients")
+                        view={Lazy::<Clients>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("repositories")
+                        view={Lazy::<Repositories>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("schedules")
+                        view={Lazy::<Schedules>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("policies")
+                        view={Lazy::<Policies>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("users") view={Lazy::<Users>::new()} ssr=SsrMode::Async/>
+                    <Route
+                        path=StaticSegment("catalog")
+                        view={Lazy::<Catalog>::new()}
+                        ssr=SsrMode::Async
+                    />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The dashboard's pages as lazily loaded routes. Built with `cargo leptos build --split` (as
+/// `scripts/run.sh` and `scripts/test.sh` do), each page's code is cut out of the main WASM file
+/// into chunks that the browser fetches when the page is first shown (the server's HTML names
+/// a page's chunks, so a page loaded directly fetches them beside the main file); code that
+/// several pages share lands in shared chunks. The main file keeps the shell, the router, the
+/// session guard and the login page. Without `--split` the routes work the same from one file.
+///
+/// Each page reads its own data (resources created by the page component), so `data` is empty.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:expr;)*) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(this: Self) -> AnyView {
+                let _ = this; // no route data: the page reads its own
+                mark_hydrated();
+                $page.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    Overview => view! { <OverviewPage/> };
+    Calendar => view! { <CalendarPage/> };
+    Jobs => view! { <JobsPage/> };
+    Job => view! { <JobPage/> };
+    Clients => view! { <ResourcePage kind=ResourceKind::Clients/> };
+    Repositories => view! { <ResourcePage kind=ResourceKind::Repositories/> };
+    Schedules => view! { <SchedulesPage/> };
+    Policies => view! { <ResourcePage kind=ResourceKind::Policies/> };
+    Users => view! { <ResourcePage kind=ResourceKind::Users/> };
+    Catalog => view! { <CatalogPage/> };
+}
+
+/// Marks the page (`<body data-hydrated="true">`) once the WASM bundle has taken over the page
+/// shown, so tests (and curious operators) can tell a hydrated page from the server's HTML.
+/// Called by each page's route: a lazily loaded page is hydrated only after its chunk arrived,
+/// later than the shell around it.
+fn mark_hydrated() {
     #[cfg(feature = "hydrate")]
     Effect::new(|_| {
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
-    // Every dashboard page is rendered whole before it is sent (`SsrMode::Async`), so the
-    // session guard can still answer an HTTP redirect to the login page.
-    let resource = |kind: ResourceKind| move || view! { <ResourcePage kind/> };
-    view! {
-        <Stylesheet id="leptos" href="/pkg/cyborgbackup.css"/>
-        <Title text="CyBorgBackup"/>
-        <Router>
-            <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=StaticSegment("login") view=LoginPage/>
-                <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
-                    <Route path=StaticSegment("") view=OverviewPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("calendar") view=CalendarPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async/>
-                    <Route
-                        path=(StaticSegment("jobs"), ParamSegment("id"))
-                        view=JobPage
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=StaticSegment("clients")
-                        view=resource(ResourceKind::Clients)
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=StaticSegment("repositories")
-                        view=resource(ResourceKind::Repositories)
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=StaticSegment("schedules") view=SchedulesPage ssr=SsrMode::Async/>
-                    <Route
-                        path=StaticSegment("policies")
-                        view=resource(ResourceKind::Policies)
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=StaticSegment("users")
-                        view=resource(ResourceKind::Users)
-                        ssr=SsrMode::Async
-                    />
-                    <Route path=StaticSegment("catalog") view=CatalogPage ssr=SsrMode::Async/>
-                </ParentRoute>
-            </Routes>
-        </Router>
-    }
 }
 
 /// Answers with the server's version (a cheap liveness check for scripts and tests).
@@ -104,6 +163,7 @@ fn NotFound() -> impl IntoView {
             resp.set_status(http::StatusCode::NOT_FOUND);
         }
     }
+    mark_hydrated();
     view! {
         <Title text="Not found — CyBorgBackup"/>
         <main id="main">

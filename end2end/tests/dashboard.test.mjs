@@ -153,6 +153,54 @@ describe('dashboard', () => {
     }
   });
 
+  test('each page brings its own WASM chunk: loaded directly it hydrates, navigated to it loads', async () => {
+    const { context, page, problems } = await newPage();
+    const wasm = [];
+    page.on('response', (res) => {
+      const { pathname } = new URL(res.url());
+      if (pathname.startsWith('/pkg/') && pathname.endsWith('.wasm')) {
+        wasm.push({ file: pathname.slice('/pkg/'.length), status: res.status() });
+      }
+    });
+    try {
+      await page.goto(`${server.url}/login?next=%2Fjobs`);
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/jobs`, { timeout: 30_000 });
+      // A hard load of the page: the main file and the jobs page's chunk(s), all found.
+      wasm.length = 0;
+      await page.reload();
+      await waitHydrated(page);
+      await page.waitForSelector('h1:has-text("Jobs")');
+      const direct = wasm.map((w) => w.file);
+      assert.ok(direct.includes('cyborgbackup.wasm'), `main file fetched: ${direct}`);
+      const chunks = direct.filter((f) => f !== 'cyborgbackup.wasm');
+      assert.ok(chunks.length >= 1, `the jobs page's code comes from a chunk: ${direct}`);
+      assert.ok(wasm.every((w) => w.status === 200), JSON.stringify(wasm));
+      // Hydrated: the page's own filter form navigates inside the page (a form left to the
+      // browser would load a new document and lose this mark).
+      await page.evaluate(() => {
+        window.__stillHere = true;
+      });
+      await page.selectOption('#filter-job_type', 'job');
+      await page.click('#job-filters button[type="submit"]');
+      await page.waitForURL(/job_type=job/, { timeout: 30_000 });
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
+      // Navigating in the browser to a page not seen yet fetches that page's chunk, not the
+      // main file again.
+      const before = wasm.length;
+      await page.click('nav a[href="/schedules"]');
+      await page.waitForSelector('h1:has-text("Schedules")');
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
+      const later = wasm.slice(before).map((w) => w.file);
+      assert.ok(later.length >= 1, 'the schedules page brought its chunk');
+      assert.ok(!later.includes('cyborgbackup.wasm'), `main file not fetched again: ${later}`);
+      assert.ok(!later.some((f) => chunks.includes(f)), `only chunks not yet loaded: ${later}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('after login, next must be a path of this site', async () => {
     for (const next of ['//evil.example/x', 'http://evil.example/', '/\\evil.example']) {
       const { context, page, problems } = await newPage();

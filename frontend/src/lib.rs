@@ -4,5 +4,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // The lazy variant: the dashboard's pages are lazily loaded routes (app/src/pages.rs), whose
+    // code may still have to arrive before the page can be hydrated.
+    leptos::mount::hydrate_lazy(app::App);
 }
