@@ -187,11 +187,11 @@ describe('dashboard', () => {
       assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
       // Navigating in the browser to a page not seen yet fetches that page's chunk, not the
       // main file again.
-      const before = wasm.length;
+      const fetchedSoFar = wasm.length;
       await page.click('nav a[href="/schedules"]');
       await page.waitForSelector('h1:has-text("Schedules")');
       assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
-      const later = wasm.slice(before).map((w) => w.file);
+      const later = wasm.slice(fetchedSoFar).map((w) => w.file);
       assert.ok(later.length >= 1, 'the schedules page brought its chunk');
       assert.ok(!later.includes('cyborgbackup.wasm'), `main file not fetched again: ${later}`);
       assert.ok(!later.some((f) => chunks.includes(f)), `only chunks not yet loaded: ${later}`);
