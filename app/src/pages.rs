@@ -4,6 +4,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment,
     components::{ParentRoute, Route, Router, Routes},
+    hooks::use_location,
     lazy_route,
 };
 
@@ -44,13 +45,7 @@ pub fn App() -> impl IntoView {
         <Title text="CyBorgBackup"/>
         <Router>
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route
-                    path=StaticSegment("login")
-                    view=|| {
-                        mark_hydrated();
-                        view! { <LoginPage/> }
-                    }
-                />
+                <Route path=StaticSegment("login") view={Lazy::<Login>::new()}/>
                 <ParentRoute path=StaticSegment("") view=DashboardLayout ssr=SsrMode::Async>
                     <Route path=StaticSegment("") view={Lazy::<Overview>::new()} ssr=SsrMode::Async/>
                     <Route
@@ -66,12 +61,12 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         path=StaticSegment("clients")
-                        view={Lazy::<Clients>::new()}
+                        view={Lazy::<ResourcePages>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment("repositories")
-                        view={Lazy::<Repositories>::new()}
+                        view={Lazy::<ResourcePages>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
@@ -81,10 +76,10 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         path=StaticSegment("policies")
-                        view={Lazy::<Policies>::new()}
+                        view={Lazy::<ResourcePages>::new()}
                         ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("users") view={Lazy::<Users>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("users") view={Lazy::<ResourcePages>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=StaticSegment("catalog")
                         view={Lazy::<Catalog>::new()}
@@ -124,16 +119,38 @@ macro_rules! lazy_pages {
 }
 
 lazy_pages! {
+    Login => view! { <LoginPage/> };
     Overview => view! { <OverviewPage/> };
     Calendar => view! { <CalendarPage/> };
     Jobs => view! { <JobsPage/> };
     Job => view! { <JobPage/> };
-    Clients => view! { <ResourcePage kind=ResourceKind::Clients/> };
-    Repositories => view! { <ResourcePage kind=ResourceKind::Repositories/> };
     Schedules => view! { <SchedulesPage/> };
-    Policies => view! { <ResourcePage kind=ResourceKind::Policies/> };
-    Users => view! { <ResourcePage kind=ResourceKind::Users/> };
     Catalog => view! { <CatalogPage/> };
+}
+
+/// `/clients`, `/repositories`, `/policies` and `/users` are one page component drawn from the
+/// resource's description, so they are one lazily loaded route (one split point): their code is
+/// one chunk instead of a chunk shared by four routes plus a small one each, and a browser that
+/// has shown one of them has the others too. The route's data is the kind its address names.
+struct ResourcePages(ResourceKind);
+
+#[lazy_route]
+impl LazyRoute for ResourcePages {
+    fn data() -> Self {
+        let path = use_location().pathname.get_untracked();
+        let path = path.trim_end_matches('/');
+        // Only the four routes above use this view, so one of the kinds always matches.
+        let kind = ResourceKind::ALL
+            .into_iter()
+            .find(|k| k.page_path() == path)
+            .unwrap_or(ResourceKind::Clients);
+        Self(kind)
+    }
+
+    fn view(this: Self) -> AnyView {
+        mark_hydrated();
+        view! { <ResourcePage kind=this.0/> }.into_any()
+    }
 }
 
 /// Marks the page (`<body data-hydrated="true">`) once the WASM bundle has taken over the page

@@ -195,6 +195,17 @@ describe('dashboard', () => {
       assert.ok(later.length >= 1, 'the schedules page brought its chunk');
       assert.ok(!later.includes('cyborgbackup.wasm'), `main file not fetched again: ${later}`);
       assert.ok(!later.some((f) => chunks.includes(f)), `only chunks not yet loaded: ${later}`);
+      // The four resource pages are one lazily loaded route: once Clients is shown, Policies
+      // needs nothing more.
+      await page.click('nav a[href="/clients"]');
+      await page.waitForSelector('h1:has-text("Clients")');
+      const withClients = wasm.length;
+      assert.ok(withClients > fetchedSoFar + later.length, 'the resource pages brought a chunk');
+      await page.click('nav a[href="/policies"]');
+      await page.waitForSelector('h1:has-text("Policies")');
+      await page.waitForSelector('#resource-search');
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
+      assert.deepEqual(wasm.slice(withClients), [], 'no WASM fetched for Policies after Clients');
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -1,5 +1,6 @@
 //! The frame of every dashboard page, the session guard and the login page.
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::{
     components::{A, Outlet},
@@ -31,7 +32,6 @@ pub const SECTIONS: &[(&str, &str)] = &[
 pub fn DashboardLayout() -> impl IntoView {
     let location = use_location();
     let me = Resource::new(move || location.pathname.get(), |_| current_user());
-    let logout = ServerAction::<Logout>::new();
     // The phone menu is a checkbox so it opens without JavaScript; a navigation closes it.
     let (menu_open, set_menu_open) = signal(false);
     let user = move || {
@@ -109,9 +109,11 @@ pub fn DashboardLayout() -> impl IntoView {
             </nav>
             <div class="session">
                 <Transition fallback=|| ()>{user}</Transition>
-                <ActionForm action=logout attr:class="logout-form">
+                // A plain form, not an `ActionForm`: the logout ends in a new page load of
+                // /login anyway, and the main WASM file then needs no form-data decoding.
+                <form method="post" action={<Logout as ServerFn>::PATH} class="logout-form">
                     <button type="submit" class="secondary" id="logout">"Log out"</button>
-                </ActionForm>
+                </form>
             </div>
         </header>
         <main id="main">
