@@ -206,6 +206,26 @@ describe('dashboard', () => {
       await page.waitForSelector('#resource-search');
       assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
       assert.deepEqual(wasm.slice(withClients), [], 'no WASM fetched for Policies after Clients');
+      // The form is not on the page until asked for; its code comes then.
+      assert.equal(await page.locator('#resource-form').count(), 0, 'no form before "New"');
+      await page.click('#resource-new');
+      await page.waitForSelector('#resource-form #field-name');
+      // Keyboard focus moves to the heading of the form that replaced the button.
+      await page.waitForFunction(
+        () => document.activeElement?.id === 'editor-title',
+        null,
+        { timeout: 5_000 },
+      );
+      const forForm = wasm.slice(withClients);
+      assert.ok(forForm.length >= 1, 'the form brought its chunk');
+      assert.ok(forForm.every((w) => w.status === 200), JSON.stringify(forForm));
+      // Cancel puts the button back; opening again needs nothing more.
+      await page.click('#resource-cancel');
+      await page.waitForSelector('#resource-new');
+      await page.click('#resource-new');
+      await page.waitForSelector('#resource-form #field-name');
+      assert.equal(wasm.length, withClients + forForm.length, 'the form chunk is fetched once');
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -194,3 +194,12 @@ export async function loggedInPage(browser, url, route, selector, viewport, extr
   await waitHydrated(page);
   return { context, page, problems };
 }
+
+/**
+ * Opens a page's form that is drawn on demand (its code is a lazily loaded WASM chunk): clicks
+ * the button that stands in its place and waits for the form.
+ */
+export async function openForm(page, button, form) {
+  await page.click(button);
+  await page.waitForSelector(form, { timeout: 30_000 });
+}

@@ -16,6 +16,7 @@ import {
   apiCaller,
   launchBrowser,
   loggedInPage,
+  openForm,
   startServer,
 } from './helpers.mjs';
 import { startSshd } from './sshd.mjs';
@@ -183,6 +184,7 @@ describe('jobs pages', () => {
     try {
       await page.click(`#catalog-archives a:text-is("${archive}")`);
       await page.waitForSelector('#catalog-listing');
+      await openForm(page, '#restore-open', '#restore-form');
       assert.equal(await page.textContent('#restore-form h3'), 'Restore the whole archive');
       for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
         await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
@@ -205,6 +207,8 @@ describe('jobs pages', () => {
 
       // Restore the ticked file: the destination is checked first, then the job page opens.
       await row.locator('td.pick input').check();
+      // The folder walk drew the archive's listing anew: the form is asked for again.
+      await openForm(page, '#restore-open', '#restore-form');
       assert.equal(await page.textContent('#restore-form h3'), 'Restore the selected item');
       await page.waitForSelector(`#restore-client option[value="${client.id}"]:checked`, {
         state: 'attached',
@@ -273,6 +277,7 @@ describe('jobs pages', () => {
       { width: 1366, height: 768 },
     );
     try {
+      await openForm(page, '#resource-new', '#resource-form');
       await page.fill('#field-name', 'e2e-databases');
       await page.selectOption('#field-policy_type', 'postgresql');
       await page.fill('#field-extra_vars', '{"user": "postgres", "host": "127.0.0.1"}');

@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RESULTS_DIR, apiCaller, launchBrowser, loggedInPage, startServer } from './helpers.mjs';
+import {
+  RESULTS_DIR,
+  apiCaller,
+  launchBrowser,
+  loggedInPage,
+  openForm,
+  startServer,
+} from './helpers.mjs';
 
 describe('resource pages', () => {
   let server;
@@ -24,9 +31,12 @@ describe('resource pages', () => {
     await server?.stop();
   });
 
-  /** A logged-in, hydrated page on one resource's list. */
-  const open = (route, viewport = { width: 1366, height: 768 }, extra = {}) =>
-    loggedInPage(browser, server.url, route, '#resource-table', viewport, extra);
+  /** A logged-in, hydrated page on one resource's list, its form opened ("New …"). */
+  async function open(route, viewport = { width: 1366, height: 768 }, extra = {}) {
+    const opened = await loggedInPage(browser, server.url, route, '#resource-table', viewport, extra);
+    await openForm(opened.page, '#resource-new', '#resource-form');
+    return opened;
+  }
 
   const firstCells = (page) => page.locator('#resource-table tbody tr td:first-child').allTextContents();
 

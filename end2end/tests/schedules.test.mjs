@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RESULTS_DIR, apiCaller, launchBrowser, loggedInPage, startServer } from './helpers.mjs';
+import {
+  RESULTS_DIR,
+  apiCaller,
+  launchBrowser,
+  loggedInPage,
+  openForm,
+  startServer,
+} from './helpers.mjs';
 
 describe('schedules page', () => {
   let server;
@@ -34,9 +41,12 @@ describe('schedules page', () => {
     await server?.stop();
   });
 
-  /** A logged-in, hydrated page on /schedules. */
-  const schedulesPage = (viewport = { width: 1366, height: 768 }, extra = {}) =>
-    loggedInPage(browser, server.url, '/schedules', '#schedules', viewport, extra);
+  /** A logged-in, hydrated page on /schedules, its form opened ("New schedule"). */
+  async function schedulesPage(viewport = { width: 1366, height: 768 }, extra = {}) {
+    const opened = await loggedInPage(browser, server.url, '/schedules', '#schedules', viewport, extra);
+    await openForm(opened.page, '#schedule-new', '#schedule-form');
+    return opened;
+  }
 
   const names = (page) => page.locator('#schedules td.name').allTextContents();
 

@@ -11,7 +11,9 @@ use leptos_router::{
 };
 
 use super::{
-    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters, listing::field_error,
+    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters,
+    listing::field_error,
+    on_demand::{Form, FormOnDemand, form_view},
     percent_encode, restore_items, search_catalog,
 };
 use crate::{
@@ -180,6 +182,7 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
         let items = Resource::new(move || (archive, dir.clone()), |(a, d)| browse_dir(a, d));
         // The items ticked for a restore (archive paths).
         let selected = RwSignal::new(Vec::<String>::new());
+        let restore_open = RwSignal::new(false);
         let restore_from = a.clone();
         let restore_dir = place.dir.clone();
         let trail = crumbs(&place.dir)
@@ -209,7 +212,16 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                         })
                     }}
                 </Transition>
-                <RestoreForm archive=restore_from dir=restore_dir selected/>
+                <FormOnDemand
+                    open=restore_open
+                    label="Restore…"
+                    id="restore-open"
+                    form=move || {
+                        form_view(
+                            Form::Restore(restore_from.clone(), restore_dir.clone(), selected),
+                        )
+                    }
+                />
             </section>
         }
     });
@@ -342,7 +354,11 @@ fn restore_label(selected: usize, dir: &str) -> String {
 /// Restore onto a client (any client; the archive's own by default) into a folder there: a
 /// `restore` job, whose page opens once it is made.
 #[component]
-fn RestoreForm(archive: ArchiveRef, dir: String, selected: RwSignal<Vec<String>>) -> impl IntoView {
+pub(super) fn RestoreForm(
+    archive: ArchiveRef,
+    dir: String,
+    selected: RwSignal<Vec<String>>,
+) -> impl IntoView {
     let clients = Resource::new(|| (), |_| job_filters());
     let client = RwSignal::new(archive.client.map(|c| c.to_string()).unwrap_or_default());
     let dest = RwSignal::new(String::new());

@@ -9,6 +9,7 @@ mod jobs;
 mod listing;
 #[cfg(feature = "hydrate")]
 mod live;
+mod on_demand;
 mod overview;
 mod resource_page;
 mod rpc;

@@ -14,7 +14,9 @@ use super::{
     confirm::DeleteConfirm,
     delete_resource, error_text, launch_now, list_resource,
     listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
-    module_items, resource_choices, resource_dependents,
+    module_items,
+    on_demand::{Form, FormOnDemand, form_view},
+    resource_choices, resource_dependents,
 };
 use crate::{
     dto::{FieldErrors, FormOutcome, ModuleItem, Page},
@@ -97,7 +99,12 @@ pub fn ResourcePage(kind: ResourceKind) -> impl IntoView {
                     describe=move |names: &[String]| kind.describe_dependents(names)
                 />
             </section>
-            <ResourceEditor kind editor version/>
+            <FormOnDemand
+                open=editor.open
+                label=format!("New {}", kind.noun())
+                id="resource-new"
+                form=move || form_view(Form::Resource(kind, editor, version))
+            />
         </div>
     }
     // Type-erased: see the schedules page (the compiler's query depth).
@@ -269,18 +276,21 @@ fn ResourceTable(
 
 /// The state of the create/edit form: its values by field name, as text.
 #[derive(Clone, Copy)]
-struct Editor {
+pub(super) struct Editor {
     kind: ResourceKind,
     id: RwSignal<Option<i32>>,
     values: RwSignal<BTreeMap<String, String>>,
     errors: RwSignal<FieldErrors>,
     saved: RwSignal<String>,
+    /// The form is on the page (see `FormOnDemand`).
+    open: RwSignal<bool>,
 }
 
 impl Editor {
     fn new(kind: ResourceKind) -> Self {
         Self {
             kind,
+            open: RwSignal::new(false),
             id: RwSignal::new(None),
             values: RwSignal::new(kind.defaults()),
             errors: RwSignal::new(FieldErrors::new()),
@@ -293,12 +303,20 @@ impl Editor {
         self.values.set(r.values.clone());
         self.errors.set(FieldErrors::new());
         self.saved.set(String::new());
+        self.open.set(true);
     }
 
     fn clear(&self) {
         self.id.set(None);
         self.values.set(self.kind.defaults());
         self.errors.set(FieldErrors::new());
+    }
+
+    /// Cancel: the form goes, empty, and "New ..." takes its place.
+    fn close(&self) {
+        self.clear();
+        self.saved.set(String::new());
+        self.open.set(false);
     }
 
     fn get(&self, field: &str) -> String {
@@ -333,7 +351,11 @@ fn toggle_pick(value: &str, id: i32, on: bool) -> String {
 }
 
 #[component]
-fn ResourceEditor(kind: ResourceKind, editor: Editor, version: RwSignal<u32>) -> impl IntoView {
+pub(super) fn ResourceEditor(
+    kind: ResourceKind,
+    editor: Editor,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let save = ServerAction::<SaveResource>::new();
     // The objects a form picks (a policy its clients, repository and schedule; a repository its
     // integrity schedule); other resources get an empty map.
@@ -395,7 +417,7 @@ fn ResourceEditor(kind: ResourceKind, editor: Editor, version: RwSignal<u32>) ->
                     <button type="submit" id="resource-save" disabled=move || save.pending().get()>
                         "Save"
                     </button>
-                    <button type="button" class="secondary" on:click=move |_| editor.clear()>
+                    <button type="button" class="secondary" id="resource-cancel" on:click=move |_| editor.close()>
                         "Cancel"
                     </button>
                 </div>

@@ -12,6 +12,7 @@ use super::{
     confirm::DeleteConfirm,
     delete_schedule, error_text, list_schedules,
     listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
+    on_demand::{Form, FormOnDemand, form_view},
     preview_schedule, schedule_dependents,
 };
 use crate::dto::{FieldErrors, FormOutcome, Page, Schedule};
@@ -98,7 +99,12 @@ pub fn SchedulesPage() -> impl IntoView {
                     describe=describe_dependents
                 />
             </section>
-            <ScheduleEditor editor=editor version=version/>
+            <FormOnDemand
+                open=editor.open
+                label="New schedule"
+                id="schedule-new"
+                form=move || form_view(Form::Schedule(editor, version))
+            />
         </div>
     }
     // Type-erased: the nested view types of this page otherwise exceed the compiler's query
@@ -196,18 +202,21 @@ fn ScheduleTable(
 
 /// The state of the create/edit form.
 #[derive(Clone, Copy)]
-struct Editor {
+pub(super) struct Editor {
     id: RwSignal<Option<i32>>,
     name: RwSignal<String>,
     crontab: RwSignal<String>,
     enabled: RwSignal<bool>,
     errors: RwSignal<FieldErrors>,
     saved: RwSignal<String>,
+    /// The form is on the page (see `FormOnDemand`).
+    open: RwSignal<bool>,
 }
 
 impl Editor {
     fn new() -> Self {
         Self {
+            open: RwSignal::new(false),
             id: RwSignal::new(None),
             name: RwSignal::new(String::new()),
             crontab: RwSignal::new(String::new()),
@@ -224,6 +233,14 @@ impl Editor {
         self.enabled.set(s.enabled);
         self.errors.set(FieldErrors::new());
         self.saved.set(String::new());
+        self.open.set(true);
+    }
+
+    /// Cancel: the form goes, empty, and "New schedule" takes its place.
+    fn close(&self) {
+        self.clear();
+        self.saved.set(String::new());
+        self.open.set(false);
     }
 
     fn clear(&self) {
@@ -236,7 +253,7 @@ impl Editor {
 }
 
 #[component]
-fn ScheduleEditor(editor: Editor, version: RwSignal<u32>) -> impl IntoView {
+pub(super) fn ScheduleEditor(editor: Editor, version: RwSignal<u32>) -> impl IntoView {
     let save = ServerAction::<SaveSchedule>::new();
     // Each keystroke asks for a preview; the resource shows the answer to the latest text.
     let preview = Resource::new(
@@ -356,7 +373,7 @@ fn ScheduleEditor(editor: Editor, version: RwSignal<u32>) -> impl IntoView {
                     <button type="submit" id="schedule-save" disabled=move || save.pending().get()>
                         "Save"
                     </button>
-                    <button type="button" class="secondary" on:click=move |_| editor.clear()>
+                    <button type="button" class="secondary" id="schedule-cancel" on:click=move |_| editor.close()>
                         "Cancel"
                     </button>
                 </div>
