@@ -95,8 +95,9 @@ pub fn App() -> impl IntoView {
 /// `scripts/run.sh` and `scripts/test.sh` do), each page's code is cut out of the main WASM file
 /// into chunks that the browser fetches when the page is first shown (the server's HTML names
 /// a page's chunks, so a page loaded directly fetches them beside the main file); code that
-/// several pages share lands in shared chunks. The main file keeps the shell, the router, the
-/// session guard and the login page. Without `--split` the routes work the same from one file.
+/// several pages share lands in shared chunks. The main file keeps the shell, the router and
+/// the session guard (the login page is a chunk too). Without `--split` the routes work the same
+/// from one file.
 ///
 /// Each page reads its own data (resources created by the page component), so `data` is empty.
 macro_rules! lazy_pages {
