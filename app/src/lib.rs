@@ -3,6 +3,7 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod dashboard;
+pub mod display;
 pub mod dto;
 mod pages;
 pub mod resources;

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::dto::{FieldErrors, POLICY_TYPES, VM_PROVIDERS};
+use crate::{
+    display::bytes,
+    dto::{FieldErrors, POLICY_TYPES, VM_PROVIDERS},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -495,22 +498,6 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// `1536` → `1.5 KiB`.
-pub fn bytes(n: i64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 fn cell(obj: &Value, c: &Column) -> String {
     let v = obj.pointer(c.pointer).unwrap_or(&Value::Null);
     match c.show {
@@ -779,12 +766,5 @@ mod tests {
                 .describe_dependents(&[])
                 .contains("sessions and API tokens end")
         );
-    }
-
-    #[test]
-    fn sizes_read_as_binary_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(10 * 1024 * 1024), "10.0 MiB");
     }
 }

@@ -61,10 +61,17 @@ describe('schedules page', () => {
         () => document.querySelector('#schedules td.name')?.textContent === 'weekly',
       );
       assert.deepEqual(await names(page), ['weekly', 'hourly']);
+      // The search form navigates inside the page (a form left to the browser would load a new
+      // document and lose this mark), keeping the order chosen.
+      await page.evaluate(() => {
+        window.__stillHere = true;
+      });
       await page.fill('#schedule-search', 'week');
       await page.click('.search-form button[type="submit"]');
       await page.waitForURL(/search=week/);
       await page.waitForFunction(() => document.querySelectorAll('#schedules td.name').length === 1);
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
+      assert.equal(new URL(page.url()).searchParams.get('order_by'), '-name');
       assert.deepEqual(await names(page), ['weekly']);
       assert.match(await page.textContent('#schedules-count'), /^1 schedule, page 1 of 1/);
       assert.deepEqual(problems, []);

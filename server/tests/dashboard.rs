@@ -16,15 +16,36 @@ use server::{
     state::AppState,
 };
 
-/// Calls a server function with a url-encoded form (the default encoding of `#[server]`).
+/// Calls a server function with a JSON body (`input = Json`: every function but the login and
+/// logout, which plain HTML forms post url-encoded).
 async fn rpc(
+    s: &TestServer,
+    name: &str,
+    body: serde_json::Value,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let req = s.http.post(s.url(&format!("/rpc/{name}"))).json(&body);
+    send(req, cookie, headers).await
+}
+
+/// Calls the login or logout with a url-encoded form, as their HTML forms do.
+async fn rpc_form(
     s: &TestServer,
     name: &str,
     form: &[(&str, &str)],
     cookie: Option<&str>,
     headers: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut req = s.http.post(s.url(&format!("/rpc/{name}"))).form(form);
+    let req = s.http.post(s.url(&format!("/rpc/{name}"))).form(form);
+    send(req, cookie, headers).await
+}
+
+async fn send(
+    mut req: reqwest::RequestBuilder,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
     if let Some(c) = cookie {
         req = req.header("cookie", format!("cyborg_session={c}"));
     }
@@ -36,7 +57,7 @@ async fn rpc(
 
 /// Logs in through the server function; answers the session token and the Set-Cookie line.
 async fn login(s: &TestServer, next: &str, headers: &[(&str, &str)]) -> (String, String, String) {
-    let resp = rpc(
+    let resp = rpc_form(
         s,
         "login",
         &[
@@ -99,7 +120,7 @@ async fn seed_job(s: &TestServer, status: &str, finished_ago: Option<TimeDelta>)
 #[tokio::test]
 async fn login_sets_the_same_cookie_as_the_api_and_refuses_wrong_passwords() {
     let s = TestServer::start_api_only().await;
-    let wrong = rpc(
+    let wrong = rpc_form(
         &s,
         "login",
         &[("email", ADMIN_EMAIL), ("password", "wrong"), ("next", "/")],
@@ -153,7 +174,7 @@ async fn login_sets_the_same_cookie_as_the_api_and_refuses_wrong_passwords() {
 async fn session_user_and_logout() {
     let s = TestServer::start_api_only().await;
     let (token, _, _) = login(&s, "/", &[]).await;
-    let me: Option<SessionUser> = rpc(&s, "session_user", &[], Some(&token), &[])
+    let me: Option<SessionUser> = rpc(&s, "session_user", json!({}), Some(&token), &[])
         .await
         .json()
         .await
@@ -161,21 +182,21 @@ async fn session_user_and_logout() {
     let me = me.expect("a live session");
     assert_eq!(me.email, ADMIN_EMAIL);
     assert!(me.is_superuser);
-    let nobody: Option<SessionUser> = rpc(&s, "session_user", &[], None, &[])
+    let nobody: Option<SessionUser> = rpc(&s, "session_user", json!({}), None, &[])
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(nobody, None);
 
-    let out = rpc(&s, "logout", &[], Some(&token), &[]).await;
+    let out = rpc_form(&s, "logout", &[], Some(&token), &[]).await;
     assert_eq!(out.status(), StatusCode::OK);
     assert_eq!(out.headers()["location"], "/login");
     assert_eq!(
         out.headers()["set-cookie"],
         "cyborg_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
     );
-    let gone: Option<SessionUser> = rpc(&s, "session_user", &[], Some(&token), &[])
+    let gone: Option<SessionUser> = rpc(&s, "session_user", json!({}), Some(&token), &[])
         .await
         .json()
         .await
@@ -197,13 +218,13 @@ async fn overview_counts_stats_and_last_jobs() {
     let f = s.fixture().await;
     s.create("/api/v1/clients/", json!({"hostname": "db1.example.com"}))
         .await;
-    let no_session = rpc(&s, "overview", &[], None, &[]).await;
+    let no_session = rpc(&s, "overview", json!({}), None, &[]).await;
     assert_eq!(no_session.status(), StatusCode::UNAUTHORIZED);
-    let expired = rpc(&s, "overview", &[], Some("not-a-session"), &[]).await;
+    let expired = rpc(&s, "overview", json!({}), Some("not-a-session"), &[]).await;
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
 
     let (token, _, _) = login(&s, "/", &[]).await;
-    let o: Overview = rpc(&s, "overview", &[], Some(&token), &[])
+    let o: Overview = rpc(&s, "overview", json!({}), Some(&token), &[])
         .await
         .json()
         .await
@@ -237,7 +258,7 @@ async fn overview_counts_stats_and_last_jobs() {
     let error = seed_job(&s, "error", Some(TimeDelta::hours(5))).await;
     let running = seed_job(&s, "running", None).await;
     let ok = seed_job(&s, "successful", Some(TimeDelta::minutes(5))).await;
-    let o: Overview = rpc(&s, "overview", &[], Some(&token), &[])
+    let o: Overview = rpc(&s, "overview", json!({}), Some(&token), &[])
         .await
         .json()
         .await
@@ -367,26 +388,22 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
-    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+    let call = |name: &'static str, body: serde_json::Value| {
         let (s, token) = (&s, token.clone());
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            rpc(s, name, &form, Some(&token), &[]).await
-        }
+        async move { rpc(s, name, body, Some(&token), &[]).await }
     };
 
-    let preview: SchedulePreview =
-        call("schedule_preview", vec![("crontab", "*/20 * * * *".into())])
-            .await
-            .json()
-            .await
-            .unwrap();
+    let preview: SchedulePreview = call("schedule_preview", json!({"crontab": "*/20 * * * *"}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(preview.error, "");
     assert_eq!(preview.runs.len(), 5);
     for w in preview.runs.windows(2) {
         assert_eq!(w[1] - w[0], TimeDelta::minutes(20));
     }
-    let bad = call("schedule_preview", vec![("crontab", "61 * * * *".into())]).await;
+    let bad = call("schedule_preview", json!({"crontab": "61 * * * *"})).await;
     assert_eq!(bad.status(), StatusCode::OK);
     let bad: SchedulePreview = bad.json().await.unwrap();
     assert!(bad.runs.is_empty());
@@ -395,11 +412,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     let before = s.get("/api/v1/schedules/").await.1["count"].clone();
     let refused = call(
         "save_schedule",
-        vec![
-            ("name", "".into()),
-            ("crontab", "61 * * * *".into()),
-            ("enabled", "true".into()),
-        ],
+        json!({"name": "", "crontab": "61 * * * *", "enabled": true}),
     )
     .await;
     assert_eq!(refused.status(), StatusCode::OK);
@@ -413,11 +426,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
 
     let saved = call(
         "save_schedule",
-        vec![
-            ("name", "Every quarter hour".into()),
-            ("crontab", "*/15 * * * *".into()),
-            ("enabled", "true".into()),
-        ],
+        json!({"name": "Every quarter hour", "crontab": "*/15 * * * *", "enabled": true}),
     )
     .await
     .json::<FormOutcome<Schedule>>()
@@ -429,12 +438,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     assert_eq!(created.crontab, "*/15 * * * *");
     let updated = call(
         "save_schedule",
-        vec![
-            ("id", created.id.to_string()),
-            ("name", "Every quarter hour".into()),
-            ("crontab", "5,20,35,50 * * * *".into()),
-            ("enabled", "false".into()),
-        ],
+        json!({"id": created.id, "name": "Every quarter hour", "crontab": "5,20,35,50 * * * *", "enabled": false}),
     )
     .await
     .json::<FormOutcome<Schedule>>()
@@ -445,13 +449,13 @@ async fn schedule_functions_preview_save_refuse_and_list() {
         "{updated:?}"
     );
 
-    let used_by: Vec<String> = call("schedule_dependents", vec![("id", f.schedule.to_string())])
+    let used_by: Vec<String> = call("schedule_dependents", json!({"id": f.schedule}))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(used_by, vec!["Web config".to_string()]);
-    let in_use = call("delete_schedule", vec![("id", f.schedule.to_string())]).await;
+    let in_use = call("delete_schedule", json!({"id": f.schedule})).await;
     assert_eq!(in_use.status(), StatusCode::OK);
     let message: Option<String> = in_use.json().await.unwrap();
     assert!(message.is_some_and(|m| !m.is_empty()));
@@ -459,7 +463,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
         s.get(&format!("/api/v1/schedules/{}/", f.schedule)).await.0,
         StatusCode::OK
     );
-    let deleted: Option<String> = call("delete_schedule", vec![("id", created.id.to_string())])
+    let deleted: Option<String> = call("delete_schedule", json!({"id": created.id}))
         .await
         .json()
         .await
@@ -472,11 +476,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
 
     let page: Page<Schedule> = call(
         "schedules",
-        vec![
-            ("search", "night".into()),
-            ("order_by", "-name".into()),
-            ("page", "1".into()),
-        ],
+        json!({"search": "night", "order_by": "-name", "page": 1}),
     )
     .await
     .json()
@@ -487,18 +487,14 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     // A sort the list engine does not know is the caller's mistake: 400, not 500.
     let wrong = call(
         "schedules",
-        vec![
-            ("search", "".into()),
-            ("order_by", "no_such_field".into()),
-            ("page", "1".into()),
-        ],
+        json!({"search": "", "order_by": "no_such_field", "page": 1}),
     )
     .await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
 
     // A regular user may read but not write: the refusal is the form's answer.
     s.regular_user("operator@test.local").await;
-    let resp = rpc(
+    let resp = rpc_form(
         &s,
         "login",
         &[
@@ -520,11 +516,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     let forbidden = rpc(
         &s,
         "save_schedule",
-        &[
-            ("name", "mine"),
-            ("crontab", "* * * * *"),
-            ("enabled", "true"),
-        ],
+        json!({"name": "mine", "crontab": "* * * * *", "enabled": true}),
         Some(&user_session),
         &[],
     )
@@ -542,7 +534,7 @@ async fn schedule_functions_preview_save_refuse_and_list() {
     let no_session = rpc(
         &s,
         "save_schedule",
-        &[("name", "x"), ("crontab", "* * * * *"), ("enabled", "true")],
+        json!({"name": "x", "crontab": "* * * * *", "enabled": true}),
         None,
         &[],
     )
@@ -560,12 +552,9 @@ async fn resource_functions_list_save_pick_and_delete() {
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
-    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+    let call = |name: &'static str, body: serde_json::Value| {
         let (s, token) = (&s, token.clone());
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            rpc(s, name, &form, Some(&token), &[]).await
-        }
+        async move { rpc(s, name, body, Some(&token), &[]).await }
     };
     let save = |body: serde_json::Value| {
         let (s, token) = (&s, token.clone());
@@ -583,12 +572,7 @@ async fn resource_functions_list_save_pick_and_delete() {
     // The repository list as rows: cells by column, the passphrase in neither cells nor values.
     let page: Page<ResourceRow> = call(
         "resources",
-        vec![
-            ("kind", "repositories".into()),
-            ("search", "".into()),
-            ("order_by", "".into()),
-            ("page", "1".into()),
-        ],
+        json!({"kind": "repositories", "search": "", "order_by": "", "page": 1}),
     )
     .await
     .json()
@@ -660,7 +644,7 @@ async fn resource_functions_list_save_pick_and_delete() {
     assert_eq!(repo["repository_key"], json!("s3cret-passphrase"));
 
     // The policy form picks by name.
-    let choices: Choices = call("resource_choices", vec![("kind", "policies".into())])
+    let choices: Choices = call("resource_choices", json!({"kind": "policies"}))
         .await
         .json()
         .await
@@ -696,10 +680,7 @@ async fn resource_functions_list_save_pick_and_delete() {
     // Dependents: the repository's policies; a repository in use is refused with the message.
     let names: Vec<String> = call(
         "resource_dependents",
-        vec![
-            ("kind", "repositories".into()),
-            ("id", f.repository.to_string()),
-        ],
+        json!({"kind": "repositories", "id": f.repository}),
     )
     .await
     .json()
@@ -708,10 +689,7 @@ async fn resource_functions_list_save_pick_and_delete() {
     assert_eq!(names, ["policy DB folders", "policy Web config"]);
     let in_use: Option<String> = call(
         "delete_resource",
-        vec![
-            ("kind", "repositories".into()),
-            ("id", f.repository.to_string()),
-        ],
+        json!({"kind": "repositories", "id": f.repository}),
     )
     .await
     .json()
@@ -725,38 +703,27 @@ async fn resource_functions_list_save_pick_and_delete() {
         StatusCode::OK
     );
     // A client's delete takes it out of its policies.
-    let deleted: Option<String> = call(
-        "delete_resource",
-        vec![("kind", "clients".into()), ("id", db1.id.to_string())],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let deleted: Option<String> = call("delete_resource", json!({"kind": "clients", "id": db1.id}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(deleted, None);
     let (_, api) = s.get(&format!("/api/v1/policies/{}/", policy.id)).await;
     assert_eq!(api["clients"], json!([f.client]));
     // The last superuser cannot go: the refusal is the delete's answer.
     let (_, me) = s.get("/api/v1/me/").await;
     let admin = me["results"][0]["id"].as_i64().unwrap();
-    let last: Option<String> = call(
-        "delete_resource",
-        vec![("kind", "users".into()), ("id", admin.to_string())],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let last: Option<String> = call("delete_resource", json!({"kind": "users", "id": admin}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(last.is_some(), "the last superuser was deleted");
     // An unknown kind is the caller's mistake.
     let wrong = call(
         "resources",
-        vec![
-            ("kind", "archives".into()),
-            ("search", "".into()),
-            ("order_by", "".into()),
-            ("page", "1".into()),
-        ],
+        json!({"kind": "archives", "search": "", "order_by": "", "page": 1}),
     )
     .await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
@@ -775,12 +742,9 @@ async fn job_functions_list_show_and_refuse() {
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
-    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+    let call = |name: &'static str, body: serde_json::Value| {
         let (s, token) = (&s, token.clone());
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            rpc(s, name, &form, Some(&token), &[]).await
-        }
+        async move { rpc(s, name, body, Some(&token), &[]).await }
     };
     let done = seed_job(&s, "successful", Some(TimeDelta::minutes(5))).await;
     let failed = seed_job(&s, "failed", Some(TimeDelta::minutes(2))).await;
@@ -800,13 +764,7 @@ async fn job_functions_list_show_and_refuse() {
     let list = |status: &str| {
         call(
             "jobs",
-            vec![
-                ("status", status.to_string()),
-                ("job_type", "".into()),
-                ("policy", "".into()),
-                ("client", "".into()),
-                ("page", "1".into()),
-            ],
+            json!({"status": status, "job_type": "", "policy": "", "client": "", "page": 1}),
         )
     };
     let all: Page<app::dto::Job> = list("").await.json().await.unwrap();
@@ -821,21 +779,34 @@ async fn job_functions_list_show_and_refuse() {
     let none: Page<app::dto::Job> = list("nonsense").await.json().await.unwrap();
     assert_eq!(none.count, 0);
 
-    let v: JobView = call("job", vec![("id", done.to_string())])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: JobView = call("job", json!({"id": done})).await.json().await.unwrap();
     assert_eq!(v.job.id, done);
     assert_eq!(v.lines, ["line 1", "line 2", "line 3"]);
     assert_eq!(v.last_counter, 3);
     assert_eq!(v.total_lines, 3);
     assert_eq!(
-        call("job", vec![("id", "999999".into())]).await.status(),
+        call("job", json!({"id": 999999})).await.status(),
         StatusCode::BAD_REQUEST
     );
+    // Arguments the function cannot decode (a mistyped id, a missing one, a body that is not
+    // JSON, a url-encoded form) are the caller's mistake too, and change nothing.
+    for body in [json!({"id": "seven"}), json!({}), json!([1, 2])] {
+        assert_eq!(call("job", body).await.status(), StatusCode::BAD_REQUEST);
+    }
+    let not_json = s
+        .http
+        .post(s.url("/rpc/cancel_job"))
+        .header("cookie", format!("cyborg_session={token}"))
+        .header("content-type", "application/json")
+        .body("{\"id\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    let form = rpc_form(&s, "cancel_job", &[("id", "1")], Some(&token), &[]).await;
+    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
 
-    let refused: JobOutcome = call("cancel_job", vec![("id", done.to_string())])
+    let refused: JobOutcome = call("cancel_job", json!({"id": done}))
         .await
         .json()
         .await
@@ -852,7 +823,7 @@ async fn job_functions_list_show_and_refuse() {
         .send()
         .await
         .unwrap();
-    let nothing: JobOutcome = call("launch_policy", vec![("id", f.policy.to_string())])
+    let nothing: JobOutcome = call("launch_policy", json!({"id": f.policy}))
         .await
         .json()
         .await
@@ -860,7 +831,7 @@ async fn job_functions_list_show_and_refuse() {
     assert!(matches!(nothing, JobOutcome::Refused(_)), "{nothing:?}");
     assert_eq!(s.get("/api/v1/jobs/").await.1["count"], json!(2));
 
-    let filters: Choices = call("job_filters", vec![]).await.json().await.unwrap();
+    let filters: Choices = call("job_filters", json!({})).await.json().await.unwrap();
     assert_eq!(filters["policy"][0].label, "Web config");
     assert_eq!(filters["client"][0].label, "web1.example.com");
 }
@@ -875,12 +846,9 @@ async fn catalog_functions_walk_from_the_top_and_search() {
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
-    let call = |name: &'static str, form: Vec<(&'static str, String)>| {
+    let call = |name: &'static str, body: serde_json::Value| {
         let (s, token) = (&s, token.clone());
-        async move {
-            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            rpc(s, name, &form, Some(&token), &[]).await
-        }
+        async move { rpc(s, name, body, Some(&token), &[]).await }
     };
     let (_, archive) = common::seed_archive(&s, f.repository, "folders-web1-2030", &[]).await;
     let line = |path: &str, dir: bool, size: i64| {
@@ -907,20 +875,22 @@ async fn catalog_functions_walk_from_the_top_and_search() {
         .await
         .unwrap();
 
-    let archives: Vec<ArchiveRef> = call("catalog_archives", vec![]).await.json().await.unwrap();
+    let archives: Vec<ArchiveRef> = call("catalog_archives", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(archives.len(), 1);
     assert_eq!(archives[0].name, "folders-web1-2030");
     let dir = |d: &'static str| {
         let call = &call;
         async move {
-            let items: Vec<CatalogItem> = call(
-                "catalog_dir",
-                vec![("archive", archive.to_string()), ("dir", d.to_string())],
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+            let items: Vec<CatalogItem> =
+                call("catalog_dir", json!({"archive": archive, "dir": d}))
+                    .await
+                    .json()
+                    .await
+                    .unwrap();
             items
         }
     };
@@ -959,7 +929,7 @@ async fn catalog_functions_walk_from_the_top_and_search() {
         "2030-01-02T03:04:05+00:00"
     );
 
-    let hits: Page<CatalogEntry> = call("catalog_search", vec![("text", "logo.png".into())])
+    let hits: Page<CatalogEntry> = call("catalog_search", json!({"text": "logo.png"}))
         .await
         .json()
         .await
@@ -968,11 +938,7 @@ async fn catalog_functions_walk_from_the_top_and_search() {
     assert_eq!(hits.results[0].path, "srv/www/img/Logo.PNG");
     assert_eq!(hits.results[0].archive_name, "folders-web1-2030");
     // An unknown archive is the caller's mistake.
-    let missing = call(
-        "catalog_dir",
-        vec![("archive", "999999".into()), ("dir", "".into())],
-    )
-    .await;
+    let missing = call("catalog_dir", json!({"archive": 999999, "dir": ""})).await;
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
 }
 

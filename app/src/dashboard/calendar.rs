@@ -9,11 +9,13 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::{error_text, month_grid};
-use crate::dto::{CalendarMonth, MonthDay};
+use crate::{
+    display::{WEEKDAYS, clock},
+    dto::{CalendarMonth, MonthDay},
+};
 
 /// Colours of the legend; a policy gets `COLOURS[index % COLOURS.len()]` (as `class="cN"`).
 const COLOURS: usize = 10;
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -274,7 +276,7 @@ fn DayRuns(d: MonthDay, policies: Vec<crate::dto::MonthPolicy>, title: String) -
                         let p = policies.get(r.policy);
                         view! {
                             <li class:conflict=r.conflict>
-                                <time datetime=r.at.to_rfc3339()>{r.at.format("%H:%M UTC").to_string()}</time>
+                                <time datetime=r.at.to_rfc3339()>{clock(&r.at)}</time>
                                 " "
                                 <span class=format!("swatch {}", colour(r.policy)) aria-hidden="true"></span>
                                 <span class="policy">{p.map(|p| p.name.clone()).unwrap_or_default()}</span>

@@ -1,24 +1,20 @@
 //! `/catalog?client=…&archive=…&dir=…&q=…`: pick a client, one of its archives, and walk the
 //! archive one directory at a time (each folder is read when it is opened); or search the paths
 //! of every archive (of the client, or of all) with the results grouped by archive.
-use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::Form,
-    hooks::{use_navigate, use_query_map},
-};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::{
     CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters,
-    listing::field_error,
+    listing::{GetForm, field_error},
     on_demand::{Form, FormOnDemand, form_view},
     percent_encode, restore_items, search_catalog,
 };
 use crate::{
+    display::{bytes, minute, second},
     dto::{ArchiveRef, CatalogEntry, FieldErrors, FormOutcome, RestoreInput},
-    resources::bytes,
 };
 
 /// The page's state, as in the address.
@@ -99,7 +95,7 @@ pub fn CatalogPage() -> impl IntoView {
     view! {
         <Title text="Catalog — CyBorgBackup"/>
         <h1>"Catalog"</h1>
-        <Form method="GET" action="/catalog" attr:class="filters" attr:id="catalog-client">
+        <GetForm action="/catalog".to_string() class="filters" id="catalog-client">
             <span class="filter">
                 <label for="catalog-client-select">"Client"</label>
                 <Transition fallback=|| ()>
@@ -122,6 +118,8 @@ pub fn CatalogPage() -> impl IntoView {
                                     .collect_view()}
                             </select>
                         }
+                        // Erased: see the jobs page's filters.
+                        .into_any()
                     })}
                 </Transition>
             </span>
@@ -136,7 +134,7 @@ pub fn CatalogPage() -> impl IntoView {
                 />
             </span>
             <button type="submit" class="secondary">"Show"</button>
-        </Form>
+        </GetForm>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let p = place.get();
@@ -172,7 +170,7 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                     <a href=place.at(a.id, "") aria-current=current.then_some("true")>
                         {a.name.clone()}
                     </a>
-                    <span class="muted">{format!(" {}", a.created.format("%Y-%m-%d %H:%M UTC"))}</span>
+                    <span class="muted">{format!(" {}", minute(&a.created))}</span>
                 </li>
             }
         })
@@ -297,7 +295,7 @@ fn Listing(
                         <td>{if i.is_dir { String::new() } else { bytes(i.size) }}</td>
                         <td>
                             {i.mtime
-                                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                                .map(|t| second(&t))
                                 .unwrap_or_default()}
                         </td>
                         <td>{archived.then_some(if i.healthy { "yes" } else { "no" })}</td>
@@ -420,6 +418,7 @@ pub(super) fn RestoreForm(
                                 .collect_view()}
                         </select>
                     }
+                    .into_any()
                 })}
             </Transition>
             <span class="field-error" id="restore-client-error">{error("client")}</span>
@@ -466,7 +465,6 @@ pub(super) fn RestoreForm(
 /// a link to its folder in that archive.
 #[component]
 fn SearchResults(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
-    let ids: BTreeMap<String, i32> = archives.into_iter().map(|a| (a.name, a.id)).collect();
     let (client, text) = (place.client, place.q.clone());
     let hits = Resource::new(
         move || (client, text.clone()),
@@ -477,7 +475,7 @@ fn SearchResults(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
             <h2 id="results-title">{format!("Paths containing “{}”", place.q)}</h2>
             <Transition fallback=|| view! { <p class="loading">"Searching…"</p> }>
                 {move || {
-                    let (place, ids) = (place.clone(), ids.clone());
+                    let (place, archives) = (place.clone(), archives.clone());
                     Suspend::new(async move {
                         match hits.await {
                             Ok(page) => {
@@ -503,7 +501,7 @@ fn SearchResults(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                                     {groups
                                         .into_iter()
                                         .map(|(name, entries)| {
-                                            let archive = ids.get(&name).copied();
+                                            let archive = archives.iter().find(|a| a.name == name).map(|a| a.id);
                                             view! {
                                                 <section class="hit-group">
                                                     <h3>{name.clone()}</h3>

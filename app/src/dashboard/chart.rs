@@ -2,7 +2,10 @@
 //! one of failed jobs (left scale), and lines of the bytes read and added (right scale).
 use leptos::prelude::*;
 
-use crate::dto::StatsDay;
+use crate::{
+    display::{bytes, tenths},
+    dto::StatsDay,
+};
 
 const W: f64 = 600.0;
 const H: f64 = 220.0;
@@ -11,40 +14,26 @@ const RIGHT: f64 = 64.0;
 const TOP: f64 = 10.0;
 const BOTTOM: f64 = 24.0;
 
-/// Bytes in the units an operator reads (1024-based, as borg prints them).
-pub fn human_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes.max(0) as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{v:.0} {}", UNITS[unit])
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 #[component]
 pub fn StatsChart(days: Vec<StatsDay>) -> impl IntoView {
     let n = days.len().max(1) as f64;
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let slot = plot_w / n;
-    let max_count = days
+    let most_jobs = days
         .iter()
         .map(|d| d.success.max(d.failed))
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
-    let max_size = days
+        .max(1);
+    let max_count = most_jobs as f64;
+    let most_bytes = days
         .iter()
         .map(|d| d.size.max(d.dedup))
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1);
+    let max_size = most_bytes as f64;
     let y_count = move |c: i64| TOP + plot_h - (c as f64 / max_count) * plot_h;
     let y_size = move |s: i64| TOP + plot_h - (s as f64 / max_size) * plot_h;
     let line = |pick: fn(&StatsDay) -> i64| {
@@ -52,9 +41,9 @@ pub fn StatsChart(days: Vec<StatsDay>) -> impl IntoView {
             .enumerate()
             .map(|(i, d)| {
                 format!(
-                    "{:.1},{:.1}",
-                    LEFT + slot * (i as f64 + 0.5),
-                    y_size(pick(d))
+                    "{},{}",
+                    tenths(LEFT + slot * (i as f64 + 0.5)),
+                    tenths(y_size(pick(d)))
                 )
             })
             .collect::<Vec<_>>()
@@ -80,16 +69,16 @@ pub fn StatsChart(days: Vec<StatsDay>) -> impl IntoView {
                 d.date,
                 d.success,
                 d.failed,
-                human_bytes(d.size),
-                human_bytes(d.dedup)
+                bytes(d.size),
+                bytes(d.dedup)
             );
             view! {
                 <g class="day" data-date=d.date.clone()>
                     <title>{tip}</title>
-                    <rect class="bar-ok" x=format!("{x:.1}") y=format!("{ys:.1}")
-                        width=format!("{bar_w:.1}") height=format!("{:.1}", base - ys)/>
-                    <rect class="bar-failed" x=format!("{:.1}", x + bar_w) y=format!("{yf:.1}")
-                        width=format!("{bar_w:.1}") height=format!("{:.1}", base - yf)/>
+                    <rect class="bar-ok" x=tenths(x) y=tenths(ys)
+                        width=tenths(bar_w) height=tenths(base - ys)/>
+                    <rect class="bar-failed" x=tenths(x + bar_w) y=tenths(yf)
+                        width=tenths(bar_w) height=tenths(base - yf)/>
                 </g>
             }
         })
@@ -103,23 +92,23 @@ pub fn StatsChart(days: Vec<StatsDay>) -> impl IntoView {
         <figure class="chart">
             <svg
                 id="stats-chart"
-                viewBox=format!("0 0 {W} {H}")
+                viewBox=format!("0 0 {} {}", tenths(W), tenths(H))
                 role="img"
                 aria-label=label.clone()
             >
-                <line class="axis" x1=LEFT.to_string() y1=base.to_string()
-                    x2=(W - RIGHT).to_string() y2=base.to_string()/>
-                <text class="tick" x=(LEFT - 4.0).to_string() y=(TOP + 8.0).to_string()
+                <line class="axis" x1=tenths(LEFT) y1=tenths(base)
+                    x2=tenths(W - RIGHT) y2=tenths(base)/>
+                <text class="tick" x=tenths(LEFT - 4.0) y=tenths(TOP + 8.0)
                     text-anchor="end">
-                    {format!("{max_count:.0}")}
+                    {most_jobs.to_string()}
                 </text>
-                <text class="tick" x=(LEFT - 4.0).to_string() y=base.to_string()
+                <text class="tick" x=tenths(LEFT - 4.0) y=tenths(base)
                     text-anchor="end">"0"</text>
-                <text class="tick" x=(W - RIGHT + 4.0).to_string() y=(TOP + 8.0).to_string()>
-                    {human_bytes(max_size as i64)}
+                <text class="tick" x=tenths(W - RIGHT + 4.0) y=tenths(TOP + 8.0)>
+                    {bytes(most_bytes)}
                 </text>
-                <text class="tick" x=LEFT.to_string() y=(H - 6.0).to_string()>{first.clone()}</text>
-                <text class="tick" x=(W - RIGHT).to_string() y=(H - 6.0).to_string()
+                <text class="tick" x=tenths(LEFT) y=tenths(H - 6.0)>{first.clone()}</text>
+                <text class="tick" x=tenths(W - RIGHT) y=tenths(H - 6.0)
                     text-anchor="end">{last.clone()}</text>
                 <g class="days">{groups}</g>
                 <polyline class="line-size" points=size_line/>

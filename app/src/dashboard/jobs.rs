@@ -7,22 +7,22 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{A, Form},
+    components::A,
     hooks::{use_navigate, use_params_map, use_query_map},
 };
 
 use super::{
-    JobOutcome, LIST_PAGE_SIZE, cancel_job, error_text, job_filters, list_jobs, load_job,
-    percent_encode, relaunch_job,
+    JobOutcome, LIST_PAGE_SIZE, cancel_job, error_text, job_filters, list_jobs, listing::GetForm,
+    load_job, percent_encode, relaunch_job,
 };
 use crate::{
+    display::{bytes, second},
     dto::{FINISHED_STATUSES, JOB_STATUSES, JOB_TYPES, Job, JobStatusEvent, JobView},
-    resources::{Choice, bytes},
+    resources::Choice,
 };
 
 fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "—".into())
+    t.map(|t| second(&t)).unwrap_or_else(|| "—".into())
 }
 
 fn elapsed(seconds: f64) -> String {
@@ -114,7 +114,7 @@ pub fn JobsPage() -> impl IntoView {
     view! {
         <Title text="Jobs — CyBorgBackup"/>
         <h1>"Jobs"</h1>
-        <Form method="GET" action="/jobs" attr:class="filters" attr:id="job-filters">
+        <GetForm action="/jobs".to_string() class="filters" id="job-filters">
             <FilterSelect
                 name="status"
                 label="Status"
@@ -152,10 +152,13 @@ pub fn JobsPage() -> impl IntoView {
                             current=Signal::derive(move || filter.with(|f| f.client.clone()))
                         />
                     }
+                    // Erased like every other suspended view: one `Suspend<AnyView>` in the WASM
+                    // instead of one more of this view's own type.
+                    .into_any()
                 })}
             </Transition>
             <button type="submit" class="secondary">"Filter"</button>
-        </Form>
+        </GetForm>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {

@@ -66,7 +66,7 @@ where
                             // On the next frame the form is in the document.
                             request_animation_frame(move || focus_heading(id));
                         }
-                        view! { <div id=format!("{id}-form")>{form}</div> }
+                        view! { <div id=format!("{id}-form")>{form}</div> }.into_any()
                     }))
                 } else {
                     Either::Right(

@@ -5,11 +5,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{chart::StatsChart, error_text, overview_data};
-use crate::dto::{Job, NextRun, Overview};
+use crate::{
+    display::minute,
+    dto::{Job, NextRun, Overview},
+};
 
 fn when(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "—".to_string())
+    t.map(|t| minute(&t)).unwrap_or_else(|| "—".to_string())
 }
 
 #[component]

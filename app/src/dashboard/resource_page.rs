@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Form, hooks::use_navigate};
+use leptos_router::hooks::use_navigate;
 
 use super::{
     JobOutcome, SaveResource, check_integrity,
     confirm::DeleteConfirm,
     delete_resource, error_text, launch_now, list_resource,
-    listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
+    listing::{GetForm, ListQuery, Pager, field_error, list_href, sort_state, toggled},
     module_items,
     on_demand::{Form, FormOnDemand, form_view},
     resource_choices, resource_dependents,
@@ -52,7 +52,7 @@ pub fn ResourcePage(kind: ResourceKind) -> impl IntoView {
         <div class="columns">
             <section aria-labelledby="list-title">
                 <h2 id="list-title" class="visually-hidden">{format!("All {}", kind.slug())}</h2>
-                <Form method="GET" action=base attr:class="search-form" attr:role="search">
+                <GetForm action=base.to_string() class="search-form" role="search">
                     <label for="resource-search">"Search"</label>
                     <input
                         id="resource-search"
@@ -63,7 +63,7 @@ pub fn ResourcePage(kind: ResourceKind) -> impl IntoView {
                     />
                     <input type="hidden" name="order_by" value=move || q.order_by.get()/>
                     <button type="submit" class="secondary">"Search"</button>
-                </Form>
+                </GetForm>
                 <p class="form-error" id="launch-message" role="alert">
                     {move || launch_message.get()}
                 </p>
@@ -405,6 +405,7 @@ pub(super) fn ResourceEditor(
                             .iter()
                             .map(|f| view! { <FieldInput field=*f editor choices=choices.clone()/> })
                             .collect_view()
+                            .into_any()
                     })}
                 </Transition>
                 {(kind == ResourceKind::Policies).then(|| view! { <ModuleLookup editor/> })}

@@ -133,7 +133,7 @@ pub const LIST_PAGE_SIZE: u64 = 25;
 pub const PREVIEW_RUNS: i64 = 5;
 
 /// The logged-in user, or `None` without a live session (the page then goes to the login).
-#[server(prefix = "/rpc", endpoint = "session_user")]
+#[server(prefix = "/rpc", endpoint = "session_user", input = Json)]
 pub async fn current_user() -> Result<Option<SessionUser>, ServerFnError> {
     use crate::backend::BackendError;
     let Some(token) = ssr::token() else {
@@ -181,7 +181,7 @@ pub async fn logout() -> Result<(), ServerFnError> {
 }
 
 /// The overview page's counts, chart data, next runs and last jobs.
-#[server(prefix = "/rpc", endpoint = "overview")]
+#[server(prefix = "/rpc", endpoint = "overview", input = Json)]
 pub async fn overview_data() -> Result<Overview, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?.overview(&token).await.map_err(ssr::fail)
@@ -189,7 +189,7 @@ pub async fn overview_data() -> Result<Overview, ServerFnError> {
 
 /// One page of the schedules, searched and ordered by the REST API's list engine (`search`,
 /// `order_by` as in `GET /api/v1/schedules/`; an empty `order_by` orders by name).
-#[server(prefix = "/rpc", endpoint = "schedules")]
+#[server(prefix = "/rpc", endpoint = "schedules", input = Json)]
 pub async fn list_schedules(
     search: String,
     order_by: String,
@@ -204,7 +204,7 @@ pub async fn list_schedules(
 }
 
 /// The next `PREVIEW_RUNS` runs of a crontab being typed, or why a save would refuse it.
-#[server(prefix = "/rpc", endpoint = "schedule_preview")]
+#[server(prefix = "/rpc", endpoint = "schedule_preview", input = Json)]
 pub async fn preview_schedule(crontab: String) -> Result<SchedulePreview, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -215,7 +215,7 @@ pub async fn preview_schedule(crontab: String) -> Result<SchedulePreview, Server
 
 /// Creates (`id` absent) or updates a schedule. Refused input is the form's answer
 /// (`FormOutcome::Invalid` with the service's messages by field), not a failed call.
-#[server(prefix = "/rpc", endpoint = "save_schedule")]
+#[server(prefix = "/rpc", endpoint = "save_schedule", input = Json)]
 pub async fn save_schedule(
     id: Option<i32>,
     name: String,
@@ -234,14 +234,14 @@ pub async fn save_schedule(
 
 /// Deletes a schedule. A refusal (a policy uses it) is the answer `Some(message)`, not a
 /// failed call.
-#[server(prefix = "/rpc", endpoint = "delete_schedule")]
+#[server(prefix = "/rpc", endpoint = "delete_schedule", input = Json)]
 pub async fn delete_schedule(id: i32) -> Result<Option<String>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::delete_outcome(ssr::backend()?.delete_schedule(&token, id).await)
 }
 
 /// The names of the policies that use a schedule.
-#[server(prefix = "/rpc", endpoint = "schedule_dependents")]
+#[server(prefix = "/rpc", endpoint = "schedule_dependents", input = Json)]
 pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -252,7 +252,7 @@ pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> 
 
 /// The month grid of the calendar page (`month` `YYYY-MM`, empty for the current month), of
 /// every enabled policy or of one.
-#[server(prefix = "/rpc", endpoint = "calendar_month")]
+#[server(prefix = "/rpc", endpoint = "calendar_month", input = Json)]
 pub async fn month_grid(
     month: String,
     policy: Option<i32>,
@@ -267,7 +267,7 @@ pub async fn month_grid(
 
 /// One page of a resource list (clients, repositories, policies, users) as table rows, searched
 /// and ordered by the REST API's list engine (an empty `order_by` orders by the naming field).
-#[server(prefix = "/rpc", endpoint = "resources")]
+#[server(prefix = "/rpc", endpoint = "resources", input = Json)]
 pub async fn list_resource(
     kind: ResourceKind,
     search: String,
@@ -298,14 +298,14 @@ pub async fn save_resource(
 }
 
 /// Deletes an object; a refusal (a repository in use, the last superuser) is `Some(message)`.
-#[server(prefix = "/rpc", endpoint = "delete_resource")]
+#[server(prefix = "/rpc", endpoint = "delete_resource", input = Json)]
 pub async fn delete_resource(kind: ResourceKind, id: i32) -> Result<Option<String>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::delete_outcome(ssr::backend()?.delete_resource(&token, kind, id).await)
 }
 
 /// What deleting the object touches, for the confirmation.
-#[server(prefix = "/rpc", endpoint = "resource_dependents")]
+#[server(prefix = "/rpc", endpoint = "resource_dependents", input = Json)]
 pub async fn resource_dependents(
     kind: ResourceKind,
     id: i32,
@@ -318,7 +318,7 @@ pub async fn resource_dependents(
 }
 
 /// The objects the resource's form picks from (a policy's clients, repository, schedule).
-#[server(prefix = "/rpc", endpoint = "resource_choices")]
+#[server(prefix = "/rpc", endpoint = "resource_choices", input = Json)]
 pub async fn resource_choices(kind: ResourceKind) -> Result<Choices, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -329,7 +329,7 @@ pub async fn resource_choices(kind: ResourceKind) -> Result<Choices, ServerFnErr
 
 /// One page of the jobs, newest first, filtered as `GET /api/v1/jobs/?status=…&job_type=…&
 /// policy=…&client=…` (empty filters are left out).
-#[server(prefix = "/rpc", endpoint = "jobs")]
+#[server(prefix = "/rpc", endpoint = "jobs", input = Json)]
 pub async fn list_jobs(
     status: String,
     job_type: String,
@@ -353,7 +353,7 @@ pub async fn list_jobs(
 }
 
 /// A job and the end of its log.
-#[server(prefix = "/rpc", endpoint = "job")]
+#[server(prefix = "/rpc", endpoint = "job", input = Json)]
 pub async fn load_job(id: i32) -> Result<JobView, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -363,7 +363,7 @@ pub async fn load_job(id: i32) -> Result<JobView, ServerFnError> {
 }
 
 /// The policies and clients the jobs list filters by.
-#[server(prefix = "/rpc", endpoint = "job_filters")]
+#[server(prefix = "/rpc", endpoint = "job_filters", input = Json)]
 pub async fn job_filters() -> Result<Choices, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?.job_filters(&token).await.map_err(ssr::fail)
@@ -391,14 +391,14 @@ fn job_outcome(
 }
 
 /// Cancels a job; answers the same job to show.
-#[server(prefix = "/rpc", endpoint = "cancel_job")]
+#[server(prefix = "/rpc", endpoint = "cancel_job", input = Json)]
 pub async fn cancel_job(id: i32) -> Result<JobOutcome, ServerFnError> {
     let token = ssr::need_token()?;
     job_outcome(ssr::backend()?.cancel_job(&token, id).await.map(|()| id))
 }
 
 /// Runs a job again; answers the new job.
-#[server(prefix = "/rpc", endpoint = "relaunch_job")]
+#[server(prefix = "/rpc", endpoint = "relaunch_job", input = Json)]
 pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
     let token = ssr::need_token()?;
     job_outcome(
@@ -410,7 +410,7 @@ pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
 }
 
 /// Launches a policy now; answers its first backup job.
-#[server(prefix = "/rpc", endpoint = "launch_policy")]
+#[server(prefix = "/rpc", endpoint = "launch_policy", input = Json)]
 pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
     let token = ssr::need_token()?;
     // The service refuses a launch that would make no job (no enabled client).
@@ -431,7 +431,7 @@ pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, Serv
 
 /// What a module finds on a client for the policy form: its items, or why not (the service's
 /// refusal or field messages, as text for the form).
-#[server(prefix = "/rpc", endpoint = "module_items")]
+#[server(prefix = "/rpc", endpoint = "module_items", input = Json)]
 pub async fn module_items(
     module: String,
     client: i32,
@@ -455,7 +455,7 @@ pub async fn module_items(
 }
 
 /// Checks a repository's integrity (default sample); answers the job.
-#[server(prefix = "/rpc", endpoint = "check_integrity")]
+#[server(prefix = "/rpc", endpoint = "check_integrity", input = Json)]
 pub async fn check_integrity(id: i32) -> Result<JobOutcome, ServerFnError> {
     let token = ssr::need_token()?;
     job_outcome(
@@ -470,7 +470,7 @@ pub async fn check_integrity(id: i32) -> Result<JobOutcome, ServerFnError> {
 pub const CATALOG_HITS: u64 = 100;
 
 /// The archives of a client (an empty `client`: of every client), newest first.
-#[server(prefix = "/rpc", endpoint = "catalog_archives")]
+#[server(prefix = "/rpc", endpoint = "catalog_archives", input = Json)]
 pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -480,7 +480,7 @@ pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, Se
 }
 
 /// The items directly inside `dir` of an archive (`""`: its top).
-#[server(prefix = "/rpc", endpoint = "catalog_dir")]
+#[server(prefix = "/rpc", endpoint = "catalog_dir", input = Json)]
 pub async fn browse_dir(archive: i32, dir: String) -> Result<Vec<CatalogItem>, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
@@ -491,7 +491,7 @@ pub async fn browse_dir(archive: i32, dir: String) -> Result<Vec<CatalogItem>, S
 
 /// The first `CATALOG_HITS` entries whose path contains `text` (any case), of one client's
 /// archives or of all, by archive and path (`path__icontains` of `GET /api/v1/catalogs/`).
-#[server(prefix = "/rpc", endpoint = "catalog_search")]
+#[server(prefix = "/rpc", endpoint = "catalog_search", input = Json)]
 pub async fn search_catalog(
     client: Option<i32>,
     text: String,

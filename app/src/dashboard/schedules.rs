@@ -5,17 +5,19 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 
 use super::{
     SaveSchedule,
     confirm::DeleteConfirm,
     delete_schedule, error_text, list_schedules,
-    listing::{ListQuery, Pager, field_error, list_href, sort_state, toggled},
+    listing::{GetForm, ListQuery, Pager, field_error, list_href, sort_state, toggled},
     on_demand::{Form, FormOnDemand, form_view},
     preview_schedule, schedule_dependents,
 };
-use crate::dto::{FieldErrors, FormOutcome, Page, Schedule};
+use crate::{
+    display::weekday_minute,
+    dto::{FieldErrors, FormOutcome, Page, Schedule},
+};
 
 /// The confirmation's words for the policies that use a schedule (the server refuses to delete a
 /// schedule in use, and says so).
@@ -31,7 +33,7 @@ fn describe_dependents(names: &[String]) -> String {
 }
 
 fn when(t: DateTime<Utc>) -> String {
-    t.format("%a %Y-%m-%d %H:%M UTC").to_string()
+    weekday_minute(&t)
 }
 
 #[component]
@@ -57,7 +59,7 @@ pub fn SchedulesPage() -> impl IntoView {
         <div class="columns">
             <section aria-labelledby="list-title">
                 <h2 id="list-title" class="visually-hidden">"All schedules"</h2>
-                <Form method="GET" action="/schedules" attr:class="search-form" attr:role="search">
+                <GetForm action="/schedules".to_string() class="search-form" role="search">
                     <label for="schedule-search">"Search"</label>
                     <input
                         id="schedule-search"
@@ -68,7 +70,7 @@ pub fn SchedulesPage() -> impl IntoView {
                     />
                     <input type="hidden" name="order_by" value=order_by/>
                     <button type="submit" class="secondary">"Search"</button>
-                </Form>
+                </GetForm>
                 <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match list.await {
