@@ -81,7 +81,7 @@ impl ListQuery {
 /// browser submits it itself, to the same address.
 ///
 /// The router's `<Form>` does the same, and much more this dashboard never uses (POST, actions,
-/// submitter values): ~4 KB gzip more on each page with a list (docs/PERFORMANCE.md, session 11).
+/// submitter values): 7–15 KB gzip more a page (docs/PERFORMANCE.md, session 11).
 #[component]
 pub fn GetForm(
     action: String,
