@@ -151,6 +151,14 @@ const POLICY_FIELDS: &[FormField] = &[
     field("repository", "Repository", Input::Pick),
     field("schedule", "Schedule", Input::Pick),
     helped(
+        field("keep_within", "Keep within", Input::Text),
+        "Keep every archive younger than this: 12H, 7d, 2w, 1m, 1y; empty for no rule.",
+    ),
+    helped(
+        field("keep_last", "Keep last", Input::OptNumber),
+        "The newest archives to keep whatever their age; empty for no rule.",
+    ),
+    helped(
         field("keep_hourly", "Keep hourly", Input::OptNumber),
         "Archives to keep per hour, day, week, month and year when pruning; empty for no rule.",
     ),

@@ -8,6 +8,7 @@ mod m20261128_000004_archive_roots;
 mod m20261128_000005_job_extra_vars;
 mod m20261128_000006_integrity_schedule;
 mod m20261128_000007_catalog_pg_references;
+mod m20261202_000008_trust;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_job_extra_vars::Migration),
             Box::new(m20261128_000006_integrity_schedule::Migration),
             Box::new(m20261128_000007_catalog_pg_references::Migration),
+            Box::new(m20261202_000008_trust::Migration),
         ]
     }
 }

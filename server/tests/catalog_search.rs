@@ -292,7 +292,7 @@ async fn deleting_a_repository_removes_its_catalog() {
     let spare = s
         .create(
             "/api/v1/repositories/",
-            json!({"name": "Spare", "path": "/srv/borg/spare", "repository_key": "k"}),
+            json!({"name": "Spare", "path": "/srv/borg/spare", "repository_key": "k-e-y"}),
         )
         .await["id"]
         .as_i64()

@@ -470,8 +470,11 @@ async fn injection_is_refused_or_literal_and_secrets_stay_hidden() {
     let _ = job(&s, ids[0]).await;
 }
 
+/// A client that presents another host key than the pinned one runs nothing: the job ends in
+/// `error` naming both fingerprints, the API shows the new key for review, a wrong fingerprint
+/// pins nothing, the right one pins it and the next launch runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_changed_host_key_fails_the_job_with_an_explanation() {
+async fn a_changed_host_key_fails_the_job_until_the_new_key_is_accepted() {
     require_sshd();
     let s = TestServer::start().await;
     let b = Borg::new(&s).await;
@@ -490,57 +493,196 @@ async fn a_changed_host_key_fails_the_job_with_an_explanation() {
     for j in wait_chain(&s, ids[0], CHAIN).await {
         assert_eq!(j["status"], "successful", "{j}");
     }
+    let client_url = format!("/api/v1/clients/{}/", b.client);
+    let (_, before) = s.get(&client_url).await;
+    assert_eq!(before["host_key_status"], "pinned", "{before}");
+    let old_fp = before["host_key_fingerprint"].as_str().unwrap().to_string();
+    assert!(old_fp.starts_with("SHA256:"), "{before}");
     // The client is reinstalled: same port, new host key.
     let port = b.sshd.port;
-    let (_, key) = s.get("/api/v1/settings/ssh_public_key/").await;
     let Borg {
         sshd: old, root, ..
     } = b;
     drop(old);
-    let _new = sshd::TestSshd::start_on(port, key["pubkey"].as_str().unwrap());
+    let new = sshd::TestSshd::start_on(port, &common::borg::server_key(&s).await);
+    let new_fp = server::engine::host_keys::HostKey::parse(&new.host_public_key())
+        .unwrap()
+        .fingerprint();
     let _keep = root;
     let ids = launch(&s, policy).await;
     let j = wait_done(&s, ids[0], CHAIN).await;
     assert_eq!(j["status"], "error", "{j}");
     let why = j["job_explanation"].as_str().unwrap();
-    assert!(why.contains("host key"), "{why}");
-    assert!(why.contains("ssh-keygen -R"), "{why}");
+    assert!(why.contains("not the pinned one"), "{why}");
+    assert!(why.contains(&old_fp) && why.contains(&new_fp), "{why}");
+    assert!(why.contains("host_key/accept"), "{why}");
+    let (_, after) = s.get(&client_url).await;
+    assert_eq!(after["host_key_status"], "changed", "{after}");
+    assert_eq!(after["host_key_fingerprint"], old_fp.as_str());
+    assert_eq!(after["host_key_seen_fingerprint"], new_fp.as_str());
+
+    let accept = format!("{client_url}host_key/accept/");
+    let (st, body) = s.post(&accept, json!({"fingerprint": old_fp})).await;
+    assert_eq!(st.as_u16(), 400, "{body}");
+    assert!(
+        body["fingerprint"][0].as_str().unwrap().contains(&new_fp),
+        "{body}"
+    );
+    let (_, unchanged) = s.get(&client_url).await;
+    assert_eq!(unchanged["host_key_fingerprint"], old_fp.as_str());
+    let (_, token) = s.regular_user("reader@test.local").await;
+    let (st, _) = s
+        .raw(
+            reqwest::Method::POST,
+            &accept,
+            Some(&token),
+            Some(json!({"fingerprint": new_fp})),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 403);
+    let (st, body) = s.post(&accept, json!({"fingerprint": new_fp})).await;
+    assert_eq!(st.as_u16(), 200, "{body}");
+    assert_eq!(body["host_key_status"], "pinned");
+    assert_eq!(body["host_key_fingerprint"], new_fp.as_str());
+    let ids = launch(&s, policy).await;
+    for j in wait_chain(&s, ids[0], CHAIN).await {
+        assert_eq!(j["status"], "successful", "{j}");
+    }
 }
 
-/// An `ssh://` repository: the client reaches the repository host over SSH with the server's
-/// key through the forwarded agent (the client has no key of its own for it).
+/// A client whose host key was never pinned is not trusted on first use: its job runs nothing
+/// and ends in `error` with the fingerprint the host presents, which the API then shows; once
+/// accepted, jobs run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ssh_repository_through_the_forwarded_agent() {
+async fn an_unconfirmed_host_key_runs_nothing_until_accepted() {
     require_sshd();
     let s = TestServer::start().await;
     let b = Borg::new(&s).await;
-    // The "repository host" is the same sshd; forget any key an earlier run left for its port in
-    // the client's (root's) known_hosts, which BORG_RSH trusts on first use.
-    let port = b.sshd.port;
-    let _ = std::process::Command::new("ssh-keygen")
-        .args(["-R", &format!("[127.0.0.1]:{port}")])
-        .output();
-    let remote_repo = b.root.path().join("remote repo");
-    let repo = s
+    let unpinned = s
         .create(
-            "/api/v1/repositories/",
-            json!({"name": "Remote", "path": format!("ssh://root@127.0.0.1:{port}{}", remote_repo.display()),
-                   "repository_key": PASSPHRASE}),
+            "/api/v1/clients/",
+            json!({"hostname": "localhost", "port": b.sshd.port, "username": "root"}),
         )
         .await;
+    let id = unpinned["id"].as_i64().unwrap();
     let src = b.root.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(src.join("f"), b"over ssh\n").unwrap();
+    std::fs::write(src.join("a"), b"a\n").unwrap();
     let policy = s
         .create(
             "/api/v1/policies/",
-            json!({"name": "Remote", "policy_type": "folders", "repository": repo["id"],
-                   "schedule": b.schedule, "clients": [b.client],
+            json!({"name": "Unpinned", "policy_type": "folders", "repository": b.repository,
+                   "schedule": b.schedule, "clients": [id],
                    "extra_vars": json!({"folders": [src.display().to_string()]}).to_string()}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let fp = server::engine::host_keys::HostKey::parse(&b.sshd.host_public_key())
+        .unwrap()
+        .fingerprint();
+    let ids = launch(&s, policy).await;
+    let chain = wait_chain(&s, ids[0], CHAIN).await;
+    let failed = chain
+        .iter()
+        .find(|j| j["status"] == "error")
+        .expect("a job in error");
+    let why = failed["job_explanation"].as_str().unwrap();
+    assert!(why.contains("not confirmed"), "{why}");
+    assert!(why.contains(&fp), "{why}");
+    assert!(!b.repo_path.join("config").exists() || b.borg_archives().is_empty());
+    let url = format!("/api/v1/clients/{id}/");
+    let (_, c) = s.get(&url).await;
+    assert_eq!(c["host_key_status"], "unconfirmed", "{c}");
+    assert_eq!(c["host_key_seen_fingerprint"], fp.as_str());
+    assert_eq!(c["host_key"], "");
+    // Fetching again answers the same key.
+    let (st, c) = s.post(&format!("{url}host_key/scan/"), json!({})).await;
+    assert_eq!(st.as_u16(), 200, "{c}");
+    assert_eq!(c["host_key_seen_fingerprint"], fp.as_str());
+    let (st, c) = s
+        .post(
+            &format!("{url}host_key/accept/"),
+            json!({"fingerprint": fp}),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 200, "{c}");
+    let ids = launch(&s, policy).await;
+    for j in wait_chain(&s, ids[0], CHAIN).await {
+        assert_eq!(j["status"], "successful", "{j}");
+    }
+}
+
+/// A repository on another host is reached by this server with the repository's own key and
+/// relayed through the job's connection: the client gets no agent and nothing that logs in
+/// anywhere. Its backup's command (a `piped` policy, whose output is archived) looks for an
+/// agent and tries the repository host itself: no `SSH_AUTH_SOCK`, no agent, refused. The
+/// repository host authorizes exactly the line the API shows, restricted to `borg serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
+    require_sshd();
+    let s = TestServer::start().await;
+    let (_, server_key) = s.get("/api/v1/settings/ssh_public_key/").await;
+    let client_line = server_key["authorized_keys"].as_str().unwrap();
+    assert!(
+        client_line.starts_with("restrict,port-forwarding ssh-ed25519 "),
+        "{client_line}"
+    );
+    // The client authorizes the server exactly as the API says.
+    let b = Borg::with_sshd(&s, sshd::TestSshd::start(client_line)).await;
+    let remote_repo = b.root.path().join("remote repo");
+    let port = common::free_port();
+    let repo = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "Remote",
+                   "path": format!("ssh://root@127.0.0.1:{port}{}", remote_repo.display()),
+                   "repository_key": PASSPHRASE}),
+        )
+        .await;
+    // The repository's host authorizes the repository's own key with the line the API shows.
+    let line = repo["authorized_keys"].as_str().unwrap();
+    assert_eq!(
+        line,
+        server::ssh_keys::repository_authorized_line(
+            &remote_repo.display().to_string(),
+            repo["ssh_public_key"].as_str().unwrap()
+        )
+    );
+    assert!(
+        line.starts_with("command=\"borg serve --restrict-to-repository '"),
+        "{line}"
+    );
+    assert!(line.contains(",restrict ssh-ed25519 "), "{line}");
+    assert_ne!(repo["ssh_public_key"], server_key["pubkey"]);
+    assert_eq!(repo["host_key_status"], "unknown", "{repo}");
+    let host = sshd::TestSshd::start_on(port, line);
+    let (st, repo) = s
+        .patch(
+            &format!("/api/v1/repositories/{}/", repo["id"]),
+            json!({"host_key": host.host_public_key()}),
+        )
+        .await;
+    assert_eq!(st.as_u16(), 200, "{repo}");
+    assert_eq!(repo["host_key_status"], "pinned");
+    let probe = format!(
+        "printf 'sock=%s\\n' \"${{SSH_AUTH_SOCK:-none}}\"; ssh-add -l >/dev/null 2>&1; \
+         echo \"agent=$?\"; ssh -o BatchMode=yes -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -p {} root@127.0.0.1 true >/dev/null 2>&1; \
+         echo \"login=$?\"",
+        host.port
+    );
+    let policy = s
+        .create(
+            "/api/v1/policies/",
+            json!({"name": "Remote", "policy_type": "piped", "repository": repo["id"],
+                   "schedule": b.schedule, "clients": [b.client],
+                   "extra_vars": json!({"command": probe}).to_string()}),
         )
         .await;
     let ids = launch(&s, policy["id"].as_i64().unwrap()).await;
-    for j in wait_chain(&s, ids[0], CHAIN).await {
+    let chain = wait_chain(&s, ids[0], CHAIN).await;
+    for j in &chain {
         assert_eq!(
             j["status"],
             "successful",
@@ -548,7 +690,62 @@ async fn ssh_repository_through_the_forwarded_agent() {
             stdout(&s, j["id"].as_i64().unwrap()).await
         );
     }
-    // The client's borg logged in to the test sshd, which authorizes only the server's key, whose
-    // private half lives in the server's data directory, not in ~/.ssh: the forwarded agent did it.
     assert!(remote_repo.join("config").exists());
+    let archive = chain[0]["archive_name"].as_str().unwrap();
+    let out = std::process::Command::new("borg")
+        .args(["extract", "--stdout", "--"])
+        .arg(format!("{}::{archive}", remote_repo.display()))
+        .arg("stdin")
+        .env("BORG_PASSPHRASE", PASSPHRASE)
+        .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes")
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        seen, "sock=none\nagent=2\nlogin=255\n",
+        "what the client saw during the backup"
+    );
+    // No job command line ever forwarded an agent.
+    for j in &chain {
+        let log = stdout(&s, j["id"].as_i64().unwrap()).await;
+        assert!(!log.contains("SSH_AUTH_SOCK="), "{log}");
+    }
+}
+
+/// A job's explanation passes the same redaction as its log: a command that prints its
+/// password after borg failed makes that line the last one, which the explanation quotes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_redacted_from_explanations_too() {
+    require_sshd();
+    let s = TestServer::start().await;
+    let b = Borg::new(&s).await;
+    let secret = "db-pass-5e1f-never-shown";
+    let policy = b
+        .typed_policy(
+            &s,
+            "Leaky",
+            json!({"command": "sleep 3; echo \"the password is $CYBORG_PASSWORD\" >&2",
+                   "password": secret}),
+            json!({"policy_type": "piped"}),
+        )
+        .await;
+    // A first backup makes the repository; then its passphrase is changed to a wrong one, so
+    // the next borg create fails at once while the command is still sleeping.
+    let ids = launch(&s, policy).await;
+    for j in wait_chain(&s, ids[0], CHAIN).await {
+        assert_eq!(j["status"], "successful", "{j}");
+    }
+    s.patch(
+        &format!("/api/v1/repositories/{}/", b.repository),
+        json!({"repository_key": "not-the-passphrase"}),
+    )
+    .await;
+    let ids = launch(&s, policy).await;
+    let j = wait_done(&s, ids[0], CHAIN).await;
+    assert_eq!(j["status"], "failed", "{j}");
+    let why = j["job_explanation"].as_str().unwrap();
+    assert!(why.contains("the password is [redacted]"), "{why}");
+    assert!(!why.contains(secret), "{why}");
+    assert!(!stdout(&s, ids[0]).await.contains(secret));
 }

@@ -118,7 +118,7 @@ async fn check_and_restore_test_find_damage() {
     let lonely = s
         .create(
             "/api/v1/repositories/",
-            json!({"name": "Unused", "path": "/srv/unused", "repository_key": "k"}),
+            json!({"name": "Unused", "path": "/srv/unused", "repository_key": "k-e-y"}),
         )
         .await["id"]
         .as_i64()

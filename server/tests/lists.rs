@@ -1182,7 +1182,7 @@ async fn filters_on_users_schedules_and_repositories() {
     let local = s
         .create(
             rp,
-            json!({"name": "Local", "path": "/srv/borg/local", "repository_key": "k1"}),
+            json!({"name": "Local", "path": "/srv/borg/local", "repository_key": "k1-key"}),
         )
         .await["id"]
         .as_i64()

@@ -90,33 +90,6 @@ async fn pull_mode_backs_up_into_a_repository_the_client_cannot_reach() {
     std::fs::write(tree.join("data/big.bin"), &big).unwrap();
     let folders = json!({"folders": [tree.display().to_string()]});
 
-    // Refused: pull mode needs a repository folder on the server.
-    let elsewhere = s
-        .create(
-            "/api/v1/repositories/",
-            json!({"name": "Elsewhere", "path": "backup@far-away:/srv/repo",
-                   "repository_key": "x"}),
-        )
-        .await;
-    let policies_before = s.get("/api/v1/policies/").await.1["count"].clone();
-    let (st, body) = s
-        .post(
-            "/api/v1/policies/",
-            json!({"name": "Pull elsewhere", "policy_type": "folders",
-                   "extra_vars": folders.to_string(), "clients": [b.client],
-                   "repository": elsewhere["id"], "schedule": b.schedule, "mode_pull": true}),
-        )
-        .await;
-    assert_eq!(st.as_u16(), 400, "{body}");
-    assert!(
-        body["mode_pull"][0]
-            .as_str()
-            .unwrap()
-            .contains("absolute folder on the server"),
-        "{body}"
-    );
-    assert_eq!(s.get("/api/v1/policies/").await.1["count"], policies_before);
-
     // Push mode: the client's borg cannot create the repository where the server keeps it.
     let push = b.policy(&s, "Push", folders.clone(), json!({})).await;
     let ids = launch(&s, push).await;

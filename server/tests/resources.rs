@@ -238,7 +238,7 @@ async fn schedule(s: &TestServer, name: &str, crontab: &str) -> i64 {
 async fn repository(s: &TestServer, name: &str, path: &str) -> i64 {
     s.create(
         "/api/v1/repositories/",
-        json!({"name": name, "path": path, "repository_key": "k"}),
+        json!({"name": name, "path": path, "repository_key": "k-e-y"}),
     )
     .await["id"]
         .as_i64()

@@ -1,13 +1,13 @@
 //! The job engine's SSH execution against a REAL OpenSSH server (`common::sshd::TestSshd`, needs
 //! root): quoting of nasty values, both output streams, exit statuses, secrets over stdin (never
-//! in `ps`), and host key pinning (accept-new, then refuse a changed key).
+//! in `ps`), and host key pinning (only the pinned key is accepted: no trust on first use, a
+//! changed key refused).
 mod common;
-
-use std::path::Path;
 
 use common::sshd::{self, TestSshd};
 use server::{
     engine::{
+        host_keys,
         shell::with_secret_env,
         ssh::{self, SSH_ERROR_STATUS, SshTarget},
     },
@@ -21,9 +21,8 @@ struct Setup {
     target: SshTarget,
 }
 
-/// A data dir with the server's key pair, a test sshd authorizing it, and one first connection
-/// made (which records the host key, so later runs print no "Permanently added" warning).
-/// `None` (with a message) when a test sshd cannot run here.
+/// A data dir with the server's key pair, a test sshd authorizing it with its host key pinned,
+/// and one first connection made. `None` (with a message) when a test sshd cannot run here.
 async fn setup() -> Option<Setup> {
     if let Some(why) = sshd::unavailable() {
         eprintln!("SKIPPED: {why}");
@@ -32,14 +31,7 @@ async fn setup() -> Option<Setup> {
     let data = tempfile::tempdir().unwrap();
     ssh_keys::ensure_key_pair(data.path()).unwrap();
     let sshd = TestSshd::start(&ssh_keys::public_key(data.path()).unwrap());
-    let target = SshTarget {
-        hostname: "127.0.0.1".into(),
-        port: sshd.port,
-        username: "root".into(),
-        data_dir: data.path().to_path_buf(),
-        agent: None,
-        reverse: None,
-    };
+    let target = target_pinned_to(&data, &sshd, &sshd.host_public_key());
     let (status, lines) = run(&target, &["true"], None).await;
     assert!(
         status.success(),
@@ -62,8 +54,18 @@ async fn run(
     (status, lines)
 }
 
-fn known_hosts(data: &Path) -> String {
-    std::fs::read_to_string(ssh_keys::known_hosts_path(data)).unwrap()
+/// The sshd as the engine reaches it, its host pinned to `key`.
+fn target_pinned_to(data: &TempDir, sshd: &TestSshd, key: &str) -> SshTarget {
+    let alias = host_keys::client_alias(1);
+    SshTarget {
+        hostname: "127.0.0.1".into(),
+        port: sshd.port,
+        username: "root".into(),
+        identity: ssh_keys::private_key_path(data.path()),
+        known_hosts: host_keys::pinned_file(data.path(), &alias, key).unwrap(),
+        alias,
+        reverse: None,
+    }
 }
 
 #[tokio::test]
@@ -189,43 +191,26 @@ async fn secret_goes_over_stdin_and_never_shows_in_ps() {
     );
 }
 
+/// Nothing runs on a host that does not present the pinned key: neither a host whose key was
+/// replaced (same address and port, new key) nor one never pinned (no trust on first use).
 #[tokio::test]
-async fn host_key_is_recorded_then_a_changed_key_is_refused() {
+async fn only_the_pinned_host_key_is_accepted() {
     let Some(s) = setup().await else { return };
     let Setup { data, sshd, target } = s;
-    // accept-new recorded the key on the first connection (made by `setup`).
-    let recorded = known_hosts(data.path());
-    let host_key = sshd.host_public_key();
-    let key_b64 = host_key.split_whitespace().nth(1).unwrap();
-    // (The system ssh_config may hash host names: look the host up with `ssh-keygen -F`.)
-    let found = std::process::Command::new("ssh-keygen")
-        .arg("-F")
-        .arg(format!("[127.0.0.1]:{}", sshd.port))
-        .arg("-f")
-        .arg(ssh_keys::known_hosts_path(data.path()))
-        .output()
-        .unwrap();
-    let found = String::from_utf8_lossy(&found.stdout);
-    assert!(
-        found.contains(key_b64),
-        "known_hosts does not hold the host key for the port:\n{recorded}\n{found}"
-    );
-
-    // Same port, new host key: the connection must fail.
-    let port = sshd.port;
-    drop(sshd);
-    let sshd = TestSshd::start_on(port, &ssh_keys::public_key(data.path()).unwrap());
-    assert_ne!(sshd.host_public_key(), host_key);
     let tmp = tempfile::tempdir().unwrap();
     let canary = tmp.path().join("CANARY");
     let c = canary.display().to_string();
+    let pinned = std::fs::read_to_string(&target.known_hosts).unwrap();
+
+    // Same port, new host key.
+    let port = sshd.port;
+    let old_key = sshd.host_public_key();
+    drop(sshd);
+    let sshd = TestSshd::start_on(port, &ssh_keys::public_key(data.path()).unwrap());
+    assert_ne!(sshd.host_public_key(), old_key);
     let (status, lines) = run(&target, &["touch", &c], None).await;
     assert_eq!(status.code(), Some(SSH_ERROR_STATUS), "{lines:?}");
     let all = lines.join("\n");
-    assert!(
-        all.to_lowercase().contains("host key"),
-        "stderr does not mention the host key: {all}"
-    );
     assert!(
         all.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             || all.contains("Host key verification failed"),
@@ -233,5 +218,43 @@ async fn host_key_is_recorded_then_a_changed_key_is_refused() {
     );
     assert!(!canary.exists(), "the command ran despite the changed key");
     // The pinned key was not replaced.
-    assert_eq!(known_hosts(data.path()), recorded);
+    assert_eq!(
+        std::fs::read_to_string(&target.known_hosts).unwrap(),
+        pinned
+    );
+
+    // A key pinned for another host (any other key): refused as well, nothing learned.
+    let other = tempfile::tempdir().unwrap();
+    let other_key = other.path().join("k");
+    std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other_key)
+        .status()
+        .unwrap();
+    let other_pub = std::fs::read_to_string(other_key.with_extension("pub")).unwrap();
+    let wrong = target_pinned_to(&data, &sshd, &other_pub);
+    let (status, lines) = run(&wrong, &["touch", &c], None).await;
+    assert_eq!(status.code(), Some(SSH_ERROR_STATUS), "{lines:?}");
+    assert!(!canary.exists());
+
+    // What `ssh-keyscan` fetches over the real connection is the key the host has now, with
+    // the fingerprint `ssh-keygen -l` gives for it.
+    let scanned = host_keys::scan("127.0.0.1", sshd.port).await.unwrap();
+    let now = host_keys::HostKey::parse(&sshd.host_public_key()).unwrap();
+    assert_eq!(scanned, now);
+    let listed = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(sshd.host_key_path().with_extension("pub"))
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed.split_whitespace().nth(1),
+        Some(scanned.fingerprint().as_str())
+    );
+    // Pinned to that key, the command runs.
+    let fresh = target_pinned_to(&data, &sshd, &sshd.host_public_key());
+    let (status, lines) = run(&fresh, &["touch", &c], None).await;
+    assert!(status.success(), "{lines:?}");
+    assert!(canary.exists());
 }

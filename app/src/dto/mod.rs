@@ -7,6 +7,7 @@ mod common;
 mod dashboard;
 mod jobs;
 mod resources;
+mod retention;
 mod settings;
 
 pub use calendar::*;
@@ -15,4 +16,5 @@ pub use common::*;
 pub use dashboard::*;
 pub use jobs::*;
 pub use resources::*;
+pub use retention::*;
 pub use settings::*;

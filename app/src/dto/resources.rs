@@ -74,6 +74,38 @@ pub struct Client {
     pub username: String,
     /// Upload limit for borg in KiB/s, `null` for none.
     pub bandwidth_limit: Option<i32>,
+    #[serde(flatten)]
+    pub host_key: HostKeyState,
+    /// The line to add to `~USER/.ssh/authorized_keys` on the client: the server's public key,
+    /// allowed to run commands and to forward the one socket a job's repository is served
+    /// through, nothing else (no agent, X11 or TCP forwarding, no terminal).
+    pub authorized_keys: String,
+}
+
+/// The SSH host key a host is pinned to, and the key it presented last when that was another.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostKeyState {
+    /// `pinned`; `unconfirmed` (a key was fetched, none confirmed yet); `changed` (the host
+    /// presented another key than the pinned one); `unknown` (nothing fetched yet);
+    /// `not_needed` (a repository that is a folder).
+    pub host_key_status: String,
+    /// The pinned key (`ssh-ed25519 AAAA…`); `""` for none. Jobs connect only to a host that
+    /// presents it.
+    pub host_key: String,
+    /// Its SHA-256 fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints it).
+    pub host_key_fingerprint: String,
+    /// The key the host presented last, when it is not the pinned one (to review and accept).
+    pub host_key_seen: String,
+    pub host_key_seen_fingerprint: String,
+}
+
+/// `POST …/host_key/accept/`: pins the key the host presented last, if it has this fingerprint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HostKeyAccept {
+    /// The fingerprint the operator checked (`SHA256:…`).
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -95,6 +127,9 @@ pub struct ClientInput {
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
     pub bandwidth_limit: Option<Option<i32>>,
+    /// Pins this host key (`ssh-ed25519 AAAA…`, as in the host's
+    /// `/etc/ssh/ssh_host_ed25519_key.pub`) instead of fetching and confirming it.
+    pub host_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -153,6 +188,15 @@ pub struct Repository {
     pub ready: bool,
     pub enabled: bool,
     pub uuid: String,
+    /// The host key of a remote repository's host (see the client's).
+    #[serde(flatten)]
+    pub host_key: HostKeyState,
+    /// A remote repository's own public key: this server reaches the repository's host with it
+    /// (clients never do). `""` for a folder.
+    pub ssh_public_key: String,
+    /// The line to add to the repository user's `~/.ssh/authorized_keys` on its host: that key,
+    /// restricted to `borg serve` of this one repository. `""` for a folder.
+    pub authorized_keys: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -171,6 +215,8 @@ pub struct RepositoryInput {
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
     pub integrity_schedule: Option<Option<i32>>,
+    /// Pins the host key of a remote repository's host (see the client's).
+    pub host_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -231,6 +277,10 @@ pub struct Policy {
     pub keep_weekly: Option<i32>,
     pub keep_monthly: Option<i32>,
     pub keep_yearly: Option<i32>,
+    /// borg's `--keep-within` (`7d`, `12H`, `2w`, `1m`, `1y`); `""` when not used.
+    pub keep_within: String,
+    /// borg's `--keep-last`: this many newest archives.
+    pub keep_last: Option<i32>,
     pub vmprovider: String,
     pub next_run: Option<DateTime<Utc>>,
     pub mode_pull: bool,
@@ -283,6 +333,21 @@ pub struct PolicyInput {
     )]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
     pub keep_yearly: Option<Option<i32>>,
+    /// `""` or null: not used.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>))]
+    pub keep_within: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<i32>))]
+    pub keep_last: Option<Option<i32>>,
     pub vmprovider: Option<String>,
     pub mode_pull: Option<bool>,
     pub enabled: Option<bool>,

@@ -39,4 +39,8 @@ pub struct SettingsInput {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SshPublicKey {
     pub pubkey: String,
+    /// The line to add to `~USER/.ssh/authorized_keys` on each client (`restrict,port-forwarding`
+    /// and the key): commands may run and a job's repository socket may be forwarded, nothing
+    /// else.
+    pub authorized_keys: String,
 }

@@ -58,6 +58,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(tokens::router())
         .merge(users::router())
         .merge(clients::router())
+        .merge(clients::actions::router())
         .merge(schedules::router())
         .merge(schedules::actions::router())
         .merge(repositories::router())

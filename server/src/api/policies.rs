@@ -18,12 +18,12 @@ pub mod actions {
     use chrono::{DateTime, Utc};
     use utoipa_axum::{router::OpenApiRouter, routes};
 
-    use app::dto::{ErrorDetail, FieldErrors, Launched, ModuleList, VmModule};
+    use app::dto::{ErrorDetail, FieldErrors, Launched, ModuleList, Retention, VmModule};
 
     use crate::{
         api::extract::{Id, MonthQuery, Query},
         error::{Error, Result},
-        services::{Actor, calendar, jobs, modules},
+        services::{Actor, calendar, jobs, modules, retention},
         state::AppState,
     };
 
@@ -33,6 +33,7 @@ pub mod actions {
             .routes(routes!(launch))
             .routes(routes!(module_query))
             .routes(routes!(vm_modules))
+            .routes(routes!(policy_retention))
     }
 
     /// What a module finds on a client (superuser): `mysql` and `postgresql` list its databases
@@ -100,5 +101,20 @@ pub mod actions {
         Ok(Json(
             calendar::policy_calendar(&st, &actor, id, q.month.as_deref()).await?,
         ))
+    }
+
+    /// What the next prune of the policy keeps and deletes: per lineage (its repository and
+    /// each client), every archive this server recorded, newest first, with the rule that keeps
+    /// it (`null` when the next prune deletes it). Archives in the repository that this server
+    /// did not create are not listed: no prune ever deletes them.
+    #[utoipa::path(get, path = "/api/v1/policies/{id}/retention/", tag = "policies",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = Retention), (status = 404, body = ErrorDetail)))]
+    async fn policy_retention(
+        State(st): State<AppState>,
+        actor: Actor,
+        Id(id): Id,
+    ) -> Result<Json<Retention>> {
+        Ok(Json(retention::preview(&st, &actor, id).await?))
     }
 }

@@ -13,17 +13,53 @@ pub mod actions {
     use axum::{Json, extract::State, http::StatusCode};
     use utoipa_axum::{router::OpenApiRouter, routes};
 
-    use app::dto::{ErrorDetail, FieldErrors, IntegrityInput, Launched};
+    use app::dto::{ErrorDetail, FieldErrors, HostKeyAccept, IntegrityInput, Launched, Repository};
 
     use crate::{
         api::extract::{ApiJson, Id},
         error::Result,
-        services::{Actor, integrity},
+        services::{Actor, host_keys, integrity},
         state::AppState,
     };
 
     pub fn router() -> OpenApiRouter<AppState> {
-        OpenApiRouter::new().routes(routes!(check_integrity))
+        OpenApiRouter::new()
+            .routes(routes!(check_integrity))
+            .routes(routes!(scan_host_key))
+            .routes(routes!(accept_host_key))
+    }
+
+    /// Fetches the SSH host key a remote repository's host presents now (superuser); see the
+    /// client's. 409 for a repository that is a folder, 502 when its host cannot be reached.
+    #[utoipa::path(post, path = "/api/v1/repositories/{id}/host_key/scan/", tag = "repositories",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = Repository), (status = 403, body = ErrorDetail),
+                  (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail),
+                  (status = 502, body = ErrorDetail)))]
+    async fn scan_host_key(
+        State(st): State<AppState>,
+        actor: Actor,
+        Id(id): Id,
+    ) -> Result<Json<Repository>> {
+        Ok(Json(host_keys::scan_repository(&st, &actor, id).await?))
+    }
+
+    /// Pins the key a remote repository's host presented last when `fingerprint` is its
+    /// fingerprint (superuser).
+    #[utoipa::path(post, path = "/api/v1/repositories/{id}/host_key/accept/", tag = "repositories",
+        params(("id" = i32, Path)), request_body = HostKeyAccept,
+        responses((status = 200, body = Repository), (status = 400, body = FieldErrors),
+                  (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
+                  (status = 409, body = ErrorDetail)))]
+    async fn accept_host_key(
+        State(st): State<AppState>,
+        actor: Actor,
+        Id(id): Id,
+        ApiJson(input): ApiJson<HostKeyAccept>,
+    ) -> Result<Json<Repository>> {
+        Ok(Json(
+            host_keys::accept_repository(&st, &actor, id, input).await?,
+        ))
     }
 
     /// Checks the repository (superuser): an `integrity` job runs `borg check` (with

@@ -1,5 +1,6 @@
 //! The borg command lines the engine runs on clients, and the parsing of what borg prints.
 //! Pure functions: every argv here is later quoted word by word by `shell::command_line`.
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::sources::Sources;
@@ -14,12 +15,6 @@ pub const BORG_ENV: &[(&str, &str)] = &[
     ("BORG_RELOCATED_REPO_ACCESS_IS_OK", "yes"),
     ("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "yes"),
     ("BORG_EXIT_CODES", "legacy"),
-    // The client's own ssh to a remote repository: never a prompt, and trust on first use of
-    // the repository host's key (a changed key still fails).
-    (
-        "BORG_RSH",
-        "ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new",
-    ),
 ];
 
 /// `--lock-wait` in seconds: a repository lock held by another borg (say a manual run on the
@@ -189,56 +184,23 @@ pub fn info(repo: &str) -> Vec<String> {
     ])
 }
 
-/// The keep_* rules of a policy, in borg's option names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Keep {
-    pub hourly: Option<i32>,
-    pub daily: Option<i32>,
-    pub weekly: Option<i32>,
-    pub monthly: Option<i32>,
-    pub yearly: Option<i32>,
+/// `borg delete` of the named archives of `repo` (at most [`DELETE_BATCH`] per call). `None`
+/// for no names: `borg delete REPO` without an archive would delete the whole repository, so
+/// that command line is never made. The first name goes in `REPO::NAME` form, which borg
+/// always reads as an archive.
+pub fn delete_archives(repo: &str, names: &[String]) -> Option<Vec<String>> {
+    let (first, rest) = names.split_first()?;
+    let mut a = argv(&["borg", "delete", "--list", "--lock-wait", LOCK_WAIT, "--"]);
+    a.push(format!("{repo}::{first}"));
+    a.extend(rest.iter().cloned());
+    Some(a)
 }
 
-impl Keep {
-    pub fn any(&self) -> bool {
-        self.rules().next().is_some()
-    }
-
-    fn rules(&self) -> impl Iterator<Item = (&'static str, i32)> {
-        [
-            ("--keep-hourly", self.hourly),
-            ("--keep-daily", self.daily),
-            ("--keep-weekly", self.weekly),
-            ("--keep-monthly", self.monthly),
-            ("--keep-yearly", self.yearly),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-    }
-}
-
-/// `borg prune` of the archives matching `glob` only (other policies' archives in the same
-/// repository are never touched), keeping by `keep`.
-pub fn prune(repo: &str, glob: &str, keep: &Keep) -> Vec<String> {
-    let mut a = argv(&["borg", "prune", "--list", "--lock-wait", LOCK_WAIT]);
-    a.push("--glob-archives".into());
-    a.push(glob.into());
-    for (k, v) in keep.rules() {
-        a.push(format!("{k}={v}"));
-    }
-    a.push("--".into());
-    a.push(repo.into());
-    a
-}
+/// Most archive names one `borg delete` is given (command lines stay short).
+pub const DELETE_BATCH: usize = 100;
 
 pub fn compact(repo: &str) -> Vec<String> {
     argv(&["borg", "compact", "--lock-wait", LOCK_WAIT, "--", repo])
-}
-
-/// The archives of a policy on a client: `{policy_type}-{hostname}-*`. Both parts are validated
-/// (an enum and an RFC 1123 host name), so neither holds a glob character.
-pub fn archive_glob(policy_type: &str, hostname: &str) -> String {
-    format!("{policy_type}-{hostname}-*")
 }
 
 /// SPEC §7: `{policy_type}-{hostname}-{YYYY-mm-dd_HH-MM}` (UTC); `taken` says whether a name is
@@ -277,10 +239,27 @@ struct CreateOutput {
 #[derive(Deserialize)]
 struct CreateArchive {
     stats: ArchiveStats,
+    start: BorgTime,
 }
 
-pub fn parse_create(stdout: &str) -> Result<ArchiveStats, serde_json::Error> {
-    serde_json::from_str::<CreateOutput>(stdout).map(|o| o.archive.stats)
+/// What `borg create --json` says of the archive it made: its statistics and its time (the
+/// time borg prunes by).
+pub fn parse_create(stdout: &str) -> Result<(ArchiveStats, DateTime<Utc>), serde_json::Error> {
+    serde_json::from_str::<CreateOutput>(stdout).map(|o| (o.archive.stats, o.archive.start.0))
+}
+
+/// A time as borg's JSON gives it: ISO 8601 without a zone, in the zone borg ran in (UTC here,
+/// see [`BORG_ENV`]), with microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BorgTime(pub DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for BorgTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f")
+            .map(|t| BorgTime(t.and_utc()))
+            .map_err(|e| serde::de::Error::custom(format!("borg time {s:?}: {e}")))
+    }
 }
 
 /// Repository sizes of `borg info --json` (`cache.stats`): everything the archives hold,
@@ -325,12 +304,14 @@ struct ListOutput {
 #[derive(Deserialize)]
 struct ListArchive {
     name: String,
+    /// The archive's time (its start, or `borg create --timestamp`): what borg prunes by.
+    time: BorgTime,
 }
 
-/// Archive names of `borg list --json REPO`.
-pub fn parse_archives(stdout: &str) -> Result<Vec<String>, serde_json::Error> {
+/// The archives of `borg list --json REPO`: name and time.
+pub fn parse_archives(stdout: &str) -> Result<Vec<(String, DateTime<Utc>)>, serde_json::Error> {
     serde_json::from_str::<ListOutput>(stdout)
-        .map(|o| o.archives.into_iter().map(|a| a.name).collect())
+        .map(|o| o.archives.into_iter().map(|a| (a.name, a.time.0)).collect())
 }
 
 fn argv(words: &[&str]) -> Vec<String> {
@@ -378,21 +359,12 @@ mod tests {
     }
 
     #[test]
-    fn prune_rules() {
-        let keep = Keep {
-            daily: Some(1),
-            yearly: Some(0),
-            ..Keep::default()
-        };
-        assert!(keep.any());
-        assert!(!Keep::default().any());
-        let a = prune("/repo", "folders-h-*", &keep);
-        assert!(a.contains(&"--keep-daily=1".to_string()));
-        assert!(a.contains(&"--keep-yearly=0".to_string()));
-        assert!(!a.iter().any(|w| w.starts_with("--keep-hourly")));
-        let g = a.iter().position(|w| w == "--glob-archives").unwrap();
-        assert_eq!(a[g + 1], "folders-h-*");
-        assert_eq!(a.last().unwrap(), "/repo");
+    fn delete_names_archives_and_never_the_repository() {
+        assert_eq!(delete_archives("/repo", &[]), None);
+        let a = delete_archives("/repo", &["a-1".into(), "-b".into()]).unwrap();
+        let dd = a.iter().position(|w| w == "--").unwrap();
+        assert_eq!(&a[dd + 1..], ["/repo::a-1", "-b"]);
+        assert_eq!(a[..2], ["borg", "delete"]);
     }
 
     #[test]
@@ -416,16 +388,24 @@ mod tests {
 
     #[test]
     fn parses_borg_json() {
-        let create = r#"{"archive": {"name": "a", "stats": {"compressed_size": 545,
-            "deduplicated_size": 540, "nfiles": 1, "original_size": 485}}, "cache": {}}"#;
+        let create = r#"{"archive": {"name": "a", "start": "2026-11-27T09:05:59.123456",
+            "stats": {"compressed_size": 545, "deduplicated_size": 540, "nfiles": 1,
+            "original_size": 485}}, "cache": {}}"#;
         assert_eq!(
             parse_create(create).unwrap(),
-            ArchiveStats {
-                original_size: 485,
-                compressed_size: 545,
-                deduplicated_size: 540,
-                nfiles: 1
-            }
+            (
+                ArchiveStats {
+                    original_size: 485,
+                    compressed_size: 545,
+                    deduplicated_size: 540,
+                    nfiles: 1
+                },
+                chrono::Utc
+                    .with_ymd_and_hms(2026, 11, 27, 9, 5, 59)
+                    .unwrap()
+                    .checked_add_signed(chrono::TimeDelta::microseconds(123456))
+                    .unwrap()
+            )
         );
         let info = r#"{"cache": {"stats": {"total_chunks": 3, "total_csize": 46, "total_size": 3,
             "total_unique_chunks": 3, "unique_csize": 760, "unique_size": 720}}}"#;
@@ -437,8 +417,13 @@ mod tests {
                 deduplicated_size: 760
             }
         );
-        let list = r#"{"archives": [{"name": "x-1", "id": "ab"}, {"name": "x-2"}]}"#;
-        assert_eq!(parse_archives(list).unwrap(), ["x-1", "x-2"]);
+        let list = r#"{"archives": [{"name": "x-1", "id": "ab", "time": "2026-01-02T03:04:05.000000"},
+            {"name": "x-2", "time": "2026-01-02T03:04:06"}]}"#;
+        let at = |s| chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, s).unwrap();
+        assert_eq!(
+            parse_archives(list).unwrap(),
+            [("x-1".to_string(), at(5)), ("x-2".to_string(), at(6))]
+        );
         assert!(parse_create("not json").is_err());
     }
 }

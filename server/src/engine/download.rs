@@ -10,9 +10,9 @@ use tokio::{
 };
 
 use super::{
-    pull::PullServe,
     remote,
     ssh::{SSH_ERROR_STATUS, SshTarget},
+    tunnel::Tunnel,
 };
 
 const CHUNK: usize = 64 * 1024;
@@ -35,9 +35,9 @@ pub async fn start(
     target: &SshTarget,
     borg_argv: &[String],
     passphrase: &str,
-    pull: Option<PullServe>,
+    tunnel: Option<Tunnel>,
 ) -> Result<Body, StartError> {
-    let mut child = remote::spawn_borg(target, borg_argv, passphrase, pull.as_ref())
+    let mut child = remote::spawn_borg(target, borg_argv, passphrase, tunnel.as_ref())
         .map_err(|e| StartError::Spawn(format!("{e:#}")))?;
     let mut stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
@@ -84,7 +84,7 @@ pub async fn start(
         first: Some(Bytes::from(first)),
         stdout,
         child,
-        _pull: pull,
+        _tunnel: tunnel,
     });
     Ok(Body::from_stream(futures_util::stream::unfold(
         state,
@@ -118,6 +118,6 @@ struct Reading {
     stdout: ChildStdout,
     /// Killed when dropped (`kill_on_drop`): the HTTP client went away.
     child: Child,
-    /// Pull mode: the repository served to the client while the body streams.
-    _pull: Option<PullServe>,
+    /// The repository served through the connection while the body streams.
+    _tunnel: Option<Tunnel>,
 }

@@ -1,7 +1,7 @@
 //! What each job type does on its client (SPEC §7): `check` prepares client and repository,
 //! `job` runs `borg create`, `catalog` indexes the archive, `prune` prunes and compacts. Every
 //! borg goes through `remote::run_borg`; results come back as an [`Outcome`] for the runner.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -9,19 +9,18 @@ use sea_orm::{
 use tokio::{io::BufReader, sync::watch};
 
 use super::{
-    Engine,
-    borg::{self, Keep},
+    Engine, borg,
     log::JobLog,
-    pull::PullServe,
     remote::{self, Feed, Finished, Pids, Session, Stdout},
+    retention::{self, Rules},
     sources,
     ssh::{self, SSH_ERROR_STATUS, SshTarget},
+    tunnel::Tunnel,
 };
 use crate::{
     catalog,
     entities::{archive, client, job, policy, repository},
     services::{now, restore::RestoreParams},
-    ssh_keys,
 };
 
 mod integrity;
@@ -77,12 +76,12 @@ struct Subjects {
     repository: repository::Model,
     passphrase: String,
     target: SshTarget,
-    /// The repository as the client's borg names it: its path, or in pull mode the location
-    /// served through `pull`.
+    /// The repository as the client's borg names it: its path, or the location served through
+    /// `tunnel`.
     location: String,
-    /// Pull mode (the policy's `mode_pull`): the repository served from this server for as long
-    /// as the job runs.
-    pull: Option<PullServe>,
+    /// Pull mode or a remote repository: the repository served through the job's connection
+    /// for as long as the job runs.
+    tunnel: Option<Tunnel>,
 }
 
 impl Subjects {
@@ -99,7 +98,7 @@ impl Subjects {
             pids,
             feed,
             workdir,
-            pull: self.pull.as_ref(),
+            tunnel: self.tunnel.as_ref(),
         }
     }
 
@@ -170,38 +169,20 @@ impl JobRun {
             None => None,
         }
         .ok_or_else(|| missing("repository"))?;
-        let passphrase = if repository.repository_key.is_empty() {
-            String::new()
-        } else {
-            self.eng
-                .secrets
-                .decrypt(&repository.repository_key)
-                .map_err(|e| {
-                    Outcome::Error(format!(
-                        "the repository passphrase cannot be decrypted with this server's secret \
-                         key ({e}); was CYBORG_SECRET_KEY changed?"
-                    ))
-                })?
-        };
-        let pull = match &policy {
-            Some(p) if p.mode_pull => Some(
-                PullServe::start(&self.eng.data_dir, &repository.path)
-                    .map_err(|e| Outcome::Error(format!("pull mode: {e:#}")))?,
-            ),
-            _ => None,
-        };
-        let location = pull
-            .as_ref()
-            .map_or_else(|| repository.path.clone(), PullServe::location);
-        let target = self.eng.target(&client, &repository.path).await;
+        let mode_pull = policy.as_ref().is_some_and(|p| p.mode_pull);
+        let access = self
+            .eng
+            .access(&client, &repository, mode_pull)
+            .await
+            .map_err(Outcome::Error)?;
         Ok(Subjects {
             policy,
             client,
             repository,
-            passphrase,
-            target,
-            location,
-            pull,
+            passphrase: access.passphrase,
+            target: access.target,
+            location: access.location,
+            tunnel: access.tunnel,
         })
     }
 
@@ -230,17 +211,24 @@ impl JobRun {
         )
         .await
         .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
-        self.ended_badly(s, &f)?;
+        self.ended_badly(s, &f).await?;
         Ok(f)
     }
 
     /// The cancel, SSH and "borg not there" cases every borg run shares.
-    fn ended_badly(&self, s: &Subjects, f: &Finished) -> Step<()> {
+    async fn ended_badly(&self, s: &Subjects, f: &Finished) -> Step<()> {
         if f.canceled {
             return Err(Outcome::Canceled);
         }
         if f.code == Some(SSH_ERROR_STATUS) {
-            return Err(Outcome::Error(ssh_failure(s, &self.eng, &f.stderr_tail)));
+            return Err(Outcome::Error(
+                ssh_failure(&self.eng, &s.client, &f.stderr_tail).await,
+            ));
+        }
+        if f.code != Some(0) && s.tunnel.as_ref().is_some_and(Tunnel::host_key_failed) {
+            return Err(Outcome::Error(
+                self.eng.changed_repository_key(&s.repository).await,
+            ));
         }
         if f.code == Some(127) {
             return Err(Outcome::Error(format!(
@@ -273,7 +261,9 @@ impl JobRun {
                 self.log.line(l.clone());
             }
             if status.code() == Some(SSH_ERROR_STATUS) {
-                return Err(Outcome::Error(ssh_failure(&s, &self.eng, &lines)));
+                return Err(Outcome::Error(
+                    ssh_failure(&self.eng, &s.client, &lines).await,
+                ));
             }
             let version = lines.iter().find_map(|l| borg::parse_version(l));
             let Some(version) = version else {
@@ -399,7 +389,7 @@ impl JobRun {
         {
             return Err(self.failed_feed(&s, &name, st, f.feed_exit).await);
         }
-        let stats = borg::parse_create(&f.stdout).map_err(|e| {
+        let (stats, time) = borg::parse_create(&f.stdout).map_err(|e| {
             Outcome::Error(format!("borg create --json printed no statistics: {e}"))
         })?;
         job::ActiveModel {
@@ -418,7 +408,8 @@ impl JobRun {
             policy_id: Set(Some(s.policy()?.id)),
             job_id: Set(Some(self.job.id)),
             name: Set(name.clone()),
-            created: Set(now()),
+            // borg's time of the archive, which retention decides by.
+            created: Set(time),
             ..Default::default()
         }
         .insert(&self.eng.db)
@@ -589,7 +580,7 @@ impl JobRun {
             // Whatever was ingested of a stopped or failed listing is incomplete.
             let _ = catalog::remove_archive(&self.eng.db, archive_id).await;
         }
-        self.ended_badly(&s, &f)?;
+        self.ended_badly(&s, &f).await?;
         if f.code != Some(0) {
             return Err(Outcome::Failed(format!(
                 "borg list failed (exit {}): {}",
@@ -618,47 +609,119 @@ impl JobRun {
         }
     }
 
+    /// Retention of one lineage: the archives this server recorded for exactly this
+    /// repository, policy and client, kept or deleted by the policy's rules
+    /// ([`retention::decide`], what `GET /api/v1/policies/{id}/retention/` shows), the deleted
+    /// ones by name. Nothing else in the repository is touched.
     async fn prune(&mut self, s: Subjects) -> Step<Outcome> {
-        let keep = Keep {
-            hourly: s.policy()?.keep_hourly,
-            daily: s.policy()?.keep_daily,
-            weekly: s.policy()?.keep_weekly,
-            monthly: s.policy()?.keep_monthly,
-            yearly: s.policy()?.keep_yearly,
-        };
-        if !keep.any() {
+        let p = s.policy()?;
+        let rules = Rules::of(p)
+            .map_err(|e| Outcome::Error(format!("the policy's keep rules cannot be read: {e}")))?;
+        if !rules.any() {
             return Ok(Outcome::Successful(
                 "the policy keeps every archive (no keep_* rule); nothing pruned".into(),
             ));
         }
-        let glob = borg::archive_glob(&s.policy()?.policy_type, &s.client.hostname);
-        let f = self
-            .borg(&s, borg::prune(&s.location, &glob, &keep))
-            .await?;
-        if f.code != Some(0) && f.code != Some(1) {
+        let listed = self.repository_archives(&s).await?;
+        let lineage = retention::lineage(&self.eng.db, s.repository.id, p.id, s.client.id)
+            .await
+            .map_err(db_err)?;
+        // borg's own time of each archive it still has (rows recorded before the server kept
+        // borg's time are corrected here); the ones borg no longer has are forgotten below.
+        let mut present = Vec::new();
+        for mut a in lineage {
+            let Some(&time) = listed.get(&a.name) else {
+                continue;
+            };
+            if a.created != time {
+                archive::ActiveModel {
+                    id: Set(a.id),
+                    created: Set(time),
+                    ..Default::default()
+                }
+                .update(&self.eng.db)
+                .await
+                .map_err(db_err)?;
+                a.created = time;
+            }
+            present.push(a);
+        }
+        let times: Vec<_> = present.iter().map(|a| a.created).collect();
+        let decisions = retention::decide(&times, &rules, now());
+        // borg would delete a whole lineage when no archive matches a rule (keep_within alone,
+        // backups stopped for longer than it): a lineage is never emptied by a prune.
+        if !present.is_empty() && decisions.iter().all(Option::is_none) {
             return Err(Outcome::Failed(format!(
-                "borg prune failed (exit {}): {}",
-                code(&f),
-                last_line(&f)
+                "the keep rules of {} keep none of its {} archive(s) on {}; nothing was deleted \
+                 (a prune never deletes every archive of a client: check the rules, or delete \
+                 by hand)",
+                p.name,
+                present.len(),
+                s.client.hostname
             )));
         }
-        let f = self.borg(&s, borg::compact(&s.location)).await?;
-        if f.code != Some(0) && f.code != Some(1) {
-            return Err(Outcome::Failed(format!(
-                "borg compact failed (exit {}): {}",
-                code(&f),
-                last_line(&f)
-            )));
+        let mut doomed = Vec::new();
+        for (a, kept) in present.iter().zip(&decisions) {
+            match kept {
+                Some(k) => self.log.line(format!(
+                    "keeping {} ({} #{})",
+                    a.name,
+                    k.borg_rule(),
+                    k.number
+                )),
+                None => {
+                    self.log.line(format!("deleting {}", a.name));
+                    doomed.push(a.name.clone());
+                }
+            }
         }
-        let removed = self.forget_pruned_archives(&s).await?;
+        for batch in doomed.chunks(borg::DELETE_BATCH) {
+            let Some(argv) = borg::delete_archives(&s.location, batch) else {
+                continue;
+            };
+            let f = self.borg(&s, argv).await?;
+            // 1: a warning, such as an archive already gone.
+            if f.code != Some(0) && f.code != Some(1) {
+                return Err(Outcome::Failed(format!(
+                    "borg delete failed (exit {}): {}",
+                    code(&f),
+                    last_line(&f)
+                )));
+            }
+        }
+        if !doomed.is_empty() {
+            let f = self.borg(&s, borg::compact(&s.location)).await?;
+            if f.code != Some(0) && f.code != Some(1) {
+                return Err(Outcome::Failed(format!(
+                    "borg compact failed (exit {}): {}",
+                    code(&f),
+                    last_line(&f)
+                )));
+            }
+        }
+        // After a delete borg is asked again: what it lists now is the truth.
+        let listed = if doomed.is_empty() {
+            listed
+        } else {
+            self.repository_archives(&s).await?
+        };
+        let removed = self.forget_gone_archives(&s, &listed).await?;
         self.refresh_repository_sizes(&s).await?;
         Ok(Outcome::Successful(format!(
-            "pruned with {glob}: {removed} archive(s) removed from the catalog"
+            "{} archive(s) of {} on {} kept, {} deleted; {removed} archive(s) removed from the \
+             catalog",
+            present.len() - doomed.len(),
+            p.name,
+            s.client.hostname,
+            doomed.len()
         )))
     }
 
-    /// Drops the catalog of every archive of the repository that borg no longer lists.
-    async fn forget_pruned_archives(&mut self, s: &Subjects) -> Step<usize> {
+    /// The archives borg lists in the job's repository, by name, with borg's times.
+    async fn repository_archives(
+        &mut self,
+        s: &Subjects,
+    ) -> Step<HashMap<String, chrono::DateTime<chrono::Utc>>> {
         let f = self.borg(s, borg::list_archives(&s.location)).await?;
         if f.code != Some(0) {
             return Err(Outcome::Failed(format!(
@@ -667,17 +730,25 @@ impl JobRun {
                 last_line(&f)
             )));
         }
-        let names: HashSet<String> = borg::parse_archives(&f.stdout)
+        Ok(borg::parse_archives(&f.stdout)
             .map_err(|e| Outcome::Error(format!("borg list --json: {e}")))?
             .into_iter()
-            .collect();
+            .collect())
+    }
+
+    /// Drops the catalog of every archive of the repository that borg no longer lists.
+    async fn forget_gone_archives(
+        &mut self,
+        s: &Subjects,
+        names: &HashMap<String, chrono::DateTime<chrono::Utc>>,
+    ) -> Step<usize> {
         let known = archive::Entity::find()
             .filter(archive::Column::RepositoryId.eq(s.repository.id))
             .all(&self.eng.db)
             .await
             .map_err(db_err)?;
         let mut removed = 0;
-        for a in known.into_iter().filter(|a| !names.contains(&a.name)) {
+        for a in known.into_iter().filter(|a| !names.contains_key(&a.name)) {
             let r = catalog::remove_archive(&self.eng.db, a.id)
                 .await
                 .map_err(|e| Outcome::Error(format!("removing a pruned catalog: {e:#}")))?;
@@ -752,32 +823,20 @@ fn last_line(f: &Finished) -> String {
 }
 
 /// Why OpenSSH failed, in words an operator can act on.
-fn ssh_failure(s: &Subjects, eng: &Engine, lines: &[String]) -> String {
+async fn ssh_failure(eng: &Engine, c: &client::Model, lines: &[String]) -> String {
     let all = lines.join("\n");
-    let host = format!(
-        "{}@{}:{}",
-        s.client.username, s.client.hostname, s.client.port
-    );
-    let known_hosts = ssh_keys::known_hosts_path(&eng.data_dir);
+    let host = format!("{}@{}:{}", c.username, c.hostname, c.port);
     if all.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
         || all.contains("Host key verification failed")
     {
-        return format!(
-            "The SSH host key of {host} is not the one recorded when the server first connected \
-             (in {}). If the client was reinstalled, remove its old key with `ssh-keygen -R \
-             '[{}]:{}' -f {}` and launch again; otherwise someone may be intercepting the \
-             connection.",
-            known_hosts.display(),
-            s.client.hostname,
-            s.client.port,
-            known_hosts.display()
-        );
+        return eng.changed_client_key(c).await;
     }
     if all.contains("Permission denied") {
         return format!(
-            "{host} refused the server's SSH key: add the key from GET \
-             /api/v1/settings/ssh_public_key/ to ~{}/.ssh/authorized_keys on the client.",
-            s.client.username
+            "{host} refused the server's SSH key: add the line from GET \
+             /api/v1/settings/ssh_public_key/ (authorized_keys) to ~{}/.ssh/authorized_keys on \
+             the client.",
+            c.username
         );
     }
     let last = lines

@@ -10,7 +10,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder, Statement,
 };
 
-use super::{Engine, borg::Keep, log::JobUpdate};
+use super::{Engine, log::JobUpdate, retention::Rules};
 use crate::{
     entities::{client, job, policy, policy_client, repository},
     error::{Error, Result},
@@ -136,13 +136,8 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
         )));
     }
     let s = settings::load(txn).await?;
-    let keep = Keep {
-        hourly: p.keep_hourly,
-        daily: p.keep_daily,
-        weekly: p.keep_weekly,
-        monthly: p.keep_monthly,
-        yearly: p.keep_yearly,
-    };
+    // An unreadable rule still gets its prune job, which then fails saying why.
+    let prunes = Rules::of(&p).ok().is_none_or(|r| r.any());
     let t = now();
     let mut out = Launched::default();
     for c in &clients {
@@ -211,7 +206,7 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
         if s.catalog_enabled {
             follow.push(("catalog", "Catalog Job"));
         }
-        if s.auto_prune && keep.any() {
+        if s.auto_prune && prunes {
             follow.push(("prune", "Prune Job"));
         }
         for (job_type, title) in follow {

@@ -78,6 +78,31 @@ impl Hub {
     }
 }
 
+/// Shortest secret (passphrase, database password) accepted when saved.
+pub const MIN_SECRET: usize = 4;
+
+/// `text` with `secret` replaced; a secret shorter than [`MIN_SECRET`] (stored before that
+/// rule) only where it stands as a word of its own, not inside every word that contains it.
+fn redact_one(text: &str, secret: &str) -> String {
+    if secret.chars().count() >= MIN_SECRET {
+        return text.replace(secret, "[redacted]");
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, _) in text.match_indices(secret) {
+        let end = i + secret.len();
+        if i < last || word(text[..i].chars().next_back()) || word(text[end..].chars().next()) {
+            continue;
+        }
+        out.push_str(&text[last..i]);
+        out.push_str("[redacted]");
+        last = end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// Lines kept before a write; also written at least every `FLUSH_EVERY`.
 const FLUSH_LINES: usize = 500;
 const FLUSH_EVERY: Duration = Duration::from_millis(500);
@@ -116,21 +141,29 @@ impl JobLog {
         })
     }
 
-    /// Never logs `secret` (ignored when shorter than 4 characters: redacting "a" everywhere
-    /// would wreck the log and protect nothing).
+    /// Never logs `secret`. Secrets shorter than [`MIN_SECRET`] are refused when saved
+    /// (redacting "a" everywhere would wreck the log and protect nothing); one stored before
+    /// that rule is still redacted, whole words only.
     pub fn hide(&mut self, secret: &str) {
-        if secret.chars().count() >= 4 {
+        if !secret.is_empty() {
             self.secrets.push(secret.to_string());
         }
     }
 
-    pub fn line(&mut self, text: impl Into<String>) {
-        let mut text: String = text.into();
+    /// `text` with every secret of this job replaced by `[redacted]`: the one redaction of
+    /// everything stored about a job (its lines and its explanation).
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
         for s in &self.secrets {
             if text.contains(s.as_str()) {
-                text = text.replace(s.as_str(), "[redacted]");
+                text = redact_one(&text, s);
             }
         }
+        text
+    }
+
+    pub fn line(&mut self, text: impl Into<String>) {
+        let text = self.redact(&text.into());
         self.counter += 1;
         self.hub.send(JobUpdate::Line {
             job: self.job_id,
@@ -162,5 +195,23 @@ impl JobLog {
         let rows = std::mem::take(&mut self.pending);
         job_event::Entity::insert_many(rows).exec(&self.db).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_one;
+
+    #[test]
+    fn secrets_are_redacted_short_ones_as_words_only() {
+        assert_eq!(
+            redact_one("pw=s3cret! s3cret", "s3cret"),
+            "pw=[redacted]! [redacted]"
+        );
+        assert_eq!(
+            redact_one("abc abcd xabc abc", "abc"),
+            "[redacted] abcd xabc [redacted]"
+        );
+        assert_eq!(redact_one("key=ab.", "ab"), "key=[redacted].");
     }
 }

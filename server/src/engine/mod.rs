@@ -11,23 +11,29 @@
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
 //! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
-//! - `pull`: pull mode, the repository served from this server through a forwarded socket.
+//! - `access`: how a job reaches its client and repository; `tunnel`: the repository served
+//!   through the job's connection (pull mode, remote repositories); `host_keys`: pinned keys;
+//!   `location`: the forms of a repository path.
+//! - `retention`: which archives of a lineage a policy keeps (borg's rules, decided here).
 //! - `vm`: the VM provider registry (Proxmox first); `sources`: what each policy type reads.
-mod agent;
+mod access;
 pub mod borg;
 pub mod download;
 mod exec;
+pub mod host_keys;
 pub mod launch;
+pub mod location;
 pub mod log;
 pub mod node;
-pub mod pull;
 mod recovery;
 mod remote;
+pub mod retention;
 mod runner;
 mod scheduler;
 pub mod shell;
 pub mod sources;
 pub mod ssh;
+pub mod tunnel;
 pub mod vm;
 
 use std::{
@@ -40,6 +46,7 @@ use std::{
 use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
+pub use access::Access;
 pub use log::{Hub, JobUpdate};
 
 use crate::{catalog::search_index::SearchIndex, secrets::Secrets};
@@ -61,9 +68,6 @@ pub struct Inner {
     pub catalog_index: Arc<SearchIndex>,
     /// Set once the engine runs jobs in this process (see [`Engine::start`]).
     node: OnceLock<node::Node>,
-    /// The server's ssh-agent, forwarded to clients for remote repositories; started on first
-    /// need (`None` inside: it could not be started).
-    agent: tokio::sync::OnceCell<Option<agent::Agent>>,
     wake: Notify,
     /// Cancel switches of the jobs this process is running.
     running: Mutex<HashMap<i32, watch::Sender<bool>>>,
@@ -93,7 +97,6 @@ impl Engine {
             hub: Hub::default(),
             catalog_index,
             node: OnceLock::new(),
-            agent: tokio::sync::OnceCell::new(),
             wake: Notify::new(),
             running: Mutex::default(),
             claim: tokio::sync::Mutex::new(()),
@@ -120,50 +123,6 @@ impl Engine {
     /// This process's node id, when it runs jobs.
     pub fn node_id(&self) -> Option<&str> {
         self.node.get().map(|n| n.id.as_str())
-    }
-
-    /// The agent socket to forward for a repository at `path`: only a remote repository (on
-    /// another host, reached by the client over SSH) needs the server's key on the client.
-    pub async fn agent_for(&self, path: &str) -> Option<PathBuf> {
-        if path.starts_with('/') {
-            return None;
-        }
-        self.agent
-            .get_or_init(|| async {
-                agent::start(&self.data_dir)
-                    .await
-                    // The job then fails with SSH's own reason (permission denied).
-                    .inspect_err(|e| tracing::warn!("no ssh-agent to forward to clients: {e:#}"))
-                    .ok()
-            })
-            .await
-            .as_ref()
-            .map(|a| a.socket.clone())
-    }
-
-    /// How to reach `client` for a borg on the repository at `repository_path` (with the agent
-    /// when that repository is remote).
-    pub async fn target(
-        &self,
-        client: &crate::entities::client::Model,
-        repository_path: &str,
-    ) -> ssh::SshTarget {
-        ssh::SshTarget {
-            agent: self.agent_for(repository_path).await,
-            ..self.direct_target(client)
-        }
-    }
-
-    /// How to reach `client` for a command that needs no repository (never an agent).
-    pub fn direct_target(&self, client: &crate::entities::client::Model) -> ssh::SshTarget {
-        ssh::SshTarget {
-            hostname: client.hostname.clone(),
-            port: u16::try_from(client.port).unwrap_or(22),
-            username: client.username.clone(),
-            data_dir: self.data_dir.clone(),
-            agent: None,
-            reverse: None,
-        }
     }
 
     /// Asks the runner to look for work now.

@@ -10,13 +10,11 @@
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
-    Engine,
+    Access, Engine,
     exec::Outcome,
     log::JobLog,
-    pull::PullServe,
     remote::{self, kill_group},
     runner,
-    ssh::SshTarget,
 };
 use crate::entities::{client, job, policy, repository};
 
@@ -40,37 +38,28 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
             .local_pid
             .and_then(|p| u32::try_from(p).ok())
             .filter(|p| is_our_ssh(eng, *p));
-        let subjects = target_of(eng, &j).await;
-        match (j.remote_pid.and_then(|p| u32::try_from(p).ok()), &subjects) {
-            (Some(pid), Some((target, repo, passphrase, mode_pull))) => {
-                let killed = remote::stop_remote(target, pid, &mut log).await;
+        let access = access_of(eng, &j).await;
+        match (j.remote_pid.and_then(|p| u32::try_from(p).ok()), &access) {
+            (Some(pid), Some(a)) => {
+                let killed = remote::stop_remote(&a.target, pid, &mut log).await;
                 if killed {
-                    // Confirmed gone only if the stop script said so; break the lock then
-                    // (in pull mode through a new socket: the old one died with the process).
-                    let serve = if *mode_pull {
-                        PullServe::start(&eng.data_dir, repo)
-                            .inspect_err(|e| log.line(format!("pull mode: {e:#}")))
-                            .ok()
-                    } else {
-                        None
-                    };
+                    // Confirmed gone only if the stop script said so; break the lock then (through
+                    // a new tunnel where there is one: the old one died with the process).
                     let argv = vec![
                         "borg".to_string(),
                         "break-lock".into(),
                         "--".into(),
-                        serve
-                            .as_ref()
-                            .map_or_else(|| repo.clone(), PullServe::location),
+                        a.location.clone(),
                     ];
                     let (tx, mut rx) = tokio::sync::watch::channel(false);
                     let pids = NoPids;
                     let on = remote::Session {
-                        target,
-                        passphrase,
+                        target: &a.target,
+                        passphrase: &a.passphrase,
                         pids: &pids,
                         feed: None,
                         workdir: None,
-                        pull: serve.as_ref(),
+                        tunnel: a.tunnel.as_ref(),
                     };
                     match remote::run_borg::<(), _, _>(
                         &on,
@@ -102,7 +91,7 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
             (None, _) => notes.push("No borg process of it was running on the client.".into()),
             (Some(pid), None) => notes.push(format!(
                 "Its borg (pid {pid} on the client) could not be checked: the client or \
-                 repository no longer exists."
+                 repository no longer exists, or cannot be reached."
             )),
         }
         if let Some(pg) = local_alive {
@@ -135,9 +124,8 @@ fn is_our_ssh(eng: &Engine, pid: u32) -> bool {
         && String::from_utf8_lossy(&cmdline).contains(key.as_ref())
 }
 
-/// How to reach the job's client, its repository path, passphrase and whether the job's policy
-/// is in pull mode.
-async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, String, bool)> {
+/// How the job's borg reached its repository (a new tunnel where it used one).
+async fn access_of(eng: &Engine, j: &job::Model) -> Option<Access> {
     let c = client::Entity::find_by_id(j.client_id?)
         .one(&eng.db)
         .await
@@ -155,22 +143,5 @@ async fn target_of(eng: &Engine, j: &job::Model) -> Option<(SshTarget, String, S
             .is_some_and(|p| p.mode_pull),
         None => false,
     };
-    let passphrase = if r.repository_key.is_empty() {
-        String::new()
-    } else {
-        eng.secrets.decrypt(&r.repository_key).ok()?
-    };
-    Some((
-        SshTarget {
-            hostname: c.hostname,
-            port: u16::try_from(c.port).unwrap_or(22),
-            username: c.username,
-            data_dir: eng.data_dir.clone(),
-            agent: eng.agent_for(&r.path).await,
-            reverse: None,
-        },
-        r.path,
-        passphrase,
-        mode_pull,
-    ))
+    eng.access(&c, &r, mode_pull).await.ok()
 }

@@ -14,9 +14,9 @@ use tokio::{
 use super::{
     borg::BORG_ENV,
     log::JobLog,
-    pull::PullServe,
     shell::{self, ShellError},
     ssh::{self, SshTarget},
+    tunnel::Tunnel,
 };
 
 /// The first stderr line of every remote borg: `CYBORG-PID <pid>`.
@@ -159,9 +159,9 @@ pub struct Session<'a, P: Pids> {
     pub feed: Option<Feed<'a>>,
     /// The folder borg runs in (a restore's destination), made if missing.
     pub workdir: Option<&'a str>,
-    /// Pull mode: the repository is served from this server through a forwarded socket (the
-    /// argv then names it by [`PullServe::location`]).
-    pub pull: Option<&'a PullServe>,
+    /// The repository served through the connection (pull mode, a remote repository; the
+    /// argv then names it by [`Tunnel::location`]).
+    pub tunnel: Option<&'a Tunnel>,
 }
 
 impl<P: Pids> Clone for Session<'_, P> {
@@ -179,15 +179,15 @@ pub trait Pids {
 }
 
 /// Spawns one borg on `target` with the passphrase on stdin, its stdout and stderr piped, killed
-/// when dropped; for callers that read its output themselves (downloads). `pull` must outlive
-/// the child.
+/// when dropped; for callers that read its output themselves (downloads). `tunnel` must
+/// outlive the child.
 pub fn spawn_borg(
     target: &SshTarget,
     borg_argv: &[String],
     passphrase: &str,
-    pull: Option<&PullServe>,
+    tunnel: Option<&Tunnel>,
 ) -> anyhow::Result<Child> {
-    let how = Linked::new(target, borg_argv, pull);
+    let how = Linked::new(target, borg_argv, tunnel);
     Ok(spawn(
         &how.target,
         &format!("{}{}", how.prefix, borg_command_line(&how.argv, None)?),
@@ -195,8 +195,9 @@ pub fn spawn_borg(
     )?)
 }
 
-/// The ssh target, borg argv and command-line prefix of one connection: as given in push mode;
-/// in pull mode with a fresh forwarded socket, `--rsh` to reach it and the socket's remover.
+/// The ssh target, borg argv and command-line prefix of one connection: as given for a folder
+/// on the client; through a tunnel with a fresh forwarded socket, `--rsh` to reach it and the
+/// socket's remover.
 struct Linked {
     target: SshTarget,
     argv: Vec<String>,
@@ -204,8 +205,8 @@ struct Linked {
 }
 
 impl Linked {
-    fn new(target: &SshTarget, borg_argv: &[String], pull: Option<&PullServe>) -> Self {
-        match pull {
+    fn new(target: &SshTarget, borg_argv: &[String], tunnel: Option<&Tunnel>) -> Self {
+        match tunnel {
             None => Self {
                 target: target.clone(),
                 argv: borg_argv.to_vec(),
@@ -215,8 +216,8 @@ impl Linked {
                 let link = p.link();
                 Self {
                     target: p.target(target, &link),
-                    argv: PullServe::argv(&link, borg_argv),
-                    prefix: PullServe::prefix(&link),
+                    argv: Tunnel::argv(&link, borg_argv),
+                    prefix: Tunnel::prefix(&link),
                 }
             }
         }
@@ -299,13 +300,13 @@ where
         pids,
         feed,
         workdir,
-        pull,
+        tunnel,
     } = *on;
     let Linked {
         target: linked,
         argv,
         prefix,
-    } = Linked::new(target, borg_argv, pull);
+    } = Linked::new(target, borg_argv, tunnel);
     let shown = shell::command_line(&argv)?;
     let mut child = match &feed {
         None => {
@@ -436,8 +437,8 @@ where
     };
     pids.local(None).await;
     pids.remote(None).await;
-    for l in pull.map(PullServe::take_serve_lines).unwrap_or_default() {
-        log.line(format!("borg serve (on this server): {l}"));
+    for l in tunnel.map(Tunnel::take_serve_lines).unwrap_or_default() {
+        log.line(format!("borg serve (through this server): {l}"));
     }
     log.flush().await?;
     Ok((

@@ -160,6 +160,12 @@ pub async fn finish(
         Outcome::Error(t) => ("error", t),
         Outcome::Canceled => ("canceled", "Canceled by a user.".to_string()),
     };
+    // The explanation passes the same redaction as the log's lines: it is shown wherever the
+    // job is, to every user.
+    let explanation = match &log {
+        Some(l) => l.redact(&explanation),
+        None => explanation,
+    };
     if let Some(mut log) = log {
         if status != "successful" {
             log.line(format!("{status}: {explanation}"));

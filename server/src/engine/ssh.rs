@@ -17,7 +17,6 @@ use tokio::{
 };
 
 use super::shell::{self, ShellError};
-use crate::ssh_keys;
 
 /// Where and as whom to connect. `hostname` and `username` are validated elsewhere; they still
 /// travel as separate argv words, the host after `--`.
@@ -26,12 +25,11 @@ pub struct SshTarget {
     pub hostname: String,
     pub port: u16,
     pub username: String,
-    /// The server's data directory: the key pair and `known_hosts` live in `<data_dir>/ssh/`.
-    pub data_dir: PathBuf,
-    /// `-A` with this agent socket: forward the server's agent (holding its key) so a client
-    /// can reach an `ssh://` repository without a key of its own. `None`: no agent at all (not
-    /// even one the server's own environment may name).
-    pub agent: Option<PathBuf>,
+    /// The private key to log in with (the server's, or a remote repository's own).
+    pub identity: PathBuf,
+    /// A known_hosts file holding the host's pinned key under `alias` (see `host_keys`).
+    pub known_hosts: PathBuf,
+    pub alias: String,
     /// Pull mode: a unix socket on the client forwarded to one of this server's (`-R`).
     pub reverse: Option<Reverse>,
 }
@@ -56,46 +54,59 @@ pub enum SshError {
 /// The exit status OpenSSH uses for its own errors (connection, authentication, host key).
 pub const SSH_ERROR_STATUS: i32 = 255;
 
+/// Options of every connection: never a prompt; the host must present its pinned key (no
+/// trust on first use, no other known_hosts file, no learning keys the host offers); only the
+/// given key, never an agent, and nothing forwarded to the remote side but the one socket a
+/// tunnel asks for (so a client never holds anything that logs in elsewhere); dead connections
+/// noticed.
+const OPTIONS: &[&str] = &[
+    "BatchMode=yes",
+    "StrictHostKeyChecking=yes",
+    "GlobalKnownHostsFile=/dev/null",
+    "CheckHostIP=no",
+    "UpdateHostKeys=no",
+    "IdentitiesOnly=yes",
+    "IdentityAgent=none",
+    "ForwardAgent=no",
+    "ForwardX11=no",
+    "ConnectTimeout=30",
+    "ServerAliveInterval=30",
+    "ServerAliveCountMax=6",
+];
+
 impl SshTarget {
-    /// The local `ssh` command for `remote_command_line` (see [`SshTarget::argv`]), with the
-    /// agent socket in its environment when forwarding, and no agent otherwise.
+    /// The local `ssh` command for `remote_command_line` (see [`SshTarget::argv`]), without
+    /// any agent of the server's own environment.
     pub fn command(&self, remote_command_line: &str) -> Command {
         let argv = self.argv(remote_command_line);
         let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        match &self.agent {
-            Some(socket) => cmd.env("SSH_AUTH_SOCK", socket),
-            None => cmd.env_remove("SSH_AUTH_SOCK"),
-        };
+        cmd.args(&argv[1..]).env_remove("SSH_AUTH_SOCK");
         cmd
     }
 
     /// The local argv (program first) running `remote_command_line` on the target:
-    /// `ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=…
-    /// -o IdentitiesOnly=yes -i … -p PORT -l USER [-A] -- HOST 'remote command line'`.
+    /// `ssh -o … -o UserKnownHostsFile=FILE -o HostKeyAlias=ALIAS -i KEY -p PORT -l USER
+    /// [-o ExitOnForwardFailure=yes -R SOCKET:SOCKET] -- HOST 'remote command line'`.
     pub fn argv(&self, remote_command_line: &str) -> Vec<OsString> {
+        let mut argv: Vec<OsString> = vec!["ssh".into()];
+        for o in OPTIONS {
+            argv.push("-o".into());
+            argv.push((*o).into());
+        }
         let mut known_hosts = OsString::from("UserKnownHostsFile=");
-        known_hosts.push(ssh_keys::known_hosts_path(&self.data_dir));
-        let mut argv: Vec<OsString> = vec![
-            "ssh".into(),
-            "-o".into(),
-            "BatchMode=yes".into(),
-            "-o".into(),
-            "StrictHostKeyChecking=accept-new".into(),
+        known_hosts.push(&self.known_hosts);
+        argv.extend([
             "-o".into(),
             known_hosts,
             "-o".into(),
-            "IdentitiesOnly=yes".into(),
+            format!("HostKeyAlias={}", self.alias).into(),
             "-i".into(),
-            ssh_keys::private_key_path(&self.data_dir).into(),
+            self.identity.clone().into(),
             "-p".into(),
             self.port.to_string().into(),
             "-l".into(),
             self.username.clone().into(),
-        ];
-        if self.agent.is_some() {
-            argv.push("-A".into());
-        }
+        ]);
         if let Some(r) = &self.reverse {
             // Without it a forward that cannot be set up is only a warning, and borg would fail
             // later with a far less clear message.
@@ -265,52 +276,74 @@ fn emit(buf: &mut Vec<u8>, on_line: &mut impl FnMut(String)) {
 mod tests {
     use super::*;
 
-    fn target(agent: bool) -> SshTarget {
+    fn target() -> SshTarget {
         SshTarget {
             hostname: "-oProxyCommand=evil".into(),
             port: 2222,
             username: "root".into(),
-            data_dir: PathBuf::from("/var/lib/cyborg"),
-            agent: agent.then(|| PathBuf::from("/var/lib/cyborg/ssh/agent.sock")),
+            identity: PathBuf::from("/var/lib/cyborg/ssh/id_ed25519"),
+            known_hosts: PathBuf::from("/var/lib/cyborg/ssh/known_hosts.d/cyborg-client-1"),
+            alias: "cyborg-client-1".into(),
             reverse: None,
         }
     }
 
+    fn words(argv: Vec<OsString>) -> Vec<String> {
+        argv.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
     #[test]
     fn argv_layout() {
-        let argv = target(false).argv("'borg' '--version'");
-        let argv: Vec<&str> = argv.iter().map(|a| a.to_str().unwrap()).collect();
+        let argv = words(target().argv("'borg' '--version'"));
+        let dashdash = argv.iter().position(|a| a == "--").unwrap();
         assert_eq!(
-            argv,
+            argv[dashdash..],
+            ["--", "-oProxyCommand=evil", "'borg' '--version'"]
+        );
+        let tail: Vec<&str> = argv[dashdash - 10..dashdash]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            tail,
             [
-                "ssh",
                 "-o",
-                "BatchMode=yes",
+                "UserKnownHostsFile=/var/lib/cyborg/ssh/known_hosts.d/cyborg-client-1",
                 "-o",
-                "StrictHostKeyChecking=accept-new",
-                "-o",
-                "UserKnownHostsFile=/var/lib/cyborg/ssh/known_hosts",
-                "-o",
-                "IdentitiesOnly=yes",
+                "HostKeyAlias=cyborg-client-1",
                 "-i",
                 "/var/lib/cyborg/ssh/id_ed25519",
                 "-p",
                 "2222",
                 "-l",
                 "root",
-                "--",
-                "-oProxyCommand=evil",
-                "'borg' '--version'",
             ]
         );
+        for o in [
+            "StrictHostKeyChecking=yes",
+            "ForwardAgent=no",
+            "IdentityAgent=none",
+            "IdentitiesOnly=yes",
+            "BatchMode=yes",
+        ] {
+            assert!(argv[..dashdash].iter().any(|a| a == o), "{o}: {argv:?}");
+        }
     }
 
+    /// No connection ever forwards an agent: a client (root there, say) could otherwise log in
+    /// wherever the forwarded key is authorized.
     #[test]
-    fn argv_agent_forwarding() {
-        let argv = target(true).argv("true");
-        let dash_a = argv.iter().position(|a| a == "-A").unwrap();
-        let dashdash = argv.iter().position(|a| a == "--").unwrap();
-        assert_eq!(dash_a + 1, dashdash);
+    fn no_agent_is_ever_forwarded() {
+        let argv = words(target().argv("true"));
+        assert!(!argv.iter().any(|a| a == "-A"), "{argv:?}");
+        assert!(!argv.iter().any(|a| a.contains("accept-new")), "{argv:?}");
+        let cmd = target().command("true");
+        let env: Vec<_> = cmd.as_std().get_envs().collect();
+        assert!(
+            env.iter()
+                .any(|(k, v)| *k == "SSH_AUTH_SOCK" && v.is_none()),
+            "SSH_AUTH_SOCK is removed: {env:?}"
+        );
     }
 
     #[test]
@@ -320,7 +353,7 @@ mod tests {
                 remote: "/tmp/cyborg-pull-1.sock".into(),
                 local: PathBuf::from("/var/lib/cyborg/ssh/pull-1.sock"),
             }),
-            ..target(false)
+            ..target()
         };
         let argv: Vec<String> = t
             .argv("true")

@@ -11,6 +11,11 @@ pub struct Model {
     pub token_hash: String,
     pub expires_at: DateTimeUtc,
     pub created: DateTimeUtc,
+    /// Refresh tokens: the chain of refreshes this one comes from (one login). A spent token
+    /// presented again revokes the whole family.
+    pub family: String,
+    /// A refresh token already exchanged; kept until it expires to recognise its reuse.
+    pub spent: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

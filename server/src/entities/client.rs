@@ -16,6 +16,10 @@ pub struct Model {
     pub port: i32,
     pub username: String,
     pub bandwidth_limit: Option<i32>,
+    /// The pinned SSH host key (`ssh-ed25519 AAAA…`); `""` until the operator confirmed one.
+    pub host_key: String,
+    /// The key the host showed last when it was not the pinned one (waiting for review).
+    pub host_key_seen: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

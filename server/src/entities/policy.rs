@@ -16,6 +16,10 @@ pub struct Model {
     pub keep_weekly: Option<i32>,
     pub keep_monthly: Option<i32>,
     pub keep_yearly: Option<i32>,
+    /// borg's `--keep-within` interval (`7d`, `12H`…); `""`: not used.
+    pub keep_within: String,
+    /// borg's `--keep-last`.
+    pub keep_last: Option<i32>,
     pub vmprovider: String,
     pub next_run: Option<DateTimeUtc>,
     pub mode_pull: bool,

@@ -19,6 +19,13 @@ pub struct Model {
     pub integrity_schedule_id: Option<i32>,
     /// When the scheduler launches the next integrity job (read-only; from the schedule).
     pub integrity_next_run: Option<DateTimeUtc>,
+    /// The pinned SSH host key of a remote repository's host (see `client::Model::host_key`).
+    pub host_key: String,
+    pub host_key_seen: String,
+    /// The private key this server reaches a remote repository's host with, encrypted with the
+    /// secret key (see `secrets`); `""` for a local repository.
+    pub ssh_key: String,
+    pub ssh_public_key: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

@@ -5,7 +5,7 @@ use app::dto::{Client, ClientInput, ClientSummary, Page, PolicyRef};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{
-    Actor, audit_parts, find,
+    Actor, audit_parts, find, host_keys,
     list::{Field, Kind, ListRequest},
     resource::{self, Resource, taken},
     stamp, user_refs,
@@ -77,6 +77,9 @@ impl Resource for Clients {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
+        let authorized_keys = crate::ssh_keys::public_key(&st.data_dir)
+            .map(|k| crate::ssh_keys::client_authorized_line(&k))
+            .unwrap_or_default();
         let mut by_client: HashMap<i32, Vec<PolicyRef>> = HashMap::new();
         for l in &links {
             if let Some(p) = policies.get(&l.policy_id) {
@@ -120,6 +123,8 @@ impl Resource for Clients {
                     port: r.port,
                     username: r.username,
                     bandwidth_limit: r.bandwidth_limit,
+                    host_key: host_keys::state(&r.host_key, &r.host_key_seen),
+                    authorized_keys: authorized_keys.clone(),
                 }
             })
             .collect())
@@ -139,7 +144,23 @@ pub async fn create(st: &AppState, actor: &Actor, input: ClientInput) -> Result<
     let mut m = validate(st, &input, None, false).await?;
     stamp(&mut m, actor, true);
     let row = m.insert(&st.db).await?;
+    fetch_host_key(st, &row);
     resource::one::<Clients>(st, actor, row).await
+}
+
+/// A client without a pinned key gets the key it presents fetched in the background, for the
+/// operator to compare and accept (best effort: a job fetches it again when it finds none).
+fn fetch_host_key(st: &AppState, c: &client::Model) {
+    if !c.host_key.is_empty() {
+        return;
+    }
+    let engine = st.engine.clone();
+    let c = c.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.observe_client(&c).await {
+            tracing::info!("fetching the host key of client {}: {e}", c.hostname);
+        }
+    });
 }
 
 pub async fn update(
@@ -154,6 +175,9 @@ pub async fn update(
     let mut m = validate(st, &input, Some(&current), partial).await?;
     stamp(&mut m, actor, false);
     let row = m.update(&st.db).await?;
+    if row.hostname != current.hostname || row.port != current.port {
+        fetch_host_key(st, &row);
+    }
     resource::one::<Clients>(st, actor, row).await
 }
 
@@ -235,6 +259,7 @@ async fn validate(
             "Ensure this value is at least 1 (KiB/s), or null for no limit.",
         );
     }
+    let host_key = host_keys::given(&mut c, "host_key", input.host_key.as_deref());
     c.finish()?;
 
     let mut m = match current {
@@ -281,6 +306,20 @@ async fn validate(
     }
     if let Some(v) = input.bandwidth_limit {
         m.bandwidth_limit = Set(v);
+    }
+    let moved = current
+        .is_some_and(|cur| *m.hostname.as_ref() != cur.hostname || *m.port.as_ref() != cur.port);
+    match host_key {
+        Some(v) => {
+            m.host_key = Set(v);
+            m.host_key_seen = Set(String::new());
+        }
+        // Another host (or port) must show that its key is the one to trust.
+        None if moved => {
+            m.host_key = Set(String::new());
+            m.host_key_seen = Set(String::new());
+        }
+        None => {}
     }
     Ok(m)
 }

@@ -7,7 +7,7 @@ use sea_orm::EntityTrait;
 
 use super::Actor;
 use crate::{
-    engine::{borg, download, pull::PullServe},
+    engine::{borg, download},
     entities::{archive, catalog_entry, catalog_path, client, policy, repository},
     error::{Error, Result},
     state::AppState,
@@ -60,18 +60,12 @@ pub async fn download(st: &AppState, actor: &Actor, id: i64) -> Result<Download>
             .is_some_and(|p| p.mode_pull),
         None => false,
     };
-    // Pull mode: the repository is on this server, served to the client for this download.
-    let serve = if mode_pull {
-        Some(
-            PullServe::start(&st.engine.data_dir, &repo.path)
-                .map_err(|e| Error::Conflict(format!("Pull mode: {e:#}")))?,
-        )
-    } else {
-        None
-    };
-    let location = serve
-        .as_ref()
-        .map_or_else(|| repo.path.clone(), PullServe::location);
+    let access = st
+        .engine
+        .access(&from, &repo, mode_pull)
+        .await
+        .map_err(|e| Error::Conflict(format!("Reading {path} from {}: {e}", arch.name)))?;
+    let location = access.location.clone();
     let base = path.rsplit('/').next().unwrap_or(&path).to_string();
     let (argv, filename, content_type, length) = match entry.mode.chars().next() {
         Some('d') => (
@@ -93,18 +87,7 @@ pub async fn download(st: &AppState, actor: &Actor, id: i64) -> Result<Download>
             )));
         }
     };
-    let passphrase = if repo.repository_key.is_empty() {
-        String::new()
-    } else {
-        st.secrets.decrypt(&repo.repository_key).map_err(|e| {
-            Error::Conflict(format!(
-                "The repository passphrase cannot be decrypted with this server's secret key \
-                 ({e}); was CYBORG_SECRET_KEY changed?"
-            ))
-        })?
-    };
-    let target = st.engine.target(&from, &repo.path).await;
-    let body = download::start(&target, &argv, &passphrase, serve)
+    let body = download::start(&access.target, &argv, &access.passphrase, access.tunnel)
         .await
         .map_err(|e| Error::BadGateway(format!("Reading {path} from {}: {e}", arch.name)))?;
     Ok(Download {

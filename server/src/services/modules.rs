@@ -74,7 +74,8 @@ pub async fn query(
         _ => (shell::command_line(&argv), None),
     };
     let line = line.map_err(|e| Error::BadRequest(e.to_string()))?;
-    let out = ssh::run_capture(&st.engine.direct_target(&c), &line, stdin)
+    let target = st.engine.client_target(&c).await.map_err(Error::Conflict)?;
+    let out = ssh::run_capture(&target, &line, stdin)
         .await
         .map_err(|e| Error::BadGateway(e.to_string()))?;
     let tool = &argv[0];

@@ -21,7 +21,11 @@ use super::{
 };
 use crate::{
     crontab::Crontab,
-    engine::sources::{self, PASSWORD_KEY, PASSWORD_MASK},
+    engine::{
+        log::MIN_SECRET,
+        retention,
+        sources::{self, PASSWORD_KEY, PASSWORD_MASK},
+    },
     entities::{client, policy, policy_client, repository, schedule},
     error::Result,
     state::AppState,
@@ -40,6 +44,8 @@ pub const FIELDS: &[Field] = &[
     Field::new("keep_weekly", T, "keep_weekly", Kind::Int),
     Field::new("keep_monthly", T, "keep_monthly", Kind::Int),
     Field::new("keep_yearly", T, "keep_yearly", Kind::Int),
+    Field::new("keep_within", T, "keep_within", Kind::Text),
+    Field::new("keep_last", T, "keep_last", Kind::Int),
     Field::new("vmprovider", T, "vmprovider", Kind::Text),
     Field::new("next_run", T, "next_run", Kind::DateTime),
     Field::new("mode_pull", T, "mode_pull", Kind::Bool),
@@ -127,6 +133,10 @@ impl Resource for Policies {
                     format!("/api/v1/policies/{}/calendar/", r.id),
                 );
                 related.insert(
+                    "retention".into(),
+                    format!("/api/v1/policies/{}/retention/", r.id),
+                );
+                related.insert(
                     "schedule".into(),
                     format!("/api/v1/schedules/{}/", r.schedule_id),
                 );
@@ -179,6 +189,8 @@ impl Resource for Policies {
                     keep_weekly: r.keep_weekly,
                     keep_monthly: r.keep_monthly,
                     keep_yearly: r.keep_yearly,
+                    keep_within: r.keep_within,
+                    keep_last: r.keep_last,
                     vmprovider: r.vmprovider,
                     next_run: r.next_run,
                     mode_pull: r.mode_pull,
@@ -425,7 +437,7 @@ async fn validate(
         .unwrap_or(false);
     if let Some(r) = &repo
         && mode_pull
-        && let Some(why) = crate::engine::pull::unservable(&r.path)
+        && let Some(why) = crate::engine::tunnel::unservable(&r.path)
     {
         c.error("mode_pull", sentence(&why));
     }
@@ -472,6 +484,7 @@ async fn validate(
         ("keep_weekly", input.keep_weekly),
         ("keep_monthly", input.keep_monthly),
         ("keep_yearly", input.keep_yearly),
+        ("keep_last", input.keep_last),
     ];
     for (field, value) in keeps {
         if let Some(Some(n)) = value
@@ -482,6 +495,10 @@ async fn validate(
                 format!("Ensure this value is between 0 and {MAX_KEEP}, or null."),
             );
         }
+    }
+    let keep_within = input.keep_within.clone().map(Option::unwrap_or_default);
+    if let Some(w) = keep_within.as_deref().filter(|w| !w.is_empty()) {
+        c.rule("keep_within", retention::parse_within(w).map(|_| ()));
     }
     c.finish()?;
     let sched = sched.expect("checked above");
@@ -495,6 +512,8 @@ async fn validate(
             keep_weekly: Set(None),
             keep_monthly: Set(None),
             keep_yearly: Set(None),
+            keep_within: Set(String::new()),
+            keep_last: Set(None),
             vmprovider: Set(String::new()),
             mode_pull: Set(false),
             enabled: Set(true),
@@ -535,6 +554,12 @@ async fn validate(
     }
     if let Some(v) = input.keep_yearly {
         m.keep_yearly = Set(v);
+    }
+    if let Some(v) = keep_within {
+        m.keep_within = Set(v);
+    }
+    if let Some(v) = input.keep_last {
+        m.keep_last = Set(v);
     }
     if let Some(v) = input.mode_pull {
         m.mode_pull = Set(v);
@@ -638,6 +663,12 @@ fn seal_password(
             if p.len() > MAX_PASSWORD || p.chars().any(char::is_control) {
                 return Err(format!(
                     "\"{PASSWORD_KEY}\" must be one line of at most {MAX_PASSWORD} bytes."
+                ));
+            }
+            if p.chars().count() < MIN_SECRET {
+                return Err(format!(
+                    "\"{PASSWORD_KEY}\" must have at least {MIN_SECRET} characters: a shorter one \
+                     could not be kept out of job logs."
                 ));
             }
             Some(st.secrets.encrypt(p))

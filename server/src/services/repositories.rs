@@ -5,7 +5,7 @@ use app::dto::{Page, Repository, RepositoryInput};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::{
-    Actor, audit_parts, find,
+    Actor, audit_parts, find, host_keys,
     list::{Field, Kind, ListRequest},
     now, policies,
     resource::{self, Resource, taken},
@@ -16,6 +16,7 @@ use crate::{
     catalog,
     entities::{archive, policy, repository, schedule},
     error::{Error, Result},
+    ssh_keys,
     state::AppState,
 };
 
@@ -45,6 +46,9 @@ pub const FIELDS: &[Field] = &[
 
 /// Longest passphrase accepted; borg itself has no limit, but nothing sane needs more.
 const MAX_KEY: usize = 1024;
+/// Shortest non-empty passphrase: job logs redact secrets, which shorter ones would make
+/// meaningless (and they protect nothing).
+const MIN_KEY: usize = crate::engine::log::MIN_SECRET;
 
 pub struct Repositories;
 
@@ -64,6 +68,7 @@ impl Resource for Repositories {
         )
         .await?;
         let mut last_integrity = last_integrity(st, rows.iter().map(|r| r.id)).await?;
+        let server_key = ssh_keys::public_key(&st.data_dir).unwrap_or_default();
         rows.into_iter()
             .map(|r| {
                 let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
@@ -80,6 +85,28 @@ impl Resource for Repositories {
                     )
                 } else {
                     None
+                };
+                let remote = crate::engine::location::remote_of(&r.path);
+                let host_key = match &remote {
+                    Some(_) => host_keys::state(&r.host_key, &r.host_key_seen),
+                    None => app::dto::HostKeyState {
+                        host_key_status: "not_needed".into(),
+                        ..Default::default()
+                    },
+                };
+                let (ssh_public_key, authorized_keys) = match &remote {
+                    None => (String::new(), String::new()),
+                    Some(rem) => {
+                        // Repositories made before they had a key pair of their own are
+                        // reached with the server's key.
+                        let key = if r.ssh_public_key.is_empty() {
+                            server_key.clone()
+                        } else {
+                            r.ssh_public_key.clone()
+                        };
+                        let line = ssh_keys::repository_authorized_line(&rem.path, &key);
+                        (key, line)
+                    }
                 };
                 Ok(Repository {
                     id: r.id,
@@ -100,6 +127,9 @@ impl Resource for Repositories {
                     ready: r.ready,
                     enabled: r.enabled,
                     uuid: r.uuid,
+                    host_key,
+                    ssh_public_key,
+                    authorized_keys,
                 })
             })
             .collect()
@@ -145,7 +175,23 @@ pub async fn create(st: &AppState, actor: &Actor, input: RepositoryInput) -> Res
     let mut m = validate(st, &input, None, false).await?;
     stamp(&mut m, actor, true);
     let row = m.insert(&st.db).await?;
+    fetch_host_key(st, &row);
     resource::one::<Repositories>(st, actor, row).await
+}
+
+/// A remote repository without a pinned host key gets the key its host presents fetched in
+/// the background, for the operator to compare and accept (best effort).
+fn fetch_host_key(st: &AppState, r: &repository::Model) {
+    if !r.host_key.is_empty() || crate::engine::location::remote_of(&r.path).is_none() {
+        return;
+    }
+    let engine = st.engine.clone();
+    let r = r.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.observe_repository(&r).await {
+            tracing::info!("fetching the host key of repository {}: {e}", r.path);
+        }
+    });
 }
 
 pub async fn update(
@@ -160,6 +206,7 @@ pub async fn update(
     let mut m = validate(st, &input, Some(&current), partial).await?;
     stamp(&mut m, actor, false);
     let row = m.update(&st.db).await?;
+    fetch_host_key(st, &row);
     resource::one::<Repositories>(st, actor, row).await
 }
 
@@ -241,6 +288,14 @@ async fn validate(
                 "repository_key",
                 "NUL and newline characters are not allowed.",
             );
+        } else if (1..MIN_KEY).contains(&key.chars().count()) {
+            c.error(
+                "repository_key",
+                format!(
+                    "Ensure this field has at least {MIN_KEY} characters (or is empty for no \
+                     passphrase): a shorter one could not be kept out of job logs."
+                ),
+            );
         }
     }
     // The integrity schedule: sent (a schedule or null), else the current one.
@@ -258,6 +313,7 @@ async fn validate(
             );
         }
     }
+    let host_key = host_keys::given(&mut c, "host_key", input.host_key.as_deref());
     c.finish()?;
 
     let mut m = match current {
@@ -286,6 +342,34 @@ async fn validate(
     }
     if let Some(v) = input.enabled {
         m.enabled = Set(v);
+    }
+    let host = |p: &str| crate::engine::location::remote_of(p).map(|r| (r.host, r.port));
+    let now_host = host(m.path.as_ref());
+    match host_key {
+        Some(v) => {
+            m.host_key = Set(v);
+            m.host_key_seen = Set(String::new());
+        }
+        // Another host (or none) must show that its key is the one to trust.
+        None if current.is_some_and(|cur| host(&cur.path) != now_host) => {
+            m.host_key = Set(String::new());
+            m.host_key_seen = Set(String::new());
+        }
+        None => {}
+    }
+    // A key pair of its own for a repository that becomes remote; one that was remote before
+    // it had one keeps using the server's key, which its host authorizes already.
+    let was_remote = current.is_some_and(|cur| host(&cur.path).is_some());
+    let has_key = current.is_some_and(|cur| !cur.ssh_key.is_empty());
+    if now_host.is_some() && !has_key && !was_remote {
+        let comment = format!("cyborgbackup-repository-{}", m.name.as_ref());
+        let (private, public) =
+            tokio::task::spawn_blocking(move || ssh_keys::generate_pair(&comment))
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?
+                .map_err(Error::Internal)?;
+        m.ssh_key = Set(st.secrets.encrypt(&private));
+        m.ssh_public_key = Set(public);
     }
     m.integrity_schedule_id = Set(integrity_schedule);
     m.integrity_next_run = Set(sched

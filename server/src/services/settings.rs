@@ -90,5 +90,8 @@ pub async fn update(st: &AppState, actor: &Actor, input: Map<String, Value>) -> 
 /// The public half of the server's key pair, the line clients put in `authorized_keys`.
 pub async fn ssh_public_key(st: &AppState, _actor: &Actor) -> Result<SshPublicKey> {
     let pubkey = ssh_keys::public_key(&st.data_dir)?;
-    Ok(SshPublicKey { pubkey })
+    Ok(SshPublicKey {
+        authorized_keys: ssh_keys::client_authorized_line(&pubkey),
+        pubkey,
+    })
 }

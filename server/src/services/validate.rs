@@ -3,7 +3,10 @@ use std::net::IpAddr;
 
 use app::dto::FieldErrors;
 
-use crate::error::{Error, Result};
+use crate::{
+    engine::location::{self, Location},
+    error::{Error, Result},
+};
 
 pub const REQUIRED: &str = "This field is required.";
 
@@ -156,79 +159,18 @@ pub fn absolute_path(s: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// The three repository forms of SPEC §5: `/abs/path`, `user@host:/path`, `ssh://user@host[:port]/path`.
+/// The three repository forms: `/abs/path`, `user@host:/path`, `ssh://user@host[:port]/path`
+/// (split by `engine::location`, whose words are checked here).
 pub fn repository_path(s: &str) -> std::result::Result<(), String> {
-    let expected = "Use /abs/path, user@host:/path or ssh://user@host[:port]/path.";
     if s.chars().any(char::is_control) {
         return Err("Control characters (such as newlines) are not allowed in paths.".into());
     }
-    if s.starts_with('/') {
-        return Ok(());
-    }
-    if let Some(rest) = s.strip_prefix("ssh://") {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => {
-                return Err(format!(
-                    "The repository path is missing after the host. {expected}"
-                ));
-            }
-        };
-        if path.len() < 2 {
-            return Err(format!(
-                "The repository path is missing after the host. {expected}"
-            ));
+    match location::parse(s)? {
+        Location::Folder(_) => Ok(()),
+        Location::Remote(r) => {
+            unix_user(&r.user)?;
+            hostname(&r.host)
         }
-        let Some((user, hostport)) = authority.split_once('@') else {
-            return Err(format!("A user is required. {expected}"));
-        };
-        unix_user(user)?;
-        let (host, port) = split_host_port(hostport)?;
-        hostname(host)?;
-        if let Some(p) = port {
-            match p.parse::<u16>() {
-                Ok(n) if n > 0 => {}
-                _ => return Err(format!("'{p}' is not a valid port.")),
-            }
-        }
-        return Ok(());
-    }
-    if let Some((user, rest)) = s.split_once('@') {
-        // A bracketed IPv6 host holds colons itself: its path starts after "]:" (splitting at
-        // the first colon refused `u@[::1]:/r`).
-        let split = match rest.strip_prefix('[') {
-            Some(bracketed) => bracketed.split_once("]:"),
-            None => rest.split_once(':'),
-        };
-        let Some((host, path)) = split else {
-            return Err(expected.into());
-        };
-        unix_user(user)?;
-        hostname(host)?;
-        if !path.starts_with('/') || path.len() < 2 {
-            return Err(format!(
-                "The path after the host must be absolute. {expected}"
-            ));
-        }
-        return Ok(());
-    }
-    Err(expected.into())
-}
-
-fn split_host_port(s: &str) -> std::result::Result<(&str, Option<&str>), String> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or("An IPv6 address needs its closing ].")?;
-        return match after.strip_prefix(':') {
-            Some(p) => Ok((host, Some(p))),
-            None if after.is_empty() => Ok((host, None)),
-            None => Err(format!("'{s}' is not host[:port].")),
-        };
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) => Ok((h, Some(p))),
-        None => Ok((s, None)),
     }
 }
 

@@ -48,7 +48,8 @@ impl Borg {
         let client = s
             .create(
                 "/api/v1/clients/",
-                json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root"}),
+                json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root",
+                       "host_key": sshd.host_public_key()}),
             )
             .await;
         let repository = s

@@ -172,10 +172,31 @@ impl TestServer {
         .await
     }
 
+    /// The binary as its own process in a mount namespace of its own where `/etc/hosts` also
+    /// maps each of `names` to 127.0.0.1: clients with distinct host names on one test sshd.
+    pub async fn spawn_process_with_hosts(names: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hosts = dir.path().join("hosts");
+        let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        text.push_str(&format!("\n127.0.0.1 {}\n", names.join(" ")));
+        std::fs::write(&hosts, text).unwrap();
+        let (db_url, pg_database) = Self::new_database(dir.path()).await;
+        Self::spawn_with(dir, db_url, pg_database, Some(hosts)).await
+    }
+
     async fn spawn_on(dir: TempDir, db_url: String, pg_database: Option<String>) -> Self {
+        Self::spawn_with(dir, db_url, pg_database, None).await
+    }
+
+    async fn spawn_with(
+        dir: TempDir,
+        db_url: String,
+        pg_database: Option<String>,
+        hosts: Option<PathBuf>,
+    ) -> Self {
         let data_dir = dir.path().join("data");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Self::command(&db_url, &data_dir, addr);
+        let child = Self::command(&db_url, &data_dir, addr, hosts.as_deref());
         let mut server = TestServer {
             addr,
             http: reqwest::Client::builder().build().unwrap(),
@@ -190,9 +211,30 @@ impl TestServer {
         server
     }
 
-    fn command(db_url: &str, data_dir: &Path, addr: SocketAddr) -> std::process::Child {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cyborgbackup"))
-            .env("DATABASE_URL", db_url)
+    fn command(
+        db_url: &str,
+        data_dir: &Path,
+        addr: SocketAddr,
+        hosts: Option<&Path>,
+    ) -> std::process::Child {
+        let binary = env!("CARGO_BIN_EXE_cyborgbackup");
+        let mut cmd = match hosts {
+            None => std::process::Command::new(binary),
+            Some(hosts) => {
+                // unshare makes the namespace's mounts private: the bind mount stays inside.
+                let mut c = std::process::Command::new("unshare");
+                c.args([
+                    "-m",
+                    "sh",
+                    "-c",
+                    "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+                ])
+                .arg(hosts)
+                .arg(binary);
+                c
+            }
+        };
+        cmd.env("DATABASE_URL", db_url)
             .env("CYBORG_DATA_DIR", data_dir)
             .env("LEPTOS_SITE_ADDR", addr.to_string())
             .env("LEPTOS_SITE_ROOT", data_dir.join("site"))
@@ -214,7 +256,8 @@ impl TestServer {
         child.kill().expect("SIGKILL");
         child.wait().unwrap();
         self.addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        self.running = Running::Process(Self::command(&self.db_url, &self.data_dir, self.addr));
+        self.running =
+            Running::Process(Self::command(&self.db_url, &self.data_dir, self.addr, None));
         self.wait_ready().await;
     }
 

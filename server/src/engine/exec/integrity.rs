@@ -251,7 +251,7 @@ impl JobRun {
         )
         .await
         .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
-        self.ended_badly(s, &f)?;
+        self.ended_badly(s, &f).await?;
         if f.code != Some(0) {
             return Ok(Err(format!(
                 "borg extract failed (exit {}): {}",

@@ -1,9 +1,14 @@
-//! Pull mode (SPEC §7, borg's documented "pull backup" over a forwarded socket): the client never
-//! needs a route or credentials to the repository. The repository is a folder on this server;
-//! for the duration of a job the server listens on a unix socket of its own, every ssh of that
+//! The repository served to a client through the job's own SSH connection (borg's documented
+//! "pull backup" over a forwarded socket), so the client never needs a route, a key or any
+//! credential to reach the repository:
+//! - pull mode: the repository is a folder on this server, served by a local `borg serve`;
+//! - a remote repository (`user@host:/path`, `ssh://…`): this server connects to its host with
+//!   that repository's own key and relays `borg serve` from there.
+//!
+//! For the duration of a job the server listens on a unix socket of its own, every ssh of that
 //! job forwards a fresh socket on the client to it (`ssh -R /tmp/cyborg-pull-….sock:LOCAL`), and
 //! the client's borg reaches it with `--rsh "sh -c 'exec socat STDIO UNIX-CONNECT:…'"` and the
-//! location `ssh://cyborg/PATH`. Each connection gets its own local
+//! location `ssh://cyborg/PATH`. Each connection gets its own
 //! `borg serve --restrict-to-repository PATH`, so whatever the client sends over the socket, it
 //! can open that one repository and nothing else. The passphrase still only goes to the client's
 //! borg (encryption happens there); `borg serve` never needs it.
@@ -25,7 +30,10 @@ use tokio::{
     task::{JoinHandle, JoinSet},
 };
 
-use super::ssh::{Reverse, SshTarget};
+use super::{
+    shell,
+    ssh::{Reverse, SshTarget},
+};
 use crate::ssh_keys;
 
 /// The host name in the location the client's borg is given; never resolved (the `--rsh`
@@ -36,27 +44,39 @@ const MAX_SOCKET_PATH: usize = 100;
 /// How many lines of `borg serve`'s own stderr are kept for the job log between two runs.
 const MAX_SERVE_LINES: usize = 200;
 
-/// Why a repository cannot be served in pull mode (the operator's mistake, said in words).
+/// Why a repository path cannot be served through a tunnel (the operator's mistake, in words).
 pub fn unservable(repository_path: &str) -> Option<String> {
-    if !repository_path.starts_with('/') {
-        return Some(format!(
-            "pull mode serves the repository from this server, so its path must be an absolute \
-             folder on the server, not {repository_path:?} (remote repositories are reached by \
-             the client itself: use push mode for them)"
-        ));
-    }
     if repository_path.contains("::") {
-        return Some("a pull-mode repository path cannot contain \"::\"".into());
+        return Some("a served repository's path cannot contain \"::\"".into());
     }
     None
 }
 
-/// The local end of one pull job: the listening socket and the `borg serve`s behind it. Dropping
-/// it stops listening, kills the serves still running and removes the socket.
-pub struct PullServe {
+/// Where each connection's `borg serve` runs.
+#[derive(Debug, Clone)]
+pub enum Serve {
+    /// Pull mode: a folder on this server.
+    Here { path: String },
+    /// A repository on another host, reached from this server (`host` holds its pinned host
+    /// key and the repository's own key pair).
+    Relayed { host: SshTarget, path: String },
+}
+
+impl Serve {
+    fn path(&self) -> &str {
+        match self {
+            Serve::Here { path } | Serve::Relayed { path, .. } => path,
+        }
+    }
+}
+
+/// The local end of one job's tunnel: the listening socket and the `borg serve`s behind it.
+/// Dropping it stops listening, kills the serves still running and removes the socket.
+pub struct Tunnel {
     local: PathBuf,
     repository: String,
     serve_lines: Arc<Mutex<Vec<String>>>,
+    host_key_failed: Arc<std::sync::atomic::AtomicBool>,
     accept: JoinHandle<()>,
 }
 
@@ -65,11 +85,12 @@ pub struct Link {
     remote: String,
 }
 
-impl PullServe {
-    /// Listens on a fresh socket in the server's 0700 ssh folder for `repository_path` (an
-    /// absolute folder on this server, see [`unservable`]).
-    pub fn start(data_dir: &Path, repository_path: &str) -> anyhow::Result<Self> {
-        if let Some(why) = unservable(repository_path) {
+impl Tunnel {
+    /// Listens on a fresh socket in the server's 0700 ssh folder for the repository `serve`
+    /// names (an absolute folder here or on its host, see [`unservable`]).
+    pub fn start(data_dir: &Path, serve: Serve) -> anyhow::Result<Self> {
+        let repository_path = serve.path().to_string();
+        if let Some(why) = unservable(&repository_path) {
             bail!(why);
         }
         let dir = ssh_keys::ssh_dir(data_dir);
@@ -85,17 +106,29 @@ impl PullServe {
         let listener = UnixListener::bind(&local)
             .with_context(|| format!("listening on {}", local.display()))?;
         let serve_lines = Arc::new(Mutex::new(Vec::new()));
+        let host_key_failed = Arc::default();
         let accept = tokio::spawn(accept_loop(
             listener,
-            repository_path.to_string(),
-            serve_lines.clone(),
+            serve,
+            Reports {
+                lines: serve_lines.clone(),
+                host_key_failed: Arc::clone(&host_key_failed),
+            },
         ));
         Ok(Self {
             local,
-            repository: repository_path.to_string(),
+            repository: repository_path,
             serve_lines,
+            host_key_failed,
             accept,
         })
+    }
+
+    /// Whether this server's connection to the repository's host was refused because the host
+    /// did not present its pinned key.
+    pub fn host_key_failed(&self) -> bool {
+        self.host_key_failed
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The repository as the client's borg names it.
@@ -143,8 +176,8 @@ impl PullServe {
     /// the first one.
     pub fn prefix(link: &Link) -> String {
         format!(
-            "command -v socat >/dev/null 2>&1 || {{ echo 'cyborgbackup: pull mode needs socat on \
-             the client (install the socat package)' >&2; exit 2; }}; ( trap '' TERM HUP; while \
+            "command -v socat >/dev/null 2>&1 || {{ echo 'cyborgbackup: socat is needed on the \
+             client to reach the repository through the server (install the socat package)' >&2; exit 2; }}; ( trap '' TERM HUP; while \
              kill -0 $$ 2>/dev/null; do sleep 1; done; rm -f {} ) </dev/null >/dev/null 2>&1 & ",
             link.remote
         )
@@ -157,7 +190,7 @@ impl PullServe {
     }
 }
 
-impl Drop for PullServe {
+impl Drop for Tunnel {
     fn drop(&mut self) {
         // Aborting the accept task drops its JoinSet, which aborts each connection and so
         // drops (kills) its `borg serve`.
@@ -166,16 +199,38 @@ impl Drop for PullServe {
     }
 }
 
-async fn accept_loop(listener: UnixListener, repository: String, lines: Arc<Mutex<Vec<String>>>) {
+/// Where the `borg serve`s of a tunnel report.
+#[derive(Clone)]
+struct Reports {
+    lines: Arc<Mutex<Vec<String>>>,
+    host_key_failed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Reports {
+    fn note(&self, line: String) {
+        if line.contains("Host key verification failed")
+            || line.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        {
+            self.host_key_failed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut l = self.lines.lock().expect("serve lines lock");
+        if l.len() < MAX_SERVE_LINES {
+            l.push(line);
+        }
+    }
+}
+
+async fn accept_loop(listener: UnixListener, serve: Serve, reports: Reports) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(serve(stream, repository.clone(), lines.clone()));
+                    connections.spawn(serve_one(stream, serve.clone(), reports.clone()));
                 }
                 Err(e) => {
-                    note(&lines, format!("accepting a pull-mode connection: {e}"));
+                    reports.note(format!("accepting a tunnel connection: {e}"));
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
             },
@@ -184,30 +239,40 @@ async fn accept_loop(listener: UnixListener, repository: String, lines: Arc<Mute
     }
 }
 
-fn note(lines: &Mutex<Vec<String>>, line: String) {
-    let mut l = lines.lock().expect("serve lines lock");
-    if l.len() < MAX_SERVE_LINES {
-        l.push(line);
-    }
-}
-
-/// One client connection: a `borg serve` with its stdin and stdout spliced to the socket.
-async fn serve(stream: UnixStream, repository: String, lines: Arc<Mutex<Vec<String>>>) {
-    let spawned = Command::new("borg")
-        .arg("serve")
-        .arg("--restrict-to-repository")
-        .arg(&repository)
-        .env("LANG", "C.UTF-8")
+/// `borg serve` of one repository, on this server or (relayed) on its host.
+fn serve_command(serve: &Serve) -> anyhow::Result<Command> {
+    let argv = [
+        "borg".to_string(),
+        "serve".into(),
+        "--restrict-to-repository".into(),
+        serve.path().to_string(),
+    ];
+    let mut cmd = match serve {
+        Serve::Here { .. } => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+        // The repository host's authorized_keys may force this very command; if it does not,
+        // this is the one asked for.
+        Serve::Relayed { host, .. } => host.command(&shell::command_line(&argv)?),
+    };
+    cmd.env("LANG", "C.UTF-8")
         .env_remove("BORG_PASSPHRASE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+        .kill_on_drop(true);
+    Ok(cmd)
+}
+
+/// One client connection: a `borg serve` with its stdin and stdout spliced to the socket.
+async fn serve_one(stream: UnixStream, serve: Serve, reports: Reports) {
+    let spawned = serve_command(&serve).and_then(|mut c| Ok(c.spawn()?));
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            note(&lines, format!("starting borg serve on the server: {e}"));
+            reports.note(format!("starting borg serve: {e:#}"));
             return;
         }
     };
@@ -226,7 +291,7 @@ async fn serve(stream: UnixStream, repository: String, lines: Arc<Mutex<Vec<Stri
     let errors = async {
         let mut r = BufReader::new(stderr).lines();
         while let Ok(Some(l)) = r.next_line().await {
-            note(&lines, l);
+            reports.note(l);
         }
     };
     tokio::join!(up, down, errors);
@@ -238,11 +303,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_absolute_server_folders_are_served() {
+    fn paths_with_the_archive_separator_are_not_served() {
         assert!(unservable("/srv/borg/repo one").is_none());
-        assert!(unservable("backup@host:repo").is_some());
-        assert!(unservable("ssh://backup@host/srv/repo").is_some());
-        assert!(unservable("relative/repo").is_some());
         assert!(unservable("/srv/a::b").is_some());
     }
 
@@ -251,7 +313,7 @@ mod tests {
         let link = Link {
             remote: "/tmp/cyborg-pull-ab.sock".into(),
         };
-        let argv = PullServe::argv(&link, &["borg".into(), "create".into(), "x".into()]);
+        let argv = Tunnel::argv(&link, &["borg".into(), "create".into(), "x".into()]);
         assert_eq!(
             argv,
             [
@@ -263,7 +325,7 @@ mod tests {
             ]
         );
         assert!(
-            PullServe::prefix(&link)
+            Tunnel::prefix(&link)
                 .ends_with("rm -f /tmp/cyborg-pull-ab.sock ) </dev/null >/dev/null 2>&1 & ")
         );
     }
@@ -278,7 +340,13 @@ mod tests {
         }
         let data = tempfile::tempdir().unwrap();
         let repo = data.path().join("served repo");
-        let serve = PullServe::start(data.path(), repo.to_str().unwrap()).unwrap();
+        let serve = Tunnel::start(
+            data.path(),
+            Serve::Here {
+                path: repo.to_str().unwrap().into(),
+            },
+        )
+        .unwrap();
         // No ssh here: the "forwarded" socket is the local one itself.
         let rsh = format!(
             "sh -c 'exec socat STDIO UNIX-CONNECT:{}'",
