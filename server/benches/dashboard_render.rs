@@ -90,12 +90,15 @@ async fn main() {
     let db_url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let config = Config {
         database_url: Some(db_url.clone()),
+        database_url_file: None,
         data_dir: dir.path().join("data"),
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: dir.path().join("site").display().to_string(),
         admin_email: Some(EMAIL.into()),
         admin_password: Some(PASSWORD.into()),
+        admin_password_file: None,
         secret_key: Some("bench-secret-key".into()),
+        secret_key_file: None,
         engine: false,
         scheduler: false,
         catalog_index_mb: 64,

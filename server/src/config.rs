@@ -37,8 +37,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database URL: `sqlite://…` or `postgres://…`; default a SQLite file in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The same, read from a file (its first line), for a URL holding a password.
+    #[arg(long, env = "DATABASE_URL_FILE", conflicts_with = "database_url")]
+    pub database_url_file: Option<PathBuf>,
     /// Holds the SQLite file, the server's SSH key pair, known_hosts and the secret key.
     #[arg(long, env = "CYBORG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -51,12 +54,23 @@ pub struct Config {
     /// Email of the superuser created when no user exists.
     #[arg(long, env = "CYBORG_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
-    /// Password of that superuser; a random one is printed once when unset.
+    /// Password of that superuser; when unset a random one is written once to
+    /// `<data dir>/initial-admin-password` (owner-only).
     #[arg(long, env = "CYBORG_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// The same, read from a file (its first line): a password on a command line shows in `ps`.
+    #[arg(
+        long,
+        env = "CYBORG_ADMIN_PASSWORD_FILE",
+        conflicts_with = "admin_password"
+    )]
+    pub admin_password_file: Option<PathBuf>,
     /// Signs tokens and encrypts secrets at rest; generated once into the data directory when unset.
     #[arg(long, env = "CYBORG_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The same, read from a file (its first line).
+    #[arg(long, env = "CYBORG_SECRET_KEY_FILE", conflicts_with = "secret_key")]
+    pub secret_key_file: Option<PathBuf>,
     /// Run jobs in this process (`false`: serve the API and dashboard only; jobs launched here
     /// then wait for a process that runs them).
     #[arg(long, env = "CYBORG_ENGINE", default_value_t = true, action = clap::ArgAction::Set)]
@@ -75,13 +89,41 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn database_url(&self) -> String {
-        match &self.database_url {
-            Some(url) => url.clone(),
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        Ok(match secret(&self.database_url, &self.database_url_file)? {
+            Some(url) => url,
             None => format!(
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("cyborgbackup.db").display()
             ),
+        })
+    }
+
+    pub fn admin_password(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.admin_password, &self.admin_password_file)
+    }
+
+    pub fn secret_key(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.secret_key, &self.secret_key_file)
+    }
+}
+
+/// A setting given as a value or as a file holding it (its first line, without the newline).
+fn secret(value: &Option<String>, file: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    use anyhow::Context;
+    match (value, file) {
+        (Some(v), _) => Ok(Some(v.clone())),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok(Some(
+                text.lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches('\r')
+                    .to_string(),
+            ))
         }
+        (None, None) => Ok(None),
     }
 }

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod config;
 pub mod crontab;
 pub mod dashboard;
+pub mod data_dir;
 pub mod db;
 pub mod engine;
 pub mod entities;
@@ -26,23 +27,27 @@ use crate::{config::Config, secrets::Secrets, state::AppState};
 /// Everything `serve` needs, made ready: data directory, database (migrated), secret key, and the
 /// first superuser when there is no user yet.
 pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let db = db::connect(&config.database_url()).await?;
-    db::migrate(&db).await?;
-    let secrets = Secrets::load(config.secret_key.as_deref(), &config.data_dir)?;
+    let db = data_dir::open_database(config).await?;
+    let secrets = Secrets::load(config.secret_key()?.as_deref(), &config.data_dir)?;
     ssh_keys::ensure_key_pair(&config.data_dir).context("preparing the server's SSH key pair")?;
     match services::auth::ensure_first_superuser(
         &db,
         config.admin_email.as_deref(),
-        config.admin_password.as_deref(),
+        config.admin_password()?.as_deref(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("creating the first superuser: {e}"))?
     {
-        Some((email, Some(password))) => tracing::warn!(
-            "created the superuser {email} with the password {password} — shown only this once; change it after logging in"
-        ),
+        Some((email, Some(password))) => {
+            // Never in the log (logs are kept, shipped and read by others): in a file only
+            // this server's user can read.
+            let file = data_dir::write_initial_password(&config.data_dir, &password)?;
+            tracing::warn!(
+                "created the superuser {email}; its password is in {} (readable by this \
+                 server's user only): log in, change it, then delete the file",
+                file.display()
+            )
+        }
         Some((email, None)) => tracing::info!("created the superuser {email}"),
         None => {}
     }

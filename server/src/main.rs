@@ -4,7 +4,6 @@ use anyhow::Context;
 use clap::Parser;
 use server::{
     config::{Cli, Command},
-    db,
     services::auth::hash_password,
 };
 use tracing_subscriber::EnvFilter;
@@ -20,9 +19,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::start(cli.config, None).await,
         Command::Migrate => {
-            std::fs::create_dir_all(&cli.config.data_dir)?;
-            let conn = db::connect(&cli.config.database_url()).await?;
-            db::migrate(&conn).await?;
+            server::data_dir::open_database(&cli.config).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -59,9 +56,7 @@ async fn create_user(
             services::users::MIN_PASSWORD
         );
     }
-    std::fs::create_dir_all(&config.data_dir)?;
-    let conn = db::connect(&config.database_url()).await?;
-    db::migrate(&conn).await?;
+    let conn = server::data_dir::open_database(config).await?;
     let t = services::now();
     let hash = hash_password(password)
         .await

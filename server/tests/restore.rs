@@ -227,3 +227,40 @@ async fn restored_files_equal_the_originals_and_nothing_escapes() {
     assert_eq!(job_count(&s).await, before, "no job was made");
     assert!(!canary.exists());
 }
+
+/// A symbolic link planted on the destination's path (by anyone who can write on the client
+/// there) does not redirect a restore: the job fails, nothing is written where it points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_never_follows_a_link_in_its_destination() {
+    if let Some(why) = sshd::unavailable() {
+        panic!("the restore tests need a real sshd: {why}");
+    }
+    let s = TestServer::start().await;
+    let b = Borg::new(&s).await;
+    let tree = b.root.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("passwd"), "restored content\n").unwrap();
+    let (_, archive) = b.back_up(&s, "Linked", &tree).await;
+    let target = b.root.path().join("precious");
+    std::fs::create_dir_all(&target).unwrap();
+    let planted = b.root.path().join("restores");
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+    for dest in [planted.join("today"), planted.clone()] {
+        let (st, answer) = restore(
+            &s,
+            json!({"archive_name": archive, "client": b.client,
+                   "dest_folder": dest.display().to_string()}),
+        )
+        .await;
+        assert_eq!(st, 201, "{answer}");
+        let j = wait_done(&s, answer["job"].as_i64().unwrap(), WAIT).await;
+        assert_eq!(j["status"], "failed", "{j}");
+        let why = j["job_explanation"].as_str().unwrap();
+        assert!(why.contains("symbolic link"), "{why}");
+        let written: Vec<_> = std::fs::read_dir(&target).unwrap().collect();
+        assert!(
+            written.is_empty(),
+            "the restore wrote through the link: {written:?}"
+        );
+    }
+}

@@ -165,7 +165,11 @@ async fn ssh_key_pair_is_made_once_and_kept() {
     assert!(pubkey.starts_with("ssh-ed25519 AAAA"), "{pubkey}");
     assert!(pubkey.contains(" cyborgbackup@"), "{pubkey}");
     assert!(!pubkey.contains('\n'));
-    assert_eq!(v.as_object().unwrap().len(), 1);
+    assert_eq!(v.as_object().unwrap().len(), 2);
+    assert_eq!(
+        v["authorized_keys"],
+        format!("restrict,port-forwarding {pubkey}").as_str()
+    );
 
     let ssh = s.data_dir.join("ssh");
     let private = ssh.join("id_ed25519");
@@ -187,12 +191,15 @@ async fn ssh_key_pair_is_made_once_and_kept() {
     // A second server on the same data directory and database keeps the pair.
     let config = Config {
         database_url: Some(s.db_url.clone()),
+        database_url_file: None,
         data_dir: s.data_dir.clone(),
         site_addr: "127.0.0.1:0".parse().unwrap(),
         site_root: s.data_dir.join("site").display().to_string(),
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        admin_password_file: None,
         secret_key: Some("test-secret-key".into()),
+        secret_key_file: None,
         // The first server holds this data directory's engine lock.
         engine: false,
         scheduler: false,
@@ -225,4 +232,91 @@ async fn ssh_key_pair_is_made_once_and_kept() {
     let answer = answer.expect("the second server answered");
     assert_eq!(answer["pubkey"], pubkey.as_str());
     assert_eq!(mode(&private), 0o600);
+}
+
+/// The binary on a fresh machine without an admin password: the data directory is owner-only
+/// (0700), so is the SQLite database (0600, its WAL too), the generated password is in an
+/// owner-only file and never in the log, and secrets are read from files (`*_FILE`): the
+/// secret key, and with PostgreSQL the database URL.
+#[tokio::test]
+async fn a_first_start_keeps_its_secrets_owner_only_and_out_of_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let key_file = tmp.path().join("secret-key");
+    std::fs::write(&key_file, "a-secret-key-from-a-file\n").unwrap();
+    let port = common::free_port();
+    let log = tmp.path().join("server.log");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cyborgbackup"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("CYBORG_DATA_DIR", &data)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ROOT", tmp.path().join("site"))
+        .env("CYBORG_SECRET_KEY_FILE", &key_file)
+        .env("CYBORG_ENGINE", "false")
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(tmp.path().join("stderr.log")).unwrap());
+    let (url, pg) = TestServer::new_database(tmp.path()).await;
+    if pg.is_some() {
+        let url_file = tmp.path().join("database-url");
+        std::fs::write(&url_file, format!("{url}\n")).unwrap();
+        cmd.env("DATABASE_URL_FILE", &url_file);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..600 {
+        if http
+            .get(format!("{base}/api/v1/ping/"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            up = true;
+            break;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the server exited");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server did not answer");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    if pg.is_none() {
+        let db = data.join("cyborgbackup.db");
+        assert_eq!(mode(&db), 0o600);
+        let wal = data.join("cyborgbackup.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+    }
+    let password_file = data.join("initial-admin-password");
+    assert_eq!(mode(&password_file), 0o600);
+    let password = std::fs::read_to_string(&password_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(password.len() >= 16, "{password:?}");
+    let r = http
+        .post(format!("{base}/api/token/obtain/"))
+        .json(&json!({"email": "admin@cyborg.local", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The secret key came from the file: nothing was generated in its place.
+    assert!(!data.join("secret_key").exists());
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(tmp.path().join("stderr.log")).unwrap();
+    assert!(out.contains("initial-admin-password"), "{out}");
+    assert!(
+        !out.contains(&password),
+        "the password is in the log: {out}"
+    );
+    if let Some(name) = pg {
+        common::drop_pg_database(name);
+    }
 }

@@ -37,19 +37,43 @@ pub fn borg_command_line(
     argv.extend(BORG_ENV.iter().map(|(k, v)| format!("{k}={v}")));
     argv.extend(borg_argv.iter().cloned());
     let enter = match workdir {
-        // Exit 2, borg's "error": a failed mkdir's own 1 would read as borg's "warning".
-        Some(dir) => {
-            let d = shell::quote(dir)?;
-            format!(
-                "{{ mkdir -p -- {d} && cd -- {d}; }} || {{ echo \"cyborgbackup: cannot create \
-                 or enter the folder\" {d} >&2; exit 2; }}; "
-            )
-        }
+        Some(dir) => enter_without_links(dir)?,
         None => String::new(),
     };
     Ok(format!(
         "printf '{PID_MARK}%s\\n' \"$$\" >&2; {enter}{}",
         shell::with_secret_env("BORG_PASSPHRASE", &argv)?
+    ))
+}
+
+/// Shell text entering the folder `dir` (absolute, without `.` or `..`) from `/`, one component
+/// at a time: a missing one is made (mode 0700), a symbolic link anywhere on the way is refused
+/// (someone on the client could have planted one to send a restore elsewhere, into `/etc`
+/// say), and the folder finally entered must be `dir` itself (`pwd -P`), which a link swapped in
+/// between the check and the `cd` would change. Every failure exits 2, borg's "error" (a
+/// failed mkdir's own 1 would read as borg's "warning").
+fn enter_without_links(dir: &str) -> Result<String, ShellError> {
+    let parts: Vec<String> = dir
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .map(shell::quote)
+        .collect::<Result<_, _>>()?;
+    let physical = format!(
+        "/{}",
+        dir.split('/')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("/")
+    );
+    let want = shell::quote(&physical)?;
+    Ok(format!(
+        "cd / && for c in {}; do if [ -L \"$c\" ]; then echo \"cyborgbackup: refusing to \
+         restore through the symbolic link $(pwd -P)/$c\" >&2; exit 2; fi; if [ ! -e \"$c\" ]; \
+         then mkdir -m 0700 -- \"$c\" || {{ echo \"cyborgbackup: cannot create $(pwd -P)/$c\" \
+         >&2; exit 2; }}; fi; cd -P -- \"$c\" || {{ echo \"cyborgbackup: cannot enter \
+         $(pwd -P)/$c\" >&2; exit 2; }}; done; [ \"$(pwd -P)\" = {want} ] || {{ echo \
+         \"cyborgbackup: the folder {want} changed while it was entered\" >&2; exit 2; }}; ",
+        parts.join(" ")
     ))
 }
 
@@ -499,6 +523,48 @@ pub fn kill_group(pgid: u32, signal: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs [`enter_without_links`] under a local `sh` and answers (status, the folder it
+    /// ended in, stderr).
+    fn enter(dir: &std::path::Path) -> (i32, String, String) {
+        let script = format!(
+            "{}pwd -P",
+            enter_without_links(dir.to_str().unwrap()).unwrap()
+        );
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn a_destination_is_entered_without_following_links() {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().canonicalize().unwrap();
+        let fresh = base.join("new dir").join("it's deep");
+        let (code, now, err) = enter(&fresh);
+        assert_eq!((code, now.as_str()), (0, fresh.to_str().unwrap()), "{err}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        // A link planted on the way (to a folder it should never write into).
+        let elsewhere = base.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, base.join("link")).unwrap();
+        let (code, _, err) = enter(&base.join("link").join("restore"));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(!elsewhere.join("restore").exists());
+        // The link as the destination itself.
+        let (code, _, _) = enter(&base.join("link"));
+        assert_eq!(code, 2);
+    }
 
     #[test]
     fn command_line_quotes_and_reads_the_secret() {

@@ -99,7 +99,7 @@ impl TestServer {
     }
 
     /// A fresh database for one test: a SQLite file in `dir` or a new PostgreSQL database.
-    async fn new_database(dir: &Path) -> (String, Option<String>) {
+    pub async fn new_database(dir: &Path) -> (String, Option<String>) {
         match backend() {
             "postgres" => {
                 let name = format!("cyborg_test_{}", uuid::Uuid::new_v4().simple());
@@ -122,12 +122,15 @@ impl TestServer {
         let (db_url, pg_database) = Self::new_database(dir.path()).await;
         let config = Config {
             database_url: Some(db_url.clone()),
+            database_url_file: None,
             data_dir: dir.path().join("data"),
             site_addr: "127.0.0.1:0".parse().unwrap(),
             site_root: dir.path().join("site").display().to_string(),
             admin_email: Some(ADMIN_EMAIL.into()),
             admin_password: Some(ADMIN_PASSWORD.into()),
+            admin_password_file: None,
             secret_key: Some("test-secret-key".into()),
+            secret_key_file: None,
             engine: opts.engine,
             scheduler: opts.scheduler,
             catalog_index_mb: 64,
@@ -453,33 +456,29 @@ async fn read(resp: reqwest::Response) -> (StatusCode, Value) {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.running.stop();
-        // The ssh-agent a job may have started outlives an in-process server task.
-        let socket = self.data_dir.join("ssh").join("agent.sock");
-        let _ = std::process::Command::new("pkill")
-            .arg("-f")
-            .arg(socket)
-            .status();
         if let Some(name) = self.pg_database.take() {
-            // Drop runs outside async code: a short-lived runtime on its own thread drops the
-            // database, forcing off the pool connections the aborted server still holds.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    if let Ok(admin) = Database::connect(format!("{PG_BASE}/postgres")).await {
-                        let _ = admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await;
-                    }
-                });
-            })
-            .join();
+            drop_pg_database(name);
         }
     }
+}
+
+/// Drops a test's PostgreSQL database, forcing off the connections an aborted server still
+/// holds. Runs outside async code: a short-lived runtime on its own thread does it.
+pub fn drop_pg_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            if let Ok(admin) = Database::connect(format!("{PG_BASE}/postgres")).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Seeds one archive the way a finished backup would leave it (the catalog has no write API):
