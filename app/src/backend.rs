@@ -7,9 +7,9 @@ use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FieldErrors, Job, JobView, Launched,
-        ModuleList, Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
-        SessionUser,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FieldErrors, HostKeyView, HostKind,
+        Job, JobView, Launched, ModuleList, Overview, Page, RestoreInput, Retention, Schedule,
+        ScheduleInput, SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -26,14 +26,22 @@ pub enum BackendError {
     Refused(String),
     /// Anything else (the server's own failure): a short message; the details are in its log.
     Failed(String),
+    /// Not now: too many failed logins (429) or too busy (503); try again after `retry_after`
+    /// seconds.
+    Busy {
+        status: u16,
+        retry_after: u64,
+        message: String,
+    },
 }
 
 impl std::fmt::Display for BackendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            BackendError::Unauthorized(m) | BackendError::Refused(m) | BackendError::Failed(m) => {
-                f.write_str(m)
-            }
+            BackendError::Unauthorized(m)
+            | BackendError::Refused(m)
+            | BackendError::Failed(m)
+            | BackendError::Busy { message: m, .. } => f.write_str(m),
             BackendError::Invalid(fields) => {
                 let parts: Vec<String> = fields
                     .iter()
@@ -58,8 +66,14 @@ pub struct NewSession {
 }
 
 pub trait Backend: Send + Sync + 'static {
-    /// Checks email and password and opens a session (`services::auth::login`).
-    fn login<'a>(&'a self, email: &'a str, password: &'a str) -> BackendFuture<'a, NewSession>;
+    /// Checks email and password and opens a session (`services::auth::login`); `from` is the
+    /// client's address (failed logins are throttled per address).
+    fn login<'a>(
+        &'a self,
+        email: &'a str,
+        password: &'a str,
+        from: std::net::IpAddr,
+    ) -> BackendFuture<'a, NewSession>;
     /// Ends a session (`services::auth::logout`); an unknown token is not an error.
     fn logout<'a>(&'a self, token: &'a str) -> BackendFuture<'a, ()>;
     /// The user of a live session, or `Unauthorized`.
@@ -165,13 +179,15 @@ pub trait Backend: Send + Sync + 'static {
         token: &'a str,
         client: Option<i32>,
     ) -> BackendFuture<'a, Vec<ArchiveRef>>;
-    /// The items directly inside a directory of an archive (`""`: the top).
+    /// A page of the items directly inside a directory of an archive (`""`: the top), after
+    /// the path `after` (`""`: the first page).
     fn catalog_dir<'a>(
         &'a self,
         token: &'a str,
         archive: i32,
         dir: String,
-    ) -> BackendFuture<'a, Vec<CatalogItem>>;
+        after: String,
+    ) -> BackendFuture<'a, CatalogDir>;
     /// One page of `GET /api/v1/catalogs/` with these query parameters.
     fn catalog_search<'a>(
         &'a self,
@@ -184,6 +200,30 @@ pub trait Backend: Send + Sync + 'static {
         token: &'a str,
         kind: ResourceKind,
     ) -> BackendFuture<'a, Choices>;
+    /// The retention preview of a policy (`GET /api/v1/policies/{id}/retention/`).
+    fn retention<'a>(&'a self, token: &'a str, policy: i32) -> BackendFuture<'a, Retention>;
+    /// The host key page of a client or a remote repository.
+    fn host_key<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+    ) -> BackendFuture<'a, HostKeyView>;
+    /// Fetches the key the host presents now (`…/host_key/scan/`).
+    fn host_key_scan<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+    ) -> BackendFuture<'a, HostKeyView>;
+    /// Pins the key presented last when it has this fingerprint (`…/host_key/accept/`).
+    fn host_key_accept<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+        fingerprint: String,
+    ) -> BackendFuture<'a, HostKeyView>;
 }
 
 /// How the server hands the backend to the app (a Leptos context value).

@@ -10,13 +10,25 @@ use leptos_router::{
 
 use crate::{
     dashboard::{
-        CalendarPage, CatalogPage, DashboardLayout, JobPage, JobsPage, LoginPage, OverviewPage,
-        ResourcePage, SchedulesPage,
+        CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage, JobsPage, LoginPage,
+        OverviewPage, ResourcePage, RetentionPage, SchedulesPage,
     },
     resources::ResourceKind,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's policy names the nonce Leptos gives this response's inline scripts.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        res.insert_header(
+            http::header::CONTENT_SECURITY_POLICY,
+            http::HeaderValue::from_str(&crate::session::content_security_policy(&nonce))
+                .expect("a nonce is base64"),
+        );
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -85,6 +97,16 @@ pub fn App() -> impl IntoView {
                         view={Lazy::<Catalog>::new()}
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=StaticSegment("host-key")
+                        view={Lazy::<HostKeys>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("retention")
+                        view={Lazy::<Retentions>::new()}
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -127,6 +149,8 @@ lazy_pages! {
     Job => view! { <JobPage/> };
     Schedules => view! { <SchedulesPage/> };
     Catalog => view! { <CatalogPage/> };
+    HostKeys => view! { <HostKeyPage/> };
+    Retentions => view! { <RetentionPage/> };
 }
 
 /// `/clients`, `/repositories`, `/policies` and `/users` are one page component drawn from the

@@ -107,6 +107,10 @@ const CLIENT_FIELDS: &[FormField] = &[
         field("hostname", "Hostname", Input::Text),
         "The name or address the server connects to over SSH.",
     ),
+    helped(
+        field("host_key", "SSH host key", Input::Secret),
+        "Optional: the host's public key (the content of /etc/ssh/ssh_host_ed25519_key.pub) to pin it now; otherwise the key it presents is fetched for you to confirm (Host key).",
+    ),
     field("port", "SSH port", Input::Number),
     helped(
         field("username", "SSH user", Input::Text),
@@ -124,6 +128,10 @@ const REPOSITORY_FIELDS: &[FormField] = &[
     helped(
         field("path", "Path", Input::Text),
         "Where borg finds the repository, e.g. ssh://backup@store.example/./repo or /srv/borg/repo.",
+    ),
+    helped(
+        field("host_key", "SSH host key", Input::Secret),
+        "For a repository on another host: that host's public key, to pin it now; otherwise it is fetched for you to confirm (Host key).",
     ),
     helped(
         field("repository_key", "Passphrase", Input::Secret),
@@ -192,6 +200,10 @@ const USER_FIELDS: &[FormField] = &[
         field("password", "Password", Input::Secret),
         "At least 8 characters. On edit, leave empty to keep the current one.",
     ),
+    helped(
+        field("current_password", "Your present password", Input::Secret),
+        "Needed to change your own password.",
+    ),
     field("is_superuser", "Superuser", Input::Bool),
 ];
 
@@ -202,6 +214,7 @@ const CLIENT_COLUMNS: &[Column] = &[
     col("Borg", "/version", "version"),
     shown(col("Ready", "/ready", "ready"), Show::YesNo),
     shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+    col("Host key", "/host_key_status", ""),
     shown(
         col("Policies", "/summary_fields/policies", ""),
         Show::Names("name"),
@@ -223,6 +236,7 @@ const REPOSITORY_COLUMNS: &[Column] = &[
     shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
     col("Last check", "/last_integrity/status", ""),
     col("Next check", "/integrity_next_run", "integrity_next_run"),
+    col("Host key", "/host_key_status", ""),
 ];
 
 const POLICY_COLUMNS: &[Column] = &[

@@ -159,7 +159,7 @@ async fn run(label: &str, db: &DatabaseConnection, file: &Path, n: usize, leaves
     for i in 0..samples {
         let dir = &leaves[(i * 7919) % leaves.len()];
         let t = Instant::now();
-        let items = catalog::browse(db, *ids.last().unwrap(), dir)
+        let (items, _) = catalog::browse(db, *ids.last().unwrap(), dir, "", 1000)
             .await
             .unwrap();
         let dt = t.elapsed();

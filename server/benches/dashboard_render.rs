@@ -102,6 +102,7 @@ async fn main() {
         engine: false,
         scheduler: false,
         catalog_index_mb: 64,
+        trusted_proxies: Vec::new(),
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -83,6 +83,10 @@ pub struct Config {
     /// A catalog whose paths do not fit is searched by a scan in the database.
     #[arg(long, env = "CYBORG_CATALOG_INDEX_MB", default_value_t = 1024)]
     pub catalog_index_mb: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated addresses): failed
+    /// logins are throttled per client address, which behind a proxy is the one it forwards.
+    #[arg(long, env = "CYBORG_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

@@ -31,6 +31,12 @@ pub enum Error {
     /// What the server needed from elsewhere failed: a client unreachable over SSH, borg's error.
     #[error("{0}")]
     BadGateway(String),
+    /// Throttled (failed logins, too many live streams): 429 with `Retry-After` in seconds.
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
+    /// Busy right now (every password-check slot taken): 503 with `Retry-After`.
+    #[error("{message}")]
+    Unavailable { retry_after: u64, message: String },
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error(transparent)]
@@ -65,6 +71,8 @@ impl Error {
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) => match e.sql_err() {
                 // A race lost between our own uniqueness/reference checks and the write: the
                 // client's request conflicts with the stored state, it is not a server fault.
@@ -93,6 +101,19 @@ impl IntoResponse for Error {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"cyborgbackup\", Bearer"),
                 );
+                return resp;
+            }
+            Error::TooManyRequests {
+                retry_after,
+                message,
+            }
+            | Error::Unavailable {
+                retry_after,
+                message,
+            } => {
+                let mut resp = (status, Json(ErrorDetail { detail: message })).into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
                 return resp;
             }
             Error::MethodNotAllowed => "Method not allowed.".into(),

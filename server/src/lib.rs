@@ -4,6 +4,7 @@ pub mod api;
 pub mod catalog;
 pub mod config;
 pub mod crontab;
+pub mod csrf;
 pub mod dashboard;
 pub mod data_dir;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod entities;
 pub mod error;
 pub mod router;
 pub mod secrets;
+pub mod security_headers;
 pub mod services;
 pub mod ssh_keys;
 pub mod state;
@@ -52,13 +54,15 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         None => {}
     }
     let leptos = leptos_options(config, config.site_addr);
-    Ok(AppState::new(
+    let mut state = AppState::new(
         db,
         secrets,
         leptos,
         config.data_dir.clone(),
         config.catalog_index_mb << 20,
-    ))
+    );
+    state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
+    Ok(state)
 }
 
 pub fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use server::{
     config::{Cli, Command},
-    services::auth::hash_password,
+    services::auth::hash_password_now,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -58,7 +58,7 @@ async fn create_user(
     }
     let conn = server::data_dir::open_database(config).await?;
     let t = services::now();
-    let hash = hash_password(password)
+    let hash = hash_password_now(password)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     user::ActiveModel {

@@ -1,10 +1,14 @@
 //! The whole HTTP surface: the API, the Leptos pages and server functions, static files.
-use std::sync::Arc;
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
+use app::session::ClientAddr;
 use axum::{
     Router,
     body::Body,
-    extract::{Request, State},
+    extract::{ConnectInfo, Request, State},
     http::{StatusCode, Uri, uri::PathAndQuery},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -39,6 +43,9 @@ pub fn app_router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(middleware::from_fn(rpc_client_errors))
+        .layer(middleware::from_fn(crate::csrf::guard))
+        .layer(middleware::from_fn(crate::security_headers::add))
+        .layer(middleware::from_fn_with_state(state.clone(), client_addr))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -64,6 +71,30 @@ async fn rpc_client_errors(req: Request, next: Next) -> Response {
         parts.status = StatusCode::BAD_REQUEST;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Records where the request came from (`app::session::ClientAddr`): the peer, or the address a
+/// trusted proxy appended to `X-Forwarded-For`.
+async fn client_addr(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let addr = match peer {
+        Some(p) if st.trusted_proxies.contains(&p) => req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back()
+            .unwrap_or(p),
+        Some(p) => p,
+        None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    };
+    req.extensions_mut().insert(ClientAddr(addr));
+    next.run(req).await
 }
 
 /// Unknown API paths answer JSON; everything else is a static file or the app's 404 page.
@@ -102,7 +133,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()>
     let app = MapRequestLayer::new(normalize_path).layer(app_router(state));
     axum::serve(
         listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;

@@ -10,7 +10,12 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::{catalog::search_index::SearchIndex, engine::Engine, secrets::Secrets};
+use crate::{
+    catalog::search_index::SearchIndex,
+    engine::Engine,
+    secrets::Secrets,
+    services::{job_stream::StreamSlots, login_guard::LoginGuard},
+};
 
 /// Verified Basic credentials by digest: (user id, password stamp, when verified).
 pub type BasicCache = Mutex<HashMap<String, (i32, String, Instant)>>;
@@ -27,6 +32,12 @@ pub struct AppState {
     pub engine: Engine,
     /// The in-memory index of the catalog's paths for path searches.
     pub catalog_index: Arc<SearchIndex>,
+    /// Failed-login throttling and the argon2 slots.
+    pub logins: Arc<LoginGuard>,
+    /// Proxies whose `X-Forwarded-For` names the client (`CYBORG_TRUSTED_PROXIES`).
+    pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Each user's open live streams.
+    pub streams: Arc<StreamSlots>,
 }
 
 impl AppState {
@@ -52,6 +63,9 @@ impl AppState {
             data_dir,
             engine,
             catalog_index,
+            logins: Arc::default(),
+            trusted_proxies: Arc::default(),
+            streams: Arc::default(),
         }
     }
 }

@@ -191,7 +191,10 @@ async fn real_borg_archive_is_catalogued_exactly() {
     assert_eq!(api["Été ünï/日本語/ファイル 1.bin"]["size"], 100_000);
 
     // The directory listing of one folder.
-    let listing = catalog::browse(&db, archive, "Été ünï").await.unwrap();
+    let (listing, next) = catalog::browse(&db, archive, "Été ünï", "", 100)
+        .await
+        .unwrap();
+    assert_eq!(next, None);
     let names: Vec<&str> = listing.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(
         names,
@@ -210,8 +213,23 @@ async fn real_borg_archive_is_catalogued_exactly() {
             serde_json::from_value(e["mtime"].clone()).unwrap();
         assert_eq!(mtime, d.mtime, "{}", d.path);
     }
-    let top = catalog::browse(&db, archive, "").await.unwrap();
+    let (top, _) = catalog::browse(&db, archive, "", "", 100).await.unwrap();
     assert_eq!(top.len(), 5, "{top:?}"); // ".", 3 directories, 50%_off.conf
+    // Page by page: two items a page, each page after the last path of the one before, the
+    // whole directory once and in order.
+    let mut paged = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (page, next) = catalog::browse(&db, archive, "", &after, 2).await.unwrap();
+        assert!(page.len() <= 2);
+        paged.extend(page.into_iter().map(|d| d.path));
+        match next {
+            Some(n) => after = n,
+            None => break,
+        }
+    }
+    let whole: Vec<String> = top.iter().map(|d| d.path.clone()).collect();
+    assert_eq!(paged, whole);
 
     // Ingesting again replaces, never duplicates.
     let again = borg.ingest(&db, "a", archive).await;

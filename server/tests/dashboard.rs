@@ -285,7 +285,7 @@ async fn state_and_admin(s: &TestServer) -> (AppState, Actor) {
         // No path search index: these tests do not search the catalog.
         0,
     );
-    (st, Actor { user: admin })
+    (st, Actor::new(admin))
 }
 
 #[tokio::test]
@@ -841,7 +841,7 @@ async fn job_functions_list_show_and_refuse() {
 /// their details, and a path search.
 #[tokio::test]
 async fn catalog_functions_walk_from_the_top_and_search() {
-    use app::dto::{ArchiveRef, CatalogEntry, CatalogItem};
+    use app::dto::{ArchiveRef, CatalogDir, CatalogEntry, CatalogItem};
     use server::catalog;
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
@@ -885,13 +885,16 @@ async fn catalog_functions_walk_from_the_top_and_search() {
     let dir = |d: &'static str| {
         let call = &call;
         async move {
-            let items: Vec<CatalogItem> =
-                call("catalog_dir", json!({"archive": archive, "dir": d}))
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
-            items
+            let page: CatalogDir = call(
+                "catalog_dir",
+                json!({"archive": archive, "dir": d, "after": ""}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(page.next, None);
+            page.items
         }
     };
     let names = |items: &[CatalogItem]| -> Vec<(String, bool, bool)> {
@@ -938,7 +941,11 @@ async fn catalog_functions_walk_from_the_top_and_search() {
     assert_eq!(hits.results[0].path, "srv/www/img/Logo.PNG");
     assert_eq!(hits.results[0].archive_name, "folders-web1-2030");
     // An unknown archive is the caller's mistake.
-    let missing = call("catalog_dir", json!({"archive": 999999, "dir": ""})).await;
+    let missing = call(
+        "catalog_dir",
+        json!({"archive": 999999, "dir": "", "after": ""}),
+    )
+    .await;
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
 }
 

@@ -204,6 +204,7 @@ async fn ssh_key_pair_is_made_once_and_kept() {
         engine: false,
         scheduler: false,
         catalog_index_mb: 0,
+        trusted_proxies: Vec::new(),
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

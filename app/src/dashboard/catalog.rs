@@ -24,6 +24,8 @@ struct Place {
     archive: Option<i32>,
     dir: String,
     q: String,
+    /// The directory's page after this path (`""`: the first page).
+    after: String,
 }
 
 impl Place {
@@ -42,6 +44,9 @@ impl Place {
         if !self.q.is_empty() {
             parts.push(format!("q={}", percent_encode(&self.q, b"")));
         }
+        if !self.after.is_empty() {
+            parts.push(format!("after={}", percent_encode(&self.after, b"/")));
+        }
         if parts.is_empty() {
             "/catalog".into()
         } else {
@@ -55,6 +60,16 @@ impl Place {
             archive: Some(archive),
             dir: dir.to_string(),
             q: String::new(),
+            after: String::new(),
+        }
+        .href()
+    }
+
+    /// The next page of this directory, after the path `after`.
+    fn after(&self, after: &str) -> String {
+        Place {
+            after: after.to_string(),
+            ..self.clone()
         }
         .href()
     }
@@ -88,6 +103,7 @@ pub fn CatalogPage() -> impl IntoView {
             archive: q.get("archive").and_then(|v| v.parse().ok()),
             dir: q.get("dir").unwrap_or_default(),
             q: q.get("q").unwrap_or_default(),
+            after: q.get("after").unwrap_or_default(),
         })
     });
     let clients = Resource::new(|| (), |_| job_filters());
@@ -176,8 +192,11 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
         })
         .collect_view();
     let listing = open.map(|a| {
-        let (archive, dir) = (a.id, place.dir.clone());
-        let items = Resource::new(move || (archive, dir.clone()), |(a, d)| browse_dir(a, d));
+        let (archive, dir, after) = (a.id, place.dir.clone(), place.after.clone());
+        let items = Resource::new(
+            move || (archive, dir.clone(), after.clone()),
+            |(a, d, after)| browse_dir(a, d, after),
+        );
         // The items ticked for a restore (archive paths).
         let selected = RwSignal::new(Vec::<String>::new());
         let restore_open = RwSignal::new(false);
@@ -239,9 +258,15 @@ fn Browser(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
 fn Listing(
     place: Place,
     archive: i32,
-    items: Vec<crate::dto::CatalogItem>,
+    items: crate::dto::CatalogDir,
     selected: RwSignal<Vec<String>>,
 ) -> impl IntoView {
+    let next = items.next.map(|after| {
+        view! {
+            <p><a href=place.after(&after) id="catalog-next">"Next items →"</a></p>
+        }
+    });
+    let items = items.items;
     let rows = if items.is_empty() {
         view! { <tr><td colspan="8" class="empty">"Empty folder."</td></tr> }.into_any()
     } else {
@@ -324,6 +349,7 @@ fn Listing(
                 <tbody>{rows}</tbody>
             </table>
         </div>
+        {next}
     }
     .into_any()
 }

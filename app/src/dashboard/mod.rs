@@ -15,6 +15,7 @@ mod resource_page;
 mod rpc;
 mod schedules;
 mod shell;
+mod trust;
 
 pub use calendar::CalendarPage;
 pub use catalog::CatalogPage;
@@ -24,6 +25,7 @@ pub use resource_page::ResourcePage;
 pub use rpc::*;
 pub use schedules::SchedulesPage;
 pub use shell::{DashboardLayout, LoginPage};
+pub use trust::{HostKeyPage, RetentionPage};
 
 /// Where a login may send the operator afterwards: only a path of this site. Anything else
 /// (`//evil.example`, `http://…`, `/\evil`, a control character) would make the login page an

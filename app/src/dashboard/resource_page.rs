@@ -212,6 +212,26 @@ fn ResourceTable(
                         >
                             "Calendar"
                         </a>
+                        <a
+                            href=format!("/retention?policy={id}")
+                            aria-label=format!("Retention of {label_for_calendar}")
+                        >
+                            "Retention"
+                        </a>
+                    }
+                });
+                // Clients, and repositories on another host, are reached over SSH.
+                let over_ssh = kind == ResourceKind::Clients
+                    || (kind == ResourceKind::Repositories
+                        && r.values.get("path").is_some_and(|p| !p.starts_with('/')));
+                let host_key = over_ssh.then(|| {
+                    view! {
+                        <a
+                            href=format!("/host-key?{}={id}", kind.noun())
+                            aria-label=format!("Host key of {}", r.label)
+                        >
+                            "Host key"
+                        </a>
                     }
                 });
                 let cells = r
@@ -225,6 +245,7 @@ fn ResourceTable(
                         <td class="actions">
                             {launcher}
                             {checker}
+                            {host_key}
                             <button
                                 type="button"
                                 class="secondary"

@@ -8,8 +8,9 @@ use leptos::server_fn::codec::Json;
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, FormOutcome, Job, JobView,
-        ModuleItem, Overview, Page, RestoreInput, Schedule, SchedulePreview, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FormOutcome, HostKeyView, HostKind,
+        Job, JobView, ModuleItem, Overview, Page, RestoreInput, Retention, Schedule,
+        SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -52,10 +53,23 @@ mod ssr {
     /// server's own failures are 500); during a page render the status is the page's business
     /// (the session guard's redirect), so it is left alone.
     pub fn fail(e: BackendError) -> ServerFnError {
-        let status = match e {
+        let status = match &e {
             BackendError::Unauthorized(_) => Some(http::StatusCode::UNAUTHORIZED),
             BackendError::Invalid(_) | BackendError::Refused(_) => {
                 Some(http::StatusCode::BAD_REQUEST)
+            }
+            BackendError::Busy {
+                status,
+                retry_after,
+                ..
+            } => {
+                if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                    res.insert_header(
+                        http::header::RETRY_AFTER,
+                        http::HeaderValue::from(*retry_after),
+                    );
+                }
+                http::StatusCode::from_u16(*status).ok()
             }
             BackendError::Failed(_) => None,
         };
@@ -159,7 +173,10 @@ pub async fn login(
     next: String,
 ) -> Result<Option<String>, ServerFnError> {
     use crate::backend::BackendError;
-    let session = match ssr::backend()?.login(&email, &password).await {
+    let from = ssr::parts().map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| {
+        crate::session::ClientAddr::of(&p.extensions)
+    });
+    let session = match ssr::backend()?.login(&email, &password, from).await {
         Ok(session) => session,
         Err(BackendError::Unauthorized(message)) => return Ok(Some(message)),
         Err(e) => return Err(ssr::fail(e)),
@@ -479,12 +496,17 @@ pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, Se
         .map_err(ssr::fail)
 }
 
-/// The items directly inside `dir` of an archive (`""`: its top).
+/// A page of the items directly inside `dir` of an archive (`""`: its top), after the path
+/// `after` (`""`: the first page).
 #[server(prefix = "/rpc", endpoint = "catalog_dir", input = Json)]
-pub async fn browse_dir(archive: i32, dir: String) -> Result<Vec<CatalogItem>, ServerFnError> {
+pub async fn browse_dir(
+    archive: i32,
+    dir: String,
+    after: String,
+) -> Result<CatalogDir, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
-        .catalog_dir(&token, archive, dir)
+        .catalog_dir(&token, archive, dir, after)
         .await
         .map_err(ssr::fail)
 }
@@ -507,6 +529,50 @@ pub async fn search_catalog(
     }
     ssr::backend()?
         .catalog_search(&token, query)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// What the next prune of a policy keeps and deletes, per client.
+#[server(prefix = "/rpc", endpoint = "retention", input = Json)]
+pub async fn policy_retention(policy: i32) -> Result<Retention, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .retention(&token, policy)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The host key page of a client or a remote repository's host.
+#[server(prefix = "/rpc", endpoint = "host_key", input = Json)]
+pub async fn host_key(kind: HostKind, id: i32) -> Result<HostKeyView, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .host_key(&token, kind, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Fetches the key the host presents now.
+#[server(prefix = "/rpc", endpoint = "host_key_scan", input = Json)]
+pub async fn host_key_scan(kind: HostKind, id: i32) -> Result<HostKeyView, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .host_key_scan(&token, kind, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Pins the key the host presented last, which has `fingerprint`.
+#[server(prefix = "/rpc", endpoint = "host_key_accept", input = Json)]
+pub async fn host_key_accept(
+    kind: HostKind,
+    id: i32,
+    fingerprint: String,
+) -> Result<HostKeyView, ServerFnError> {
+    let token = ssr::need_token()?;
+    ssr::backend()?
+        .host_key_accept(&token, kind, id, fingerprint)
         .await
         .map_err(ssr::fail)
 }

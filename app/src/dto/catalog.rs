@@ -30,6 +30,17 @@ pub struct ArchiveRef {
     pub repository: i32,
 }
 
+/// One page of a directory of an archive, by name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CatalogDir {
+    pub items: Vec<CatalogItem>,
+    /// The path to list after for the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Items of a directory per page of the catalog browser.
+pub const CATALOG_DIR_PAGE: usize = 1000;
+
 /// One item directly inside a directory of an archive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CatalogItem {

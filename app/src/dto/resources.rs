@@ -29,6 +29,9 @@ pub struct UserInput {
     pub is_superuser: Option<bool>,
     /// Write-only; stored as an argon2id hash.
     pub password: Option<String>,
+    /// Write-only: the caller's present password, required to change their own password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_password: Option<String>,
 }
 
 /// A policy as listed under a client's `summary_fields.policies`.

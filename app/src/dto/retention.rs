@@ -46,3 +46,26 @@ pub struct RetainedArchive {
     /// Kept by the rule only as the oldest archive, the rule having run out of periods.
     pub oldest: bool,
 }
+
+/// Whose SSH host key the dashboard's host key page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostKind {
+    Client,
+    Repository,
+}
+
+/// The dashboard's host key page of a client or a remote repository's host: the pinned key,
+/// the key presented last when another, and what to authorize there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HostKeyView {
+    pub kind: HostKind,
+    pub id: i32,
+    /// The client's host name, or the repository's name.
+    pub label: String,
+    /// `user@host:port` the server connects to.
+    pub address: String,
+    pub state: super::HostKeyState,
+    /// The line to add to that user's `~/.ssh/authorized_keys` there.
+    pub authorized_keys: String,
+}

@@ -8,11 +8,30 @@ use crate::{
     services::{
         Actor,
         auth::{Credentials, resolve},
+        job_stream::Watch,
     },
     state::AppState,
 };
 
+use app::session::ClientAddr;
 pub use app::session::SESSION_COOKIE;
+
+/// The caller of a live stream as a [`Watch`]: it ends the stream when their credentials stop
+/// working, and counts their open streams.
+pub struct Watching(pub Watch);
+
+impl FromRequestParts<AppState> for Watching {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let credentials = credentials(parts)?.ok_or_else(Error::unauthorized)?;
+        let actor = resolve(state, credentials.clone()).await?;
+        Ok(Watching(Watch::new(state, &actor, credentials)?))
+    }
+}
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = Error;
@@ -27,6 +46,7 @@ impl FromRequestParts<AppState> for Actor {
 }
 
 fn credentials(parts: &Parts) -> Result<Option<Credentials>, Error> {
+    let from = ClientAddr::of(&parts.extensions);
     if let Some(value) = parts.headers.get(AUTHORIZATION) {
         let malformed = || Error::Unauthorized("Malformed Authorization header.".into());
         let value = value.to_str().map_err(|_| malformed())?;
@@ -39,6 +59,7 @@ fn credentials(parts: &Parts) -> Result<Option<Credentials>, Error> {
                 Ok(Some(Credentials::Basic {
                     email: email.to_string(),
                     password: password.to_string(),
+                    from,
                 }))
             }
             "bearer" => Ok(Some(Credentials::Bearer(rest.trim().to_string()))),

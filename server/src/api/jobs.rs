@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use app::dto::{ErrorDetail, FieldErrors, Job, JobEvent, JobStdout, Launched, Page, StatsDay};
 use axum::{
     Json,
+    body::Body,
     extract::State,
     http::{HeaderMap, StatusCode, header},
     response::{
@@ -15,7 +16,10 @@ use futures_util::{Stream, StreamExt};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    api::extract::{Id, ListParams, Query},
+    api::{
+        auth::Watching,
+        extract::{Id, ListParams, Query},
+    },
     error::{Error, Result},
     services::{
         Actor,
@@ -92,7 +96,7 @@ fn sse(s: impl Stream<Item = StreamEvent> + Send + 'static) -> Response {
               (status = 400, body = FieldErrors), (status = 404, body = ErrorDetail)))]
 async fn stream_one(
     State(st): State<AppState>,
-    actor: Actor,
+    Watching(watch): Watching,
     Id(id): Id,
     headers: HeaderMap,
     Query(pairs): Query,
@@ -117,7 +121,7 @@ async fn stream_one(
             }
         }
     }
-    Ok(sse(job_stream::one(&st, &actor, id, after).await?))
+    Ok(sse(job_stream::one(&st, watch, id, after).await?))
 }
 
 /// Server-sent events of every job: `status` on each change of any job, `line` (data
@@ -126,8 +130,8 @@ async fn stream_one(
 #[utoipa::path(get, path = "/api/v1/jobs/stream/", tag = "jobs",
     responses((status = 200, content_type = "text/event-stream", body = String),
               (status = 401, body = ErrorDetail)))]
-async fn stream_all(State(st): State<AppState>, actor: Actor) -> Result<Response> {
-    Ok(sse(job_stream::all(&st, &actor).await?))
+async fn stream_all(State(st): State<AppState>, Watching(watch): Watching) -> Result<Response> {
+    Ok(sse(job_stream::all(&st, watch).await?))
 }
 
 /// Every job. Filters include `status`, `job_type`, `launch_type`, `policy`, `client`,
@@ -187,13 +191,30 @@ async fn stdout(
             format!("'{format}' is not a known format; use txt or json."),
         ));
     }
-    let content = jobs::stdout(&st, &actor, id).await?;
+    let chunks = jobs::stdout(&st, &actor, id).await?;
     Ok(if format == "json" {
-        Json(JobStdout { content }).into_response()
+        // `{"content": "…"}` written as the log is read: the text's JSON string form, chunk
+        // by chunk, between the object's opening and closing.
+        let body = futures_util::stream::once(async { Ok(String::from("{\"content\":\"")) })
+            .chain(chunks.map(|c| {
+                c.map(|text| {
+                    let quoted = serde_json::to_string(&text).unwrap_or_default();
+                    quoted[1..quoted.len() - 1].to_string()
+                })
+            }))
+            .chain(futures_util::stream::once(async {
+                Ok(String::from("\"}"))
+            }))
+            .map(|c| c.map_err(std::io::Error::other));
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(body),
+        )
+            .into_response()
     } else {
         (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            content,
+            Body::from_stream(chunks.map(|c| c.map_err(std::io::Error::other))),
         )
             .into_response()
     })

@@ -1,14 +1,14 @@
 //! Token endpoints (`/api/token/…`) and the dashboard session (`/api/session/`).
 use app::dto::{ErrorDetail, FieldErrors, TokenObtain, TokenPair, TokenRefresh, User};
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     http::{HeaderMap, StatusCode, header::SET_COOKIE, request::Parts},
     response::IntoResponse,
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use app::session::{over_tls, session_cookie as cookie};
+use app::session::{ClientAddr, over_tls, session_cookie as cookie};
 
 use crate::{
     api::{auth::session_cookie, extract::ApiJson},
@@ -29,9 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = TokenPair), (status = 400, body = FieldErrors), (status = 401, body = ErrorDetail)))]
 async fn obtain(
     State(st): State<AppState>,
+    Extension(from): Extension<ClientAddr>,
     ApiJson(body): ApiJson<TokenObtain>,
 ) -> Result<Json<TokenPair>> {
-    Ok(Json(auth::obtain(&st, &body.email, &body.password).await?))
+    Ok(Json(
+        auth::obtain(&st, &body.email, &body.password, from.0).await?,
+    ))
 }
 
 /// Exchanges a refresh token for a new pair; each refresh token works once.
@@ -50,10 +53,11 @@ async fn refresh(
 async fn login(
     State(st): State<AppState>,
     headers: HeaderMap,
+    Extension(from): Extension<ClientAddr>,
     ApiJson(body): ApiJson<TokenObtain>,
 ) -> Result<impl IntoResponse> {
-    let (token, user) = auth::login(&st, &body.email, &body.password).await?;
-    let actor = Actor { user };
+    let (token, user) = auth::login(&st, &body.email, &body.password, from.0).await?;
+    let actor = Actor::new(user);
     let me = users::get(&st, &actor, actor.id()).await?;
     let max_age = auth::SESSION_TTL.num_seconds();
     Ok((

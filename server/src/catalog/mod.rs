@@ -766,7 +766,9 @@ pub async fn browse(
     db: &DatabaseConnection,
     archive_id: i32,
     dir: &str,
-) -> anyhow::Result<Vec<DirEntry>> {
+    after: &str,
+    limit: usize,
+) -> anyhow::Result<(Vec<DirEntry>, Option<String>)> {
     let backend = db.get_database_backend();
     let dir = dir.trim_end_matches('/');
     // CROSS JOIN: SQLite must start from the directory's paths, not the archive's entries.
@@ -777,9 +779,25 @@ pub async fn browse(
     placeholder(&mut sql, backend, 1);
     sql.push_str(" AND e.path_id = p.id AND e.archive_id = ");
     placeholder(&mut sql, backend, 2);
-    sql.push_str(" ORDER BY p.path");
-    let values = vec![hash::dir_hash(dir).into(), archive_id.into()];
-    let rows = db.query_all(stmt(backend, &sql, values)).await?;
+    sql.push_str(" AND p.path > ");
+    placeholder(&mut sql, backend, 3);
+    sql.push_str(&format!(" ORDER BY p.path LIMIT {}", limit + 1));
+    let values = vec![
+        hash::dir_hash(dir).into(),
+        archive_id.into(),
+        after.to_string().into(),
+    ];
+    let mut rows = db.query_all(stmt(backend, &sql, values)).await?;
+    // One row more than a page says whether there is a next page, which starts after the
+    // page's last row (a path whose hash only collides with the directory's counts too).
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|r| r.try_get_by_index::<String>(1))
+            .transpose()?
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let path: String = row.try_get_by_index(1)?;
@@ -797,5 +815,5 @@ pub async fn browse(
             healthy: row.try_get_by_index(7)?,
         });
     }
-    Ok(out)
+    Ok((out, next))
 }

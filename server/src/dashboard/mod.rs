@@ -8,9 +8,9 @@ use std::{collections::BTreeMap, sync::Arc};
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
-        ArchiveRef, CalendarMonth, CatalogEntry, CatalogItem, Job, JobView, Launched, ModuleList,
-        NextRun, Overview, Page, RestoreInput, Schedule, ScheduleInput, SchedulePreview,
-        SchedulePreviewInput, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, HostKeyAccept, HostKeyView, HostKind,
+        Job, JobView, Launched, ModuleList, NextRun, Overview, Page, RestoreInput, Retention,
+        Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -19,8 +19,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::{
     error::Error,
     services::{
-        Actor, auth, calendar, catalogs, clients, integrity, jobs, list::ListRequest, modules,
-        policies, repositories, resource, restore, schedules,
+        Actor, auth, calendar, catalogs, clients, host_keys, integrity, jobs, list::ListRequest,
+        modules, policies, repositories, resource, restore, retention, schedules,
     },
     state::AppState,
 };
@@ -47,6 +47,22 @@ fn to_backend(e: Error) -> BackendError {
             BackendError::Failed("The server could not answer; see its log.".into())
         }
         Error::Validation(fields) => BackendError::Invalid(fields),
+        Error::TooManyRequests {
+            retry_after,
+            message,
+        } => BackendError::Busy {
+            status: 429,
+            retry_after,
+            message,
+        },
+        Error::Unavailable {
+            retry_after,
+            message,
+        } => BackendError::Busy {
+            status: 503,
+            retry_after,
+            message,
+        },
         Error::BadRequest(_)
         | Error::Forbidden(_)
         | Error::NotFound(_)
@@ -78,6 +94,45 @@ fn query(path: &str, params: &[(&str, String)]) -> ListRequest {
 }
 
 impl Dashboard {
+    /// A client's or a remote repository's host key, as its page shows it.
+    async fn host_key_view(
+        &self,
+        actor: &Actor,
+        kind: HostKind,
+        id: i32,
+    ) -> crate::error::Result<HostKeyView> {
+        Ok(match kind {
+            HostKind::Client => {
+                let c = clients::get(&self.st, actor, id).await?;
+                HostKeyView {
+                    kind,
+                    id,
+                    address: format!("{}@{}:{}", c.username, c.hostname, c.port),
+                    label: c.hostname,
+                    state: c.host_key,
+                    authorized_keys: c.authorized_keys,
+                }
+            }
+            HostKind::Repository => {
+                let r = repositories::get(&self.st, actor, id).await?;
+                let remote = crate::engine::location::remote_of(&r.path).ok_or_else(|| {
+                    crate::error::Error::Conflict(format!(
+                        "The repository {} is a folder: it has no host key.",
+                        r.path
+                    ))
+                })?;
+                HostKeyView {
+                    kind,
+                    id,
+                    address: format!("{}@{}:{}", remote.user, remote.host, remote.port),
+                    label: r.name,
+                    state: r.host_key,
+                    authorized_keys: r.authorized_keys,
+                }
+            }
+        })
+    }
+
     async fn actor(&self, token: &str) -> BackendResult<Actor> {
         auth::resolve(&self.st, auth::Credentials::Session(token.to_string()))
             .await
@@ -171,15 +226,20 @@ fn coming(entries: Vec<app::dto::CalendarEntry>, now: DateTime<Utc>) -> Vec<Next
 }
 
 impl Backend for Dashboard {
-    fn login<'a>(&'a self, email: &'a str, password: &'a str) -> BackendFuture<'a, NewSession> {
+    fn login<'a>(
+        &'a self,
+        email: &'a str,
+        password: &'a str,
+        from: std::net::IpAddr,
+    ) -> BackendFuture<'a, NewSession> {
         Box::pin(async move {
-            let (token, user) = auth::login(&self.st, email, password)
+            let (token, user) = auth::login(&self.st, email, password, from)
                 .await
                 .map_err(to_backend)?;
             Ok(NewSession {
                 token,
                 max_age: auth::SESSION_TTL.num_seconds(),
-                user: session_user(&Actor { user }),
+                user: session_user(&Actor::new(user)),
             })
         })
     }
@@ -490,10 +550,11 @@ impl Backend for Dashboard {
         token: &'a str,
         archive: i32,
         dir: String,
-    ) -> BackendFuture<'a, Vec<CatalogItem>> {
+        after: String,
+    ) -> BackendFuture<'a, CatalogDir> {
         Box::pin(async move {
             let actor = self.actor(token).await?;
-            catalogs::browse(&self.st, &actor, archive, &dir)
+            catalogs::browse(&self.st, &actor, archive, &dir, &after)
                 .await
                 .map_err(to_backend)
         })
@@ -508,6 +569,77 @@ impl Backend for Dashboard {
             let actor = self.actor(token).await?;
             let req = ListRequest::new("/api/v1/catalogs/", query);
             catalogs::list(&self.st, &actor, &req)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn retention<'a>(&'a self, token: &'a str, policy: i32) -> BackendFuture<'a, Retention> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            retention::preview(&self.st, &actor, policy)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn host_key<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+    ) -> BackendFuture<'a, HostKeyView> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            self.host_key_view(&actor, kind, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn host_key_scan<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+    ) -> BackendFuture<'a, HostKeyView> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let st = &self.st;
+            let scanned = match kind {
+                HostKind::Client => host_keys::scan_client(st, &actor, id).await.map(drop),
+                HostKind::Repository => host_keys::scan_repository(st, &actor, id).await.map(drop),
+            };
+            scanned.map_err(to_backend)?;
+            self.host_key_view(&actor, kind, id)
+                .await
+                .map_err(to_backend)
+        })
+    }
+
+    fn host_key_accept<'a>(
+        &'a self,
+        token: &'a str,
+        kind: HostKind,
+        id: i32,
+        fingerprint: String,
+    ) -> BackendFuture<'a, HostKeyView> {
+        Box::pin(async move {
+            let actor = self.actor(token).await?;
+            let input = HostKeyAccept {
+                fingerprint: Some(fingerprint),
+            };
+            let st = &self.st;
+            let accepted = match kind {
+                HostKind::Client => host_keys::accept_client(st, &actor, id, input)
+                    .await
+                    .map(drop),
+                HostKind::Repository => host_keys::accept_repository(st, &actor, id, input)
+                    .await
+                    .map(drop),
+            };
+            accepted.map_err(to_backend)?;
+            self.host_key_view(&actor, kind, id)
                 .await
                 .map_err(to_backend)
         })

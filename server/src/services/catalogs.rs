@@ -308,29 +308,36 @@ pub async fn archives(
         .collect())
 }
 
-/// The items directly inside `dir` (`""` for the top) of one archive, by name. A directory is
-/// an item whose mode starts with `d` (borg's `ls -l` mode).
+/// One page (`CATALOG_DIR_PAGE` items, after the path `after`; `""` for the first) of the items
+/// directly inside `dir` (`""` for the top) of one archive, by name. A directory is an item
+/// whose mode starts with `d` (borg's `ls -l` mode).
 pub async fn browse(
     st: &AppState,
     _actor: &Actor,
     archive_id: i32,
     dir: &str,
-) -> Result<Vec<app::dto::CatalogItem>> {
+    after: &str,
+) -> Result<app::dto::CatalogDir> {
     let archive = crate::services::find::<archive::Entity>(&st.db, archive_id).await?;
     let dir = dir.trim_end_matches('/');
-    let items = crate::catalog::browse(&st.db, archive_id, dir)
-        .await
-        .map_err(Error::Internal)?;
+    let (items, next) =
+        crate::catalog::browse(&st.db, archive_id, dir, after, app::dto::CATALOG_DIR_PAGE)
+            .await
+            .map_err(Error::Internal)?;
     // The folders above the archive's roots are not items of it; they are shown (as folders
-    // without details) so the roots can be reached from the top.
-    let implied: Vec<String> = implied_folders(&archive.roots, dir)
-        .into_iter()
-        .filter(|name| {
-            !items
-                .iter()
-                .any(|d| d.path.rsplit('/').next() == Some(name))
-        })
-        .collect();
+    // without details, on the first page) so the roots can be reached from the top.
+    let implied: Vec<String> = if after.is_empty() {
+        implied_folders(&archive.roots, dir)
+    } else {
+        Vec::new()
+    }
+    .into_iter()
+    .filter(|name| {
+        !items
+            .iter()
+            .any(|d| d.path.rsplit('/').next() == Some(name))
+    })
+    .collect();
     let implied = implied.into_iter().map(|name| app::dto::CatalogItem {
         id: 0,
         path: if dir.is_empty() {
@@ -366,7 +373,7 @@ pub async fn browse(
         .chain(implied)
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(app::dto::CatalogDir { items: out, next })
 }
 
 /// The names of the folders directly inside `dir` that lead to a root of the archive without

@@ -4,24 +4,118 @@
 //!
 //! Lines come from the engine's hub the moment they are printed; the database is also read
 //! every `POLL` so that a job run by another server process, or lines a slow watcher missed
-//! from the hub, still arrive — in order and once each (deduplicated by counter).
-use std::time::Duration;
+//! from the hub, still arrive — in order and once each (deduplicated by counter), at most
+//! `LINES_PER_READ` at a time (a million-line log is never held whole).
+//!
+//! Every stream belongs to a [`Watch`]: the credentials that opened it are checked again every
+//! few seconds and the stream ends once they no longer authenticate the same user (logged out,
+//! session expired, password changed, token revoked); and a user holds at most
+//! `MAX_STREAMS_PER_USER` streams at once (429 beyond).
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, stream};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{Actor, find};
+use super::{
+    Actor,
+    auth::{self, Credentials},
+    find,
+};
 use crate::{
     engine::{JobUpdate, launch::ACTIVE},
     entities::{job, job_event},
-    error::Result,
+    error::{Error, Result},
     state::AppState,
 };
 
 const POLL: Duration = Duration::from_secs(1);
+/// Most stored lines read (and sent) at a time.
+const LINES_PER_READ: u64 = 1000;
+/// How often a stream's credentials are checked again.
+const RECHECK: Duration = Duration::from_secs(5);
+/// Live streams one user may hold open at once.
+pub const MAX_STREAMS_PER_USER: usize = 8;
+
+/// The open streams of each user (see [`Watch`]).
+#[derive(Default)]
+pub struct StreamSlots(Mutex<HashMap<i32, usize>>);
+
+/// One of a user's stream slots, given back when the stream ends (dropped).
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    user: i32,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.0.lock().expect("stream slots lock");
+        if let Some(n) = open.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Who a stream is for: re-checked every `RECHECK`, holding one of their stream slots.
+pub struct Watch {
+    st: AppState,
+    credentials: Credentials,
+    user: i32,
+    checked: Instant,
+    _slot: StreamSlot,
+}
+
+impl Watch {
+    /// Takes a stream slot of the user `credentials` authenticated as `actor` (429 when they
+    /// hold the most already).
+    pub fn new(st: &AppState, actor: &Actor, credentials: Credentials) -> Result<Self> {
+        let user = actor.id();
+        {
+            let mut open = st.streams.0.lock().expect("stream slots lock");
+            let n = open.entry(user).or_default();
+            if *n >= MAX_STREAMS_PER_USER {
+                return Err(Error::TooManyRequests {
+                    retry_after: 5,
+                    message: format!(
+                        "At most {MAX_STREAMS_PER_USER} live streams per user at once; close one."
+                    ),
+                });
+            }
+            *n += 1;
+        }
+        Ok(Self {
+            st: st.clone(),
+            credentials,
+            user,
+            checked: Instant::now(),
+            _slot: StreamSlot {
+                slots: st.streams.clone(),
+                user,
+            },
+        })
+    }
+
+    /// Whether the credentials still authenticate the same user (checked at most every
+    /// `RECHECK`).
+    async fn allowed(&mut self) -> bool {
+        if self.checked.elapsed() < RECHECK {
+            return true;
+        }
+        self.checked = Instant::now();
+        auth::resolve(&self.st, self.credentials.clone())
+            .await
+            .is_ok_and(|a| a.id() == self.user)
+    }
+}
 
 /// One server-sent event: `event:` name, optional `id:` (the line counter), JSON `data:`.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +127,7 @@ pub struct StreamEvent {
 
 struct OneJob {
     st: AppState,
+    watch: Watch,
     id: i32,
     rx: broadcast::Receiver<JobUpdate>,
     last_counter: i32,
@@ -43,13 +138,14 @@ struct OneJob {
 /// The stream of job `id`, starting after line `after` (0: the whole log).
 pub async fn one(
     st: &AppState,
-    _actor: &Actor,
+    watch: Watch,
     id: i32,
     after: i32,
 ) -> Result<impl Stream<Item = StreamEvent> + Send + 'static> {
     find::<job::Entity>(&st.db, id).await?;
     // Subscribe before reading the database: nothing printed in between is lost.
     let state = OneJob {
+        watch,
         rx: st.engine.hub.subscribe(),
         st: st.clone(),
         id,
@@ -58,7 +154,7 @@ pub async fn one(
         done: false,
     };
     Ok(stream::unfold(state, |mut s| async move {
-        if s.done {
+        if s.done || !s.watch.allowed().await {
             return None;
         }
         let events = s.next_batch().await;
@@ -100,21 +196,28 @@ impl OneJob {
         }
     }
 
-    /// Stored lines after the last sent, and the status when it changed.
+    /// Stored lines after the last sent (a batch at most: the next call goes on), and the
+    /// status when it changed.
     async fn catch_up(&mut self) -> Vec<StreamEvent> {
         let mut out = Vec::new();
         let lines = job_event::Entity::find()
             .filter(job_event::Column::JobId.eq(self.id))
             .filter(job_event::Column::Counter.gt(self.last_counter))
             .order_by_asc(job_event::Column::Counter)
+            .limit(LINES_PER_READ)
             .all(&self.st.db)
             .await;
         if let Ok(lines) = lines {
+            let full = lines.len() as u64 == LINES_PER_READ;
             for l in lines {
                 if l.counter > self.last_counter {
                     self.last_counter = l.counter;
                     out.push(line_event(l.counter, &l.stdout));
                 }
+            }
+            if full {
+                // More stored lines to send first; the status follows them.
+                return out;
             }
         }
         match job::Entity::find_by_id(self.id).one(&self.st.db).await {
@@ -145,6 +248,7 @@ impl OneJob {
 
 struct AllJobs {
     st: AppState,
+    watch: Watch,
     rx: broadcast::Receiver<JobUpdate>,
     since: DateTime<Utc>,
 }
@@ -153,14 +257,18 @@ struct AllJobs {
 /// and the lines of the jobs this process runs.
 pub async fn all(
     st: &AppState,
-    _actor: &Actor,
+    watch: Watch,
 ) -> Result<impl Stream<Item = StreamEvent> + Send + 'static> {
     let state = AllJobs {
+        watch,
         rx: st.engine.hub.subscribe(),
         st: st.clone(),
         since: super::now(),
     };
     Ok(stream::unfold(state, |mut s| async move {
+        if !s.watch.allowed().await {
+            return None;
+        }
         let events = s.next_batch().await;
         Some((events, s))
     })

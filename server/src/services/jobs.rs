@@ -265,19 +265,66 @@ pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     Ok(())
 }
 
-/// The whole log of a job, lines in counter order joined by `\n`.
-pub async fn stdout(st: &AppState, _actor: &Actor, id: i32) -> Result<String> {
+/// Lines of a log read at a time by [`stdout`].
+const LOG_PAGE: u64 = 5000;
+
+/// The whole log of a job, lines in counter order joined by `\n`, as text chunks read
+/// `LOG_PAGE` lines at a time: a log of millions of lines is never held whole.
+pub async fn stdout(
+    st: &AppState,
+    _actor: &Actor,
+    id: i32,
+) -> Result<
+    impl futures_util::Stream<Item = std::result::Result<String, sea_orm::DbErr>> + Send + 'static,
+> {
     find::<job::Entity>(&st.db, id).await?;
-    let lines: Vec<String> = job_event::Entity::find()
-        .select_only()
-        .column(job_event::Column::Stdout)
-        .filter(job_event::Column::JobId.eq(id))
-        .order_by_asc(job_event::Column::Counter)
-        .order_by_asc(job_event::Column::Id)
-        .into_tuple()
-        .all(&st.db)
-        .await?;
-    Ok(lines.join("\n"))
+    // (counter, row id) of the last line sent; `None` before the first page.
+    let start: Option<(i32, i32)> = None;
+    let db = st.db.clone();
+    Ok(futures_util::stream::try_unfold(
+        (db, start, false),
+        move |(db, after, done)| async move {
+            if done {
+                return Ok(None);
+            }
+            let mut q = job_event::Entity::find()
+                .select_only()
+                .column(job_event::Column::Counter)
+                .column(job_event::Column::Id)
+                .column(job_event::Column::Stdout)
+                .filter(job_event::Column::JobId.eq(id));
+            if let Some((c, i)) = after {
+                q = q.filter(
+                    sea_orm::Condition::any()
+                        .add(job_event::Column::Counter.gt(c))
+                        .add(
+                            sea_orm::Condition::all()
+                                .add(job_event::Column::Counter.eq(c))
+                                .add(job_event::Column::Id.gt(i)),
+                        ),
+                );
+            }
+            let rows: Vec<(i32, i32, String)> = q
+                .order_by_asc(job_event::Column::Counter)
+                .order_by_asc(job_event::Column::Id)
+                .limit(LOG_PAGE)
+                .into_tuple()
+                .all(&db)
+                .await?;
+            let Some(&(c, i, _)) = rows.last() else {
+                return Ok(None);
+            };
+            let last_page = (rows.len() as u64) < LOG_PAGE;
+            let mut chunk = String::new();
+            for (n, (_, _, line)) in rows.into_iter().enumerate() {
+                if n > 0 || after.is_some() {
+                    chunk.push('\n');
+                }
+                chunk.push_str(&line);
+            }
+            Ok(Some((chunk, (db, Some((c, i)), last_page))))
+        },
+    ))
 }
 
 /// The log as numbered lines, through the list engine; default order: counter ascending.

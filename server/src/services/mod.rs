@@ -10,6 +10,7 @@ pub mod integrity;
 pub mod job_stream;
 pub mod jobs;
 pub mod list;
+pub mod login_guard;
 pub mod modules;
 pub mod policies;
 pub mod repositories;
@@ -39,9 +40,20 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub user: user::Model,
+    /// The dashboard session the request came with (its `auth_tokens` row), if it came with one:
+    /// a password change ends every other session, not this one.
+    pub session: Option<i32>,
 }
 
 impl Actor {
+    /// The user, acting through anything but a dashboard session.
+    pub fn new(user: user::Model) -> Self {
+        Self {
+            user,
+            session: None,
+        }
+    }
+
     pub fn id(&self) -> i32 {
         self.user.id
     }

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     entities::user,
     error::{Error, Result},
-    services::auth::{UNUSABLE_PASSWORD, hash_password, revoke_refresh_tokens},
+    services::auth::{self, UNUSABLE_PASSWORD, hash_password, revoke_other_tokens},
     state::AppState,
 };
 
@@ -72,7 +72,7 @@ pub async fn create(st: &AppState, actor: &Actor, input: UserInput) -> Result<Us
     let mut model = validate(st, &input, None, true).await?;
     stamp(&mut model, actor, true);
     if let Some(pw) = input.password {
-        model.password_hash = Set(hash_password(pw).await?);
+        model.password_hash = Set(hash_password(st, pw).await?);
     } else {
         model.password_hash = Set(UNUSABLE_PASSWORD.into());
     }
@@ -102,9 +102,27 @@ pub async fn update(
         }
     }
     let mut model = validate(st, &input, Some(&current), partial).await?;
-    let password_changed = input.password.is_some();
+    // A session or token someone else took over must not be able to lock its owner out.
+    if actor.id() == id && input.password.is_some() {
+        let Some(given) = input.current_password.as_deref().filter(|p| !p.is_empty()) else {
+            return Err(Error::field(
+                "current_password",
+                "Give your present password to change it.",
+            ));
+        };
+        if auth::authenticate_account(st, &current.email, given)
+            .await?
+            .is_none()
+        {
+            return Err(Error::field(
+                "current_password",
+                "This is not your present password.",
+            ));
+        }
+    }
+    let credentials_changed = input.password.is_some() || *model.email.as_ref() != current.email;
     if let Some(pw) = input.password {
-        model.password_hash = Set(hash_password(pw).await?);
+        model.password_hash = Set(hash_password(st, pw).await?);
     }
     stamp(&mut model, actor, false);
     let txn = st.db.begin().await?;
@@ -112,8 +130,10 @@ pub async fn update(
         refuse_last_superuser(&txn, id).await?;
     }
     let row = model.update(&txn).await?;
-    if password_changed {
-        revoke_refresh_tokens(&txn, id).await?;
+    if credentials_changed {
+        // Every other session and refresh token ends; the caller's own session goes on.
+        let keep = (actor.id() == id).then_some(actor.session).flatten();
+        revoke_other_tokens(&txn, id, keep).await?;
     }
     txn.commit().await?;
     one(st, row).await

@@ -134,6 +134,7 @@ impl TestServer {
             engine: opts.engine,
             scheduler: opts.scheduler,
             catalog_index_mb: 64,
+            trusted_proxies: Vec::new(),
             log: "warn".into(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
