@@ -316,7 +316,8 @@ async fn refresh_gives_a_new_pair_and_each_refresh_token_works_once() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["results"][0]["email"], ADMIN_EMAIL);
 
-    // The same refresh token a second time: 401.
+    // The same refresh token a second time: 401, and it was copied, so its whole family is
+    // revoked: the pair it was exchanged for dies with it.
     let (status, body) = s
         .raw(
             Method::POST,
@@ -332,6 +333,45 @@ async fn refresh_gives_a_new_pair_and_each_refresh_token_works_once() {
         "spent refresh token",
     );
     assert!(body.get("access").is_none());
+    let (status, _) = s
+        .raw(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": refresh2})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the family's newest refresh token"
+    );
+    assert_eq!(
+        me_with(&s, bearer(&access2)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the family's access token"
+    );
+    // Another login's family is untouched.
+    let (_, other) = s
+        .raw(
+            Method::POST,
+            "/api/token/obtain/",
+            None,
+            Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
+        )
+        .await;
+    assert_eq!(me_with(&s, bearer(&s.admin_token)).await.0, StatusCode::OK);
+    let (status, third) = s
+        .raw(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": other["refresh"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{third}");
+    let refresh2 = third["refresh"].as_str().unwrap().to_string();
+    let access2 = third["access"].as_str().unwrap().to_string();
 
     // The new one works (once), an access token or garbage does not.
     for (token, expected) in [
@@ -363,13 +403,38 @@ async fn access_tokens_and_basic_credentials_die_when_the_password_changes() {
     assert_eq!(me_with(&s, old_basic.clone()).await.0, StatusCode::OK);
     assert_eq!(me_with(&s, bearer(&token)).await.0, StatusCode::OK);
 
-    // The user changes their own password.
+    // The user changes their own password: only with the present one, which a stolen token
+    // does not give.
+    for (current, what) in [
+        (None, "no current_password"),
+        (Some("not-it-at-all"), "a wrong current_password"),
+    ] {
+        let mut change = json!({"password": "a-new-password"});
+        if let Some(c) = current {
+            change["current_password"] = json!(c);
+        }
+        let (status, body) = s
+            .raw(
+                Method::PATCH,
+                &format!("/api/v1/users/{uid}/"),
+                Some(&token),
+                Some(change),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {body}");
+        assert!(body["current_password"].is_array(), "{what}: {body}");
+        assert_eq!(
+            me_with(&s, bearer(&token)).await.0,
+            StatusCode::OK,
+            "{what}"
+        );
+    }
     let (status, body) = s
         .raw(
             Method::PATCH,
             &format!("/api/v1/users/{uid}/"),
             Some(&token),
-            Some(json!({"password": "a-new-password"})),
+            Some(json!({"password": "a-new-password", "current_password": "user-password"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -944,6 +1009,13 @@ async fn regular_users_may_change_their_own_profile_but_not_is_superuser_or_othe
     assert_eq!(body["created_by"], admin);
     let (_, stored) = s.get(&me_path).await;
     assert_eq!(stored, body);
+    // A new email ends the tokens issued for the old one, the caller's included (an access
+    // token is checked against the email and password it was issued for).
+    assert_eq!(
+        me_with(&s, bearer(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let token = s.token("ada@test.local", "user-password").await;
     // Sending the unchanged is_superuser is harmless.
     let (status, body) = s
         .raw(

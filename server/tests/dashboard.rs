@@ -84,6 +84,7 @@ async fn login(s: &TestServer, next: &str, headers: &[(&str, &str)]) -> (String,
         .unwrap_or_default();
     let token = set_cookie
         .strip_prefix("cyborg_session=")
+        .or_else(|| set_cookie.strip_prefix("__Host-cyborg_session="))
         .and_then(|r| r.split(';').next())
         .unwrap()
         .to_string();
@@ -155,9 +156,11 @@ async fn login_sets_the_same_cookie_as_the_api_and_refuses_wrong_passwords() {
         .unwrap();
     assert_eq!(api_cookie, cookie.replace(&token, api_token));
 
-    // Behind a TLS proxy the cookie is Secure; `next` only ever names a local path.
+    // Behind a TLS proxy the cookie is Secure and `__Host-` (the browser then refuses it from
+    // any other host or path); `next` only ever names a local path.
     let (_, secure, _) = login(&s, "/", &[("x-forwarded-proto", "https")]).await;
     assert!(secure.ends_with("; Secure"), "{secure}");
+    assert!(secure.starts_with("__Host-cyborg_session="), "{secure}");
     for evil in [
         "//evil.example/x",
         "http://evil.example/",
@@ -803,8 +806,10 @@ async fn job_functions_list_show_and_refuse() {
         .await
         .unwrap();
     assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+    // A form post with the session cookie is what a forged cross-site form sends: refused
+    // before any argument is read.
     let form = rpc_form(&s, "cancel_job", &[("id", "1")], Some(&token), &[]).await;
-    assert_eq!(form.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(form.status(), StatusCode::FORBIDDEN);
 
     let refused: JobOutcome = call("cancel_job", json!({"id": done}))
         .await

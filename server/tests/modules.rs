@@ -58,7 +58,8 @@ async fn databases_guests_and_providers() {
     let client = s
         .create(
             "/api/v1/clients/",
-            json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root"}),
+            json!({"hostname": "127.0.0.1", "port": sshd.port, "username": "root",
+                   "host_key": sshd.host_public_key()}),
         )
         .await["id"]
         .as_i64()
@@ -170,7 +171,8 @@ async fn databases_guests_and_providers() {
     let other = s
         .create(
             "/api/v1/clients/",
-            json!({"hostname": "localhost", "port": plain.port, "username": "root"}),
+            json!({"hostname": "localhost", "port": plain.port, "username": "root",
+                   "host_key": plain.host_public_key()}),
         )
         .await["id"]
         .as_i64()

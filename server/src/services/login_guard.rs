@@ -1,8 +1,9 @@
 //! What stands between a password guesser and argon2: every path that checks a password (token
 //! obtain, the dashboard login by REST or server function, HTTP Basic) asks here first.
 //! - Failures are counted per account (the email given) and per client address: 5 in a minute
-//!   block that key for a minute; each further failure within an hour of the last doubles the
-//!   block (up to an hour). A blocked key is answered 429 with `Retry-After`, without running
+//!   block an account for a minute, 20 an address (an office behind one NAT address shares it;
+//!   20 a minute is still far too slow to spray passwords over many accounts); each further
+//!   failure within an hour of the last doubles the block (up to an hour). A blocked key is answered 429 with `Retry-After`, without running
 //!   argon2 (so a block also costs the server nothing). A success clears its account's count,
 //!   not its address's (a guesser's own valid account must not reset the guessing address).
 //! - At most as many argon2 runs at once as the machine has cores; a request that cannot get
@@ -24,8 +25,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, Result};
 
-/// Failures allowed within [`WINDOW`] before a key is blocked.
-const FREE_FAILURES: u32 = 5;
+/// Failures allowed within [`WINDOW`] before an account, or an address, is blocked.
+const ACCOUNT_FAILURES: u32 = 5;
+const ADDRESS_FAILURES: u32 = 20;
 const WINDOW: Duration = Duration::from_secs(60);
 /// The first block; each later one (a failure within [`MEMORY`] of the last) doubles it.
 const FIRST_BLOCK: Duration = Duration::from_secs(60);
@@ -154,8 +156,8 @@ impl LoginGuard {
         if records.len() >= MAX_KEYS {
             forget_idle(&mut records, now);
         }
-        for key in keys.iter().cloned() {
-            let r = records.entry(key).or_insert(Record {
+        for key in keys {
+            let r = records.entry(key.clone()).or_insert(Record {
                 window_start: now,
                 in_window: 0,
                 blocks: 0,
@@ -170,7 +172,11 @@ impl LoginGuard {
             }
             r.in_window += 1;
             r.last_failure = now;
-            if repeat_offender || r.in_window >= FREE_FAILURES {
+            let allowed = match key {
+                Key::Account(_) => ACCOUNT_FAILURES,
+                Key::Address(_) => ADDRESS_FAILURES,
+            };
+            if repeat_offender || r.in_window >= allowed {
                 let block = FIRST_BLOCK
                     .saturating_mul(1 << r.blocks.min(10))
                     .min(LONGEST_BLOCK);
@@ -222,42 +228,49 @@ mod tests {
         }
     }
 
+    fn fail(g: &LoginGuard, email: &str, from: IpAddr, t: Instant) {
+        g.failed_at(&[account(email), Key::Address(from)], t);
+    }
+
     #[test]
-    fn five_failures_a_minute_block_then_backoff_doubles() {
+    fn five_failures_a_minute_block_an_account_then_backoff_doubles() {
         let g = LoginGuard::with_slots(1);
         let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
         for i in 0..4 {
-            g.failed_at(
-                &[account("a@x.org"), Key::Address(A)],
-                t0 + Duration::from_secs(i),
-            );
-            assert_eq!(blocked(&g, "a@x.org", A, t0 + Duration::from_secs(i)), None);
+            fail(&g, "a@x.org", A, at(i));
+            assert_eq!(blocked(&g, "a@x.org", A, at(i)), None);
         }
-        g.failed_at(
-            &[account("a@x.org"), Key::Address(A)],
-            t0 + Duration::from_secs(4),
-        );
-        assert_eq!(
-            blocked(&g, "a@x.org", A, t0 + Duration::from_secs(4)),
-            Some(60)
-        );
-        // Both keys: another address on that account, and that address on another account.
-        assert!(blocked(&g, "a@x.org", B, t0 + Duration::from_secs(5)).is_some());
-        assert!(blocked(&g, "b@x.org", A, t0 + Duration::from_secs(5)).is_some());
-        assert_eq!(blocked(&g, "b@x.org", B, t0 + Duration::from_secs(5)), None);
+        fail(&g, "a@x.org", A, at(4));
+        assert_eq!(blocked(&g, "a@x.org", A, at(4)), Some(60));
+        // The account from another address too; the address itself only for that account.
+        assert!(blocked(&g, "a@x.org", B, at(5)).is_some());
+        assert_eq!(blocked(&g, "b@x.org", A, at(5)), None);
         // After the block one more failure blocks again, twice as long.
-        let t1 = t0 + Duration::from_secs(70);
-        assert_eq!(blocked(&g, "a@x.org", B, t1), None);
-        g.failed_at(&[account("a@x.org"), Key::Address(B)], t1);
-        assert_eq!(blocked(&g, "a@x.org", B, t1), Some(120));
-        // A success clears the account, not the address.
+        assert_eq!(blocked(&g, "a@x.org", B, at(70)), None);
+        fail(&g, "a@x.org", B, at(70));
+        assert_eq!(blocked(&g, "a@x.org", B, at(70)), Some(120));
+        // A success clears the account.
         g.succeeded("A@x.org");
-        let t2 = t1 + Duration::from_secs(200);
-        assert_eq!(blocked(&g, "a@x.org", B, t2), None);
-        assert_eq!(
-            blocked(&g, "c@x.org", A, t0 + Duration::from_secs(30)),
-            Some(34)
-        );
+        assert_eq!(blocked(&g, "a@x.org", B, at(71)), None);
+    }
+
+    #[test]
+    fn twenty_failures_a_minute_block_an_address_for_every_account() {
+        let g = LoginGuard::with_slots(1);
+        let t0 = Instant::now();
+        for i in 0..20 {
+            // A different account each time: password spraying.
+            let t = t0 + Duration::from_secs(i);
+            assert_eq!(blocked(&g, &format!("u{i}@x.org"), A, t), None);
+            fail(&g, &format!("u{i}@x.org"), A, t);
+        }
+        let t = t0 + Duration::from_secs(20);
+        assert_eq!(blocked(&g, "new@x.org", A, t), Some(59));
+        assert_eq!(blocked(&g, "new@x.org", B, t), None);
+        // A success of one account does not clear the address.
+        g.succeeded("u1@x.org");
+        assert!(blocked(&g, "new@x.org", A, t).is_some());
     }
 
     #[test]
@@ -266,7 +279,7 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..20 {
             let t = t0 + Duration::from_secs(61 * i);
-            g.failed_at(&[account("a@x.org"), Key::Address(A)], t);
+            fail(&g, "a@x.org", A, t);
             assert_eq!(blocked(&g, "a@x.org", A, t), None, "failure {i}");
         }
     }

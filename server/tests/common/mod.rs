@@ -26,6 +26,21 @@ pub fn backend() -> &'static str {
     }
 }
 
+/// An HTTP client that says, as a browser on the dashboard's own pages does, that its requests
+/// come from this site (`Sec-Fetch-Site: same-origin`): cookie-authenticated writes need it
+/// (`server::csrf`). The CSRF tests use a bare client instead.
+pub fn browser_like_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "sec-fetch-site",
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
@@ -142,7 +157,7 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(server::start(config, Some(listener)));
-        let http = reqwest::Client::builder().build().unwrap();
+        let http = browser_like_client();
         let mut server = TestServer {
             addr,
             http,
@@ -203,7 +218,7 @@ impl TestServer {
         let child = Self::command(&db_url, &data_dir, addr, hosts.as_deref());
         let mut server = TestServer {
             addr,
-            http: reqwest::Client::builder().build().unwrap(),
+            http: browser_like_client(),
             db_url,
             data_dir,
             admin_token: String::new(),
