@@ -40,8 +40,8 @@ MSG
 if [ -n "${CYBORG_ADMIN_PASSWORD:-}" ]; then
   echo "[run] Password: the one in CYBORG_ADMIN_PASSWORD (used only when no user exists yet)."
 else
-  echo "[run] Password: on the first start, the server logs a generated one below (\"created the superuser"
-  echo "[run] … with the password …\"); it is shown only once. Stop the server with Ctrl-C."
+  echo "[run] Password: on the first start the server writes a generated one to $data_dir/initial-admin-password"
+  echo "[run] (readable by this user only): log in, change it, delete the file. Stop the server with Ctrl-C."
 fi
 echo
 exec ./target/release/cyborgbackup "$@"

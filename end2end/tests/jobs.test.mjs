@@ -34,7 +34,8 @@ describe('jobs pages', () => {
     api = apiCaller(server.url);
     browser = await launchBrowser();
     const key = await api('GET', '/api/v1/settings/ssh_public_key/');
-    sshd = await startSshd(key.pubkey);
+    // The client authorizes the server with exactly the line the API gives.
+    sshd = await startSshd(key.authorized_keys);
     root = mkdtempSync(path.join(os.tmpdir(), 'cyborg-e2e-borg-'));
     const src = path.join(root, 'src');
     mkdirSync(path.join(src, 'docs'), { recursive: true });
@@ -66,6 +67,35 @@ describe('jobs pages', () => {
     await server?.stop();
     await sshd?.stop();
     if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  test("the client's host key: fetched, compared by fingerprint, accepted", async () => {
+    const client = (await api('GET', '/api/v1/clients/')).results[0];
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      `/host-key?client=${client.id}`,
+      '#host-key-status',
+      { width: 1366, height: 768 },
+    );
+    try {
+      // Not trusted on first use: nothing is pinned until the operator accepts a key.
+      assert.equal((await api('GET', `/api/v1/clients/${client.id}/`)).host_key, '');
+      assert.match(await page.textContent('#host-key-authorized'), /^restrict,port-forwarding ssh-ed25519 /);
+      await page.click('#host-key-scan');
+      await page.waitForSelector('#host-key-seen-fingerprint');
+      assert.equal(await page.textContent('#host-key-seen-fingerprint'), sshd.fingerprint);
+      await page.click('#host-key-accept');
+      await page.waitForSelector('#host-key-status.pinned');
+      assert.equal(await page.textContent('#host-key-fingerprint'), sshd.fingerprint);
+      const pinned = await api('GET', `/api/v1/clients/${client.id}/`);
+      assert.equal(pinned.host_key_status, 'pinned');
+      assert.equal(pinned.host_key, sshd.hostPublicKey.split(' ').slice(0, 2).join(' '));
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'host-key.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
   });
 
   test('launch now, watch the log stream to successful, find the job in the list', async () => {
@@ -113,6 +143,12 @@ describe('jobs pages', () => {
       assert.equal(await page.inputValue('#filter-status'), 'successful');
       const rows = await page.locator('#jobs-table tbody tr').count();
       assert.equal(rows, 1);
+
+      // The policy's retention: its one archive, kept (the policy has no keep rule).
+      await page.goto(`${server.url}/retention?policy=${policy.id}`);
+      await page.waitForSelector('#retention-rules');
+      assert.match(await page.textContent('#retention-rules'), /No keep rule/);
+      assert.match(await page.textContent('main'), new RegExp(job.archive_name));
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -19,7 +19,10 @@ function listening(port) {
   });
 }
 
-/** Starts sshd authorizing `authorizedKey`; answers { port, stop() }. */
+/**
+ * Starts sshd authorizing `authorizedKey` (an authorized_keys line); answers { port,
+ * hostPublicKey, fingerprint (SHA256:…, as `ssh-keygen -lf` prints it), stop() }.
+ */
 export async function startSshd(authorizedKey) {
   mkdirSync('/run/sshd', { recursive: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cyborg-e2e-sshd-'));
@@ -57,8 +60,14 @@ export async function startSshd(authorizedKey) {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const hostPublicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim();
+  const fingerprint = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${hostKey}.pub`], {
+    encoding: 'utf8',
+  }).split(' ')[1];
   return {
     port,
+    hostPublicKey,
+    fingerprint,
     async stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });

@@ -32,6 +32,9 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let db = data_dir::open_database(config).await?;
     let secrets = Secrets::load(config.secret_key()?.as_deref(), &config.data_dir)?;
     ssh_keys::ensure_key_pair(&config.data_dir).context("preparing the server's SSH key pair")?;
+    engine::host_keys::pin_legacy_keys(&db, &config.data_dir)
+        .await
+        .context("pinning the host keys trusted before")?;
     match services::auth::ensure_first_superuser(
         &db,
         config.admin_email.as_deref(),

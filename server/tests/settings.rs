@@ -321,3 +321,36 @@ async fn a_first_start_keeps_its_secrets_owner_only_and_out_of_the_log() {
         common::drop_pg_database(name);
     }
 }
+
+/// Clients that versions before key pinning trusted on first use (their keys in the data
+/// directory's `known_hosts`) are pinned to those keys at start: their backups go on, and a
+/// client never seen there stays unconfirmed.
+#[tokio::test]
+async fn keys_trusted_before_pinning_are_pinned() {
+    let s = TestServer::start_api_only().await;
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+    let known = s
+        .create(
+            "/api/v1/clients/",
+            json!({"hostname": "web1.example.com", "port": 2222}),
+        )
+        .await;
+    let unknown = s
+        .create("/api/v1/clients/", json!({"hostname": "web2.example.com"}))
+        .await;
+    std::fs::write(
+        s.data_dir.join("ssh/known_hosts"),
+        format!("[web1.example.com]:2222 {key}\nweb3.example.com {key}\n"),
+    )
+    .unwrap();
+    let db = s.db().await;
+    let pinned = server::engine::host_keys::pin_legacy_keys(&db, &s.data_dir)
+        .await
+        .unwrap();
+    assert_eq!(pinned, 1);
+    let (_, c) = s.get(&format!("/api/v1/clients/{}/", known["id"])).await;
+    assert_eq!(c["host_key_status"], "pinned", "{c}");
+    assert_eq!(c["host_key"], key);
+    let (_, c) = s.get(&format!("/api/v1/clients/{}/", unknown["id"])).await;
+    assert_ne!(c["host_key_status"], "pinned", "{c}");
+}

@@ -216,6 +216,46 @@ pub async fn from_legacy_known_hosts(file: &Path, host: &str, port: u16) -> Opti
     preferred(keys)
 }
 
+/// Pins, for every client without a pinned key, the key that versions before pinning trusted on
+/// first use (their `known_hosts` in the data directory): those hosts were trusted already, and
+/// their backups go on without a new confirmation. Answers how many were pinned.
+pub async fn pin_legacy_keys(
+    db: &sea_orm::DatabaseConnection,
+    data_dir: &Path,
+) -> anyhow::Result<usize> {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+    use crate::entities::client;
+    let file = crate::ssh_keys::legacy_known_hosts_path(data_dir);
+    if !file.exists() {
+        return Ok(0);
+    }
+    let unpinned = client::Entity::find()
+        .filter(client::Column::HostKey.eq(""))
+        .all(db)
+        .await?;
+    let mut pinned = 0;
+    for c in unpinned {
+        let port = u16::try_from(c.port).unwrap_or(22);
+        if let Some(k) = from_legacy_known_hosts(&file, &c.hostname, port).await {
+            client::ActiveModel {
+                id: Set(c.id),
+                host_key: Set(k.line()),
+                ..Default::default()
+            }
+            .update(db)
+            .await?;
+            tracing::info!(
+                "pinned the host key {} of client {} that was trusted before",
+                k.fingerprint(),
+                c.hostname
+            );
+            pinned += 1;
+        }
+    }
+    Ok(pinned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
