@@ -17,18 +17,6 @@ use crate::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    // The page's policy names the nonce Leptos gives this response's inline scripts.
-    #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        res.insert_header(
-            http::header::CONTENT_SECURITY_POLICY,
-            http::HeaderValue::from_str(&crate::session::content_security_policy(&nonce))
-                .expect("a nonce is base64"),
-        );
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

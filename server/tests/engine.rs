@@ -711,6 +711,27 @@ async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
         let log = stdout(&s, j["id"].as_i64().unwrap()).await;
         assert!(!log.contains("SSH_AUTH_SOCK="), "{log}");
     }
+
+    // The repository's host is replaced (same port, new host key): the relay refuses it, the
+    // job ends in error naming both keys, and the API shows the new one for review.
+    let pinned_fp = repo["host_key_fingerprint"].as_str().unwrap().to_string();
+    let line = repo["authorized_keys"].as_str().unwrap().to_string();
+    drop(host);
+    let impostor = sshd::TestSshd::start_on(port, &line);
+    let new_fp = server::engine::host_keys::HostKey::parse(&impostor.host_public_key())
+        .unwrap()
+        .fingerprint();
+    let ids = launch(&s, policy["id"].as_i64().unwrap()).await;
+    let j = wait_done(&s, ids[0], CHAIN).await;
+    assert_eq!(j["status"], "error", "{j}");
+    let why = j["job_explanation"].as_str().unwrap();
+    assert!(why.contains("repository host"), "{why}");
+    assert!(why.contains(&pinned_fp) && why.contains(&new_fp), "{why}");
+    let (_, r) = s
+        .get(&format!("/api/v1/repositories/{}/", repo["id"]))
+        .await;
+    assert_eq!(r["host_key_status"], "changed", "{r}");
+    assert_eq!(r["host_key_seen_fingerprint"], new_fp.as_str());
 }
 
 /// A job's explanation passes the same redaction as its log: a command that prints its
