@@ -47,20 +47,6 @@ pub fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("cyborg_session=; Path=/; Max-Age=0"))
 }
 
-/// The Content-Security-Policy of a dashboard page: scripts only from this server or inline with
-/// this response's nonce (Leptos puts it on the hydration script and on the data it streams),
-/// WebAssembly compiled from those, no plugins, no foreign frames around the page.
-pub fn content_security_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src \
-         'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
-    )
-}
-
-/// The policy of every other answer (JSON, files, errors): nothing may run or frame it.
-pub const STRICT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
-
 /// Served over TLS when a proxy in front says so; the cookie is then marked Secure.
 pub fn over_tls(headers: &HeaderMap) -> bool {
     headers

@@ -1,14 +1,12 @@
 //! Headers every answer carries: no MIME sniffing, no referrer beyond this site, no framing by
-//! another site, and a Content-Security-Policy. A dashboard page gets the page policy
-//! (`app::session::content_security_policy`) naming the nonce Leptos put on the page's inline
-//! scripts (a new one per response, `leptos::nonce`); everything else gets one under which
-//! nothing runs.
+//! another site, and a Content-Security-Policy. A dashboard page gets the page policy naming the
+//! nonce Leptos put on the page's inline scripts (a new one per response, `leptos::nonce`);
+//! everything else gets one under which nothing runs.
 //!
 //! The nonce is read from the page itself, in its first body chunk (the `<head>`, where the
 //! hydration script is): setting the header from the page's render (Leptos' `ResponseOptions`)
 //! was lost on some responses under concurrent requests (seen in Chromium on reloads, not
 //! explained), and a page whose header names no nonce does not hydrate.
-use app::session::{STRICT_CONTENT_SECURITY_POLICY, content_security_policy};
 use axum::{
     body::{Body, Bytes},
     extract::Request,
@@ -23,6 +21,20 @@ use axum::{
     response::Response,
 };
 use futures_util::StreamExt;
+
+/// The policy of a dashboard page: scripts only from this server or inline with this
+/// response's nonce (Leptos puts it on the hydration script and on the data it streams),
+/// WebAssembly compiled from those, no plugins, no foreign frames around the page.
+fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src \
+         'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The policy of every other answer (JSON, files, errors): nothing may run or frame it.
+const STRICT_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
 pub async fn add(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
