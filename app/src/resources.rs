@@ -677,7 +677,8 @@ mod tests {
             "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false,
             "last_integrity": {"job": 9, "status": "successful", "finished": null,
                                "explanation": "borg check: no problem found"},
-            "integrity_schedule": 2, "integrity_next_run": "2027-01-01T00:00:00Z"
+            "integrity_schedule": 2, "integrity_next_run": "2027-01-01T00:00:00Z",
+            "host_key_status": "not_needed"
         });
         let r = row_of(ResourceKind::Repositories, &repo);
         assert_eq!(r.id, 7);
@@ -692,7 +693,8 @@ mod tests {
                 "yes",
                 "no",
                 "successful",
-                "2027-01-01T00:00:00Z"
+                "2027-01-01T00:00:00Z",
+                "not_needed"
             ]
         );
         assert_eq!(r.values["repository_key"], "");

@@ -585,9 +585,16 @@ mod tests {
             archive: Some(5),
             dir: "srv/a b".into(),
             q: String::new(),
+            after: String::new(),
         };
         assert_eq!(p.href(), "/catalog?client=2&archive=5&dir=srv/a%20b");
         assert_eq!(p.at(7, ""), "/catalog?client=2&archive=7");
+        // The next page of the folder keeps the place; opening another folder starts afresh.
+        let next = p.after("srv/a b/m&n");
+        assert_eq!(
+            next,
+            "/catalog?client=2&archive=5&dir=srv/a%20b&after=srv/a%20b/m%26n"
+        );
         assert_eq!(
             crumbs("srv/a b"),
             [
