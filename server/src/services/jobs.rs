@@ -279,7 +279,7 @@ pub async fn stdout(
 > {
     find::<job::Entity>(&st.db, id).await?;
     // (counter, row id) of the last line sent; `None` before the first page.
-    let start: Option<(i32, i32)> = None;
+    let start: Option<(i32, i64)> = None;
     let db = st.db.clone();
     Ok(futures_util::stream::try_unfold(
         (db, start, false),
@@ -304,7 +304,7 @@ pub async fn stdout(
                         ),
                 );
             }
-            let rows: Vec<(i32, i32, String)> = q
+            let rows: Vec<(i32, i64, String)> = q
                 .order_by_asc(job_event::Column::Counter)
                 .order_by_asc(job_event::Column::Id)
                 .limit(LOG_PAGE)
