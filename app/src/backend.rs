@@ -7,9 +7,9 @@ use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc};
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FieldErrors, HostKeyView, HostKind,
-        Job, JobView, Launched, ModuleList, Overview, Page, RestoreInput, Retention, Schedule,
-        ScheduleInput, SchedulePreview, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FieldErrors, HostKeyOp, HostKeyView,
+        HostKind, Job, JobView, Launched, ModuleList, Overview, Page, RestoreInput, Retention,
+        Schedule, ScheduleInput, SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -202,27 +202,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BackendFuture<'a, Choices>;
     /// The retention preview of a policy (`GET /api/v1/policies/{id}/retention/`).
     fn retention<'a>(&'a self, token: &'a str, policy: i32) -> BackendFuture<'a, Retention>;
-    /// The host key page of a client or a remote repository.
+    /// The host key page of a client or a remote repository, after `op` (`…/host_key/scan/`,
+    /// `…/host_key/accept/`).
     fn host_key<'a>(
         &'a self,
         token: &'a str,
         kind: HostKind,
         id: i32,
-    ) -> BackendFuture<'a, HostKeyView>;
-    /// Fetches the key the host presents now (`…/host_key/scan/`).
-    fn host_key_scan<'a>(
-        &'a self,
-        token: &'a str,
-        kind: HostKind,
-        id: i32,
-    ) -> BackendFuture<'a, HostKeyView>;
-    /// Pins the key presented last when it has this fingerprint (`…/host_key/accept/`).
-    fn host_key_accept<'a>(
-        &'a self,
-        token: &'a str,
-        kind: HostKind,
-        id: i32,
-        fingerprint: String,
+        op: HostKeyOp,
     ) -> BackendFuture<'a, HostKeyView>;
 }
 

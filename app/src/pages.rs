@@ -50,7 +50,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view={Lazy::<Overview>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=StaticSegment("calendar")
-                        view={Lazy::<Calendar>::new()}
+                        view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("jobs") view={Lazy::<Jobs>::new()} ssr=SsrMode::Async/>
@@ -87,12 +87,12 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         path=StaticSegment("host-key")
-                        view={Lazy::<HostKeys>::new()}
+                        view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment("retention")
-                        view={Lazy::<Retentions>::new()}
+                        view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
                 </ParentRoute>
@@ -132,13 +132,10 @@ macro_rules! lazy_pages {
 lazy_pages! {
     Login => view! { <LoginPage/> };
     Overview => view! { <OverviewPage/> };
-    Calendar => view! { <CalendarPage/> };
     Jobs => view! { <JobsPage/> };
     Job => view! { <JobPage/> };
     Schedules => view! { <SchedulesPage/> };
     Catalog => view! { <CatalogPage/> };
-    HostKeys => view! { <HostKeyPage/> };
-    Retentions => view! { <RetentionPage/> };
 }
 
 /// `/clients`, `/repositories`, `/policies` and `/users` are one page component drawn from the
@@ -163,6 +160,38 @@ impl LazyRoute for ResourcePages {
     fn view(this: Self) -> AnyView {
         mark_hydrated();
         view! { <ResourcePage kind=this.0/> }.into_any()
+    }
+}
+
+/// The calendar, and the pages reached from a policy's or a client's row that show what the
+/// server does on its own (when it runs, what a prune keeps, which host it trusts): one lazily
+/// loaded route. Every split point of its own splits the code the pages share further and makes
+/// every page heavier (docs/PERFORMANCE.md: a route of their own added 10-16 KB to every other
+/// page); the calendar's first load has the room for them.
+enum PolicyPages {
+    Calendar,
+    HostKey,
+    Retention,
+}
+
+#[lazy_route]
+impl LazyRoute for PolicyPages {
+    fn data() -> Self {
+        let path = use_location().pathname.get_untracked();
+        match path.trim_end_matches('/') {
+            "/host-key" => PolicyPages::HostKey,
+            "/retention" => PolicyPages::Retention,
+            _ => PolicyPages::Calendar,
+        }
+    }
+
+    fn view(this: Self) -> AnyView {
+        mark_hydrated();
+        match this {
+            PolicyPages::Calendar => view! { <CalendarPage/> }.into_any(),
+            PolicyPages::HostKey => view! { <HostKeyPage/> }.into_any(),
+            PolicyPages::Retention => view! { <RetentionPage/> }.into_any(),
+        }
     }
 }
 

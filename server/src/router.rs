@@ -17,7 +17,11 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower::{Layer, util::MapRequestLayer};
-use tower_http::{compression::CompressionLayer, trace::TraceLayer};
+use tower_http::{
+    CompressionLevel,
+    compression::{CompressionLayer, DefaultPredicate, Predicate},
+    trace::TraceLayer,
+};
 
 use crate::{api::api_router, error::Error, state::AppState};
 
@@ -46,6 +50,13 @@ pub fn app_router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::csrf::guard))
         .layer(middleware::from_fn(crate::security_headers::add))
         .layer(middleware::from_fn_with_state(state.clone(), client_addr))
+        // The site's own files (WASM, JS, CSS: the same bytes every time, what every page load
+        // waits for) at the best level, everything else at the default one (docs/PERFORMANCE.md).
+        .layer(
+            CompressionLayer::new()
+                .quality(CompressionLevel::Best)
+                .compress_when(DefaultPredicate::new().and(site_file as fn(_, _, &_, &_) -> bool)),
+        )
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -71,6 +82,24 @@ async fn rpc_client_errors(req: Request, next: Next) -> Response {
         parts.status = StatusCode::BAD_REQUEST;
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// A file of the built site: WebAssembly, JavaScript or CSS.
+fn site_file(
+    _: StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.starts_with("application/wasm")
+                || t.starts_with("text/javascript")
+                || t.starts_with("application/javascript")
+                || t.starts_with("text/css")
+        })
 }
 
 /// Records where the request came from (`app::session::ClientAddr`): the peer, or the address a

@@ -8,8 +8,8 @@ use leptos::server_fn::codec::Json;
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FormOutcome, HostKeyView, HostKind,
-        Job, JobView, ModuleItem, Overview, Page, RestoreInput, Retention, Schedule,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FormOutcome, HostKeyOp, HostKeyView,
+        HostKind, Job, JobView, ModuleItem, Overview, Page, RestoreInput, Retention, Schedule,
         SchedulePreview, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
@@ -543,36 +543,17 @@ pub async fn policy_retention(policy: i32) -> Result<Retention, ServerFnError> {
         .map_err(ssr::fail)
 }
 
-/// The host key page of a client or a remote repository's host.
+/// The host key page of a client or a remote repository's host, after `op` (fetch the key it
+/// presents now, or pin the one presented last).
 #[server(prefix = "/rpc", endpoint = "host_key", input = Json)]
-pub async fn host_key(kind: HostKind, id: i32) -> Result<HostKeyView, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .host_key(&token, kind, id)
-        .await
-        .map_err(ssr::fail)
-}
-
-/// Fetches the key the host presents now.
-#[server(prefix = "/rpc", endpoint = "host_key_scan", input = Json)]
-pub async fn host_key_scan(kind: HostKind, id: i32) -> Result<HostKeyView, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .host_key_scan(&token, kind, id)
-        .await
-        .map_err(ssr::fail)
-}
-
-/// Pins the key the host presented last, which has `fingerprint`.
-#[server(prefix = "/rpc", endpoint = "host_key_accept", input = Json)]
-pub async fn host_key_accept(
+pub async fn host_key(
     kind: HostKind,
     id: i32,
-    fingerprint: String,
+    op: HostKeyOp,
 ) -> Result<HostKeyView, ServerFnError> {
     let token = ssr::need_token()?;
     ssr::backend()?
-        .host_key_accept(&token, kind, id, fingerprint)
+        .host_key(&token, kind, id, op)
         .await
         .map_err(ssr::fail)
 }

@@ -8,67 +8,53 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{error_text, host_key, host_key_accept, host_key_scan, policy_retention};
+use super::{error_text, host_key, policy_retention};
 use crate::{
     display::minute,
-    dto::{HostKeyView, HostKind, Lineage, Retention},
+    dto::{HostKeyOp, HostKeyView, HostKind, Lineage, Retention},
 };
 
 #[component]
 pub fn HostKeyPage() -> impl IntoView {
     let query = use_query_map();
-    let subject = move || {
-        query.with(|q| {
-            let id = |k: &str| q.get(k).and_then(|v| v.parse::<i32>().ok());
-            id("client")
-                .map(|i| (HostKind::Client, i))
-                .or_else(|| id("repository").map(|i| (HostKind::Repository, i)))
-        })
+    let subject = query.with_untracked(|q| {
+        let id = |k: &str| q.get(k).and_then(|v| v.parse::<i32>().ok());
+        id("client")
+            .map(|i| (HostKind::Client, i))
+            .or_else(|| id("repository").map(|i| (HostKind::Repository, i)))
+    });
+    let Some((kind, id)) = subject else {
+        return view! { <p class="form-error" role="alert">"Name a client or a repository."</p> }
+            .into_any();
     };
-    // What the buttons answered replaces what the page read.
-    let answered = RwSignal::new(None::<Result<HostKeyView, ServerFnError>>);
-    let read = Resource::new(subject, |s| async move {
-        match s {
-            Some((kind, id)) => host_key(kind, id).await,
-            None => Err(ServerFnError::new("Name a client or a repository.")),
-        }
-    });
-    let scan = Action::new(move |(kind, id): &(HostKind, i32)| host_key_scan(*kind, *id));
-    let accept = Action::new(move |(kind, id, fp): &(HostKind, i32, String)| {
-        host_key_accept(*kind, *id, fp.clone())
-    });
-    Effect::new(move |_| {
-        if let Some(r) = scan.value().get() {
-            answered.set(Some(r));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(r) = accept.value().get() {
-            answered.set(Some(r));
-        }
-    });
+    // The page as read, then as each button's answer left it (a refusal keeps the page shown
+    // and says why).
+    let read = Resource::new(|| (), move |_| host_key(kind, id, HostKeyOp::Read));
+    let act = Action::new(move |op: &HostKeyOp| host_key(kind, id, op.clone()));
+    let shown = RwSignal::new(None::<HostKeyView>);
     view! {
         <Title text="Host key — CyBorgBackup"/>
         <h1>"SSH host key"</h1>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let shown = match answered.get() {
-                    // A refused accept keeps the page and says why.
-                    Some(Err(e)) => {
-                        let page = read.await;
-                        return view! {
-                            <p class="form-error" role="alert" id="host-key-error">
-                                {error_text(&e)}
-                            </p>
-                            {page.ok().map(|v| view! { <HostKey view=v scan accept/> })}
-                        }
-                        .into_any();
+                let refused = match act.value().get() {
+                    Some(Ok(v)) => {
+                        shown.set(Some(v));
+                        None
                     }
-                    Some(Ok(v)) => Ok(v),
+                    Some(Err(e)) => Some(error_text(&e)),
+                    None => None,
+                };
+                let view = match shown.get_untracked() {
+                    Some(v) => Ok(v),
                     None => read.await,
                 };
-                match shown {
-                    Ok(v) => view! { <HostKey view=v scan accept/> }.into_any(),
+                match view {
+                    Ok(v) => view! {
+                        <p class="form-error" role="alert" id="host-key-error">{refused}</p>
+                        {host_key_card(v, act)}
+                    }
+                    .into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
                         .into_any(),
                 }
@@ -78,15 +64,12 @@ pub fn HostKeyPage() -> impl IntoView {
     .into_any()
 }
 
-#[component]
-fn HostKey(
+fn host_key_card(
     view: HostKeyView,
-    scan: Action<(HostKind, i32), Result<HostKeyView, ServerFnError>>,
-    accept: Action<(HostKind, i32, String), Result<HostKeyView, ServerFnError>>,
+    act: Action<HostKeyOp, Result<HostKeyView, ServerFnError>>,
 ) -> impl IntoView {
-    let (kind, id) = (view.kind, view.id);
     let s = view.state;
-    let (what, back) = match kind {
+    let (what, back) = match view.kind {
         HostKind::Client => ("the client", "/clients"),
         HostKind::Repository => ("the repository's host", "/repositories"),
     };
@@ -105,7 +88,7 @@ fn HostKey(
     };
     let seen = (!s.host_key_seen.is_empty()).then(|| {
         let fp = s.host_key_seen_fingerprint.clone();
-        let accept_fp = fp.clone();
+        let accept = HostKeyOp::Accept(fp.clone());
         view! {
             <h2>"Presented now"</h2>
             <p><code id="host-key-seen-fingerprint">{fp}</code></p>
@@ -117,9 +100,9 @@ fn HostKey(
             <button
                 type="button"
                 id="host-key-accept"
-                disabled=move || accept.pending().get()
+                disabled=move || act.pending().get()
                 on:click=move |_| {
-                    accept.dispatch((kind, id, accept_fp.clone()));
+                    act.dispatch(accept.clone());
                 }
             >
                 "Accept this key"
@@ -134,7 +117,7 @@ fn HostKey(
     });
     view! {
         <section class="card" aria-labelledby="host-key-title">
-            <h2 id="host-key-title">{view.label.clone()} " (" {view.address.clone()} ")"</h2>
+            <h2 id="host-key-title">{view.label} " (" {view.address} ")"</h2>
             <p id="host-key-status" class=format!("host-key {}", s.host_key_status)>{status}</p>
             {pinned}
             {seen}
@@ -143,9 +126,9 @@ fn HostKey(
                     type="button"
                     class="secondary"
                     id="host-key-scan"
-                    disabled=move || scan.pending().get()
+                    disabled=move || act.pending().get()
                     on:click=move |_| {
-                        scan.dispatch((kind, id));
+                        act.dispatch(HostKeyOp::Scan);
                     }
                 >
                     "Fetch the key it presents now"
@@ -157,7 +140,7 @@ fn HostKey(
                 <code>"~/.ssh/authorized_keys"</code>
                 " of that user on " {what} ":"
             </p>
-            <pre class="log" id="host-key-authorized">{view.authorized_keys.clone()}</pre>
+            <pre class="log" id="host-key-authorized">{view.authorized_keys}</pre>
             <p><a href=back>"Back"</a></p>
         </section>
     }
@@ -179,7 +162,7 @@ pub fn RetentionPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(r) => view! { <RetentionView r/> }.into_any(),
+                    Ok(r) => retention_view(r).into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
                         .into_any(),
                 }
@@ -189,8 +172,7 @@ pub fn RetentionPage() -> impl IntoView {
     .into_any()
 }
 
-#[component]
-fn RetentionView(r: Retention) -> impl IntoView {
+fn retention_view(r: Retention) -> impl IntoView {
     let rules = if r.rules.is_empty() {
         "No keep rule: every archive is kept.".to_string()
     } else {
@@ -201,11 +183,7 @@ fn RetentionView(r: Retention) -> impl IntoView {
     } else {
         "No prune runs now (no keep rule, or auto_prune is off); marked: what one would delete."
     };
-    let lineages = r
-        .lineages
-        .into_iter()
-        .map(|l| view! { <LineageTable l/> })
-        .collect_view();
+    let lineages = r.lineages.into_iter().map(lineage_table).collect_view();
     view! {
         <p id="retention-rules">{rules}</p>
         <p class="muted">{when}</p>
@@ -217,8 +195,7 @@ fn RetentionView(r: Retention) -> impl IntoView {
     }
 }
 
-#[component]
-fn LineageTable(l: Lineage) -> impl IntoView {
+fn lineage_table(l: Lineage) -> impl IntoView {
     let title = format!(
         "{} in {}: {} kept, {} deleted by the next prune",
         l.client.hostname, l.repository.name, l.kept, l.deleted

@@ -55,6 +55,17 @@ pub enum HostKind {
     Repository,
 }
 
+/// What the host key page asks of the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostKeyOp {
+    /// Only read.
+    Read,
+    /// Fetch the key the host presents now.
+    Scan,
+    /// Pin the key presented last, if it has this fingerprint.
+    Accept(String),
+}
+
 /// The dashboard's host key page of a client or a remote repository's host: the pinned key,
 /// the key presented last when another, and what to authorize there.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

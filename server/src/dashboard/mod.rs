@@ -8,9 +8,9 @@ use std::{collections::BTreeMap, sync::Arc};
 use app::{
     backend::{Backend, BackendError, BackendFuture, BackendResult, NewSession, SharedBackend},
     dto::{
-        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, HostKeyAccept, HostKeyView, HostKind,
-        Job, JobView, Launched, ModuleList, NextRun, Overview, Page, RestoreInput, Retention,
-        Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput, SessionUser,
+        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, HostKeyAccept, HostKeyOp, HostKeyView,
+        HostKind, Job, JobView, Launched, ModuleList, NextRun, Overview, Page, RestoreInput,
+        Retention, Schedule, ScheduleInput, SchedulePreview, SchedulePreviewInput, SessionUser,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -588,57 +588,34 @@ impl Backend for Dashboard {
         token: &'a str,
         kind: HostKind,
         id: i32,
-    ) -> BackendFuture<'a, HostKeyView> {
-        Box::pin(async move {
-            let actor = self.actor(token).await?;
-            self.host_key_view(&actor, kind, id)
-                .await
-                .map_err(to_backend)
-        })
-    }
-
-    fn host_key_scan<'a>(
-        &'a self,
-        token: &'a str,
-        kind: HostKind,
-        id: i32,
+        op: HostKeyOp,
     ) -> BackendFuture<'a, HostKeyView> {
         Box::pin(async move {
             let actor = self.actor(token).await?;
             let st = &self.st;
-            let scanned = match kind {
-                HostKind::Client => host_keys::scan_client(st, &actor, id).await.map(drop),
-                HostKind::Repository => host_keys::scan_repository(st, &actor, id).await.map(drop),
+            let done = match (op, kind) {
+                (HostKeyOp::Read, _) => Ok(()),
+                (HostKeyOp::Scan, HostKind::Client) => {
+                    host_keys::scan_client(st, &actor, id).await.map(drop)
+                }
+                (HostKeyOp::Scan, HostKind::Repository) => {
+                    host_keys::scan_repository(st, &actor, id).await.map(drop)
+                }
+                (HostKeyOp::Accept(fingerprint), kind) => {
+                    let input = HostKeyAccept {
+                        fingerprint: Some(fingerprint),
+                    };
+                    match kind {
+                        HostKind::Client => host_keys::accept_client(st, &actor, id, input)
+                            .await
+                            .map(drop),
+                        HostKind::Repository => host_keys::accept_repository(st, &actor, id, input)
+                            .await
+                            .map(drop),
+                    }
+                }
             };
-            scanned.map_err(to_backend)?;
-            self.host_key_view(&actor, kind, id)
-                .await
-                .map_err(to_backend)
-        })
-    }
-
-    fn host_key_accept<'a>(
-        &'a self,
-        token: &'a str,
-        kind: HostKind,
-        id: i32,
-        fingerprint: String,
-    ) -> BackendFuture<'a, HostKeyView> {
-        Box::pin(async move {
-            let actor = self.actor(token).await?;
-            let input = HostKeyAccept {
-                fingerprint: Some(fingerprint),
-            };
-            let st = &self.st;
-            let accepted = match kind {
-                HostKind::Client => host_keys::accept_client(st, &actor, id, input)
-                    .await
-                    .map(drop),
-                HostKind::Repository => host_keys::accept_repository(st, &actor, id, input)
-                    .await
-                    .map(drop),
-            };
-            accepted.map_err(to_backend)?;
+            done.map_err(to_backend)?;
             self.host_key_view(&actor, kind, id)
                 .await
                 .map_err(to_backend)
