@@ -41,6 +41,8 @@ use crate::ssh_keys;
 const PSEUDO_HOST: &str = "cyborg";
 /// A unix socket path must fit `sun_path` (108 bytes with its NUL on Linux).
 const MAX_SOCKET_PATH: usize = 100;
+/// Most connections (each a `borg serve`) one tunnel serves at once.
+const MAX_CONNECTIONS: usize = 4;
 /// How many lines of `borg serve`'s own stderr are kept for the job log between two runs.
 const MAX_SERVE_LINES: usize = 200;
 
@@ -226,6 +228,13 @@ async fn accept_loop(listener: UnixListener, serve: Serve, reports: Reports) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                // A job's borg opens one connection at a time; a client opening many (it holds
+                // the socket for the job's length) gets no more `borg serve`s than this.
+                Ok((_, _)) if connections.len() >= MAX_CONNECTIONS => {
+                    reports.note(format!(
+                        "refused a connection: {MAX_CONNECTIONS} are open already"
+                    ));
+                }
                 Ok((stream, _)) => {
                     connections.spawn(serve_one(stream, serve.clone(), reports.clone()));
                 }
@@ -388,6 +397,43 @@ mod tests {
         let local = serve.local.clone();
         drop(serve);
         assert!(!local.exists());
+    }
+
+    /// A client holding the socket cannot make the tunnel start `borg serve`s without bound.
+    #[tokio::test]
+    async fn a_tunnel_serves_a_few_connections_at_once() {
+        if which("borg").is_none() {
+            eprintln!("skipped: borg is not installed");
+            return;
+        }
+        use tokio::io::AsyncReadExt;
+        let data = tempfile::tempdir().unwrap();
+        let repo = data.path().join("repo");
+        let tunnel = Tunnel::start(
+            data.path(),
+            Serve::Here {
+                path: repo.to_str().unwrap().into(),
+            },
+        )
+        .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            held.push(UnixStream::connect(&tunnel.local).await.unwrap());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut extra = UnixStream::connect(&tunnel.local).await.unwrap();
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), extra.read(&mut buf))
+            .await
+            .expect("the extra connection is closed at once");
+        assert_eq!(read.unwrap(), 0);
+        assert!(
+            tunnel
+                .take_serve_lines()
+                .iter()
+                .any(|l| l.contains("refused a connection")),
+        );
+        drop(held);
     }
 
     fn which(program: &str) -> Option<PathBuf> {
