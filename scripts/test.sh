@@ -3,8 +3,8 @@
 #   1. scripts/setup.sh (tools; fast when they are there)
 #   2. PostgreSQL on 127.0.0.1:5432 (started when down), leftover cyborg_test_% databases dropped;
 #      MariaDB on 127.0.0.1:3306 (started when down; the mysql dump test uses it)
-#   3. cargo fmt --check, cargo clippy -D warnings (package `server`, all targets)
-#   4. cargo test -p server -p migrations against SQLite (unit, integration and doc tests)
+#   3. cargo fmt --check, cargo clippy -D warnings (packages `server`, `cyborg-core`, `cyborg-dto`, `app`; all targets)
+#   4. cargo test -p server -p cyborg-core -p cyborg-dto -p migrations -p app against SQLite (unit, integration and doc tests)
 #   5. the integration tests of `server` again against PostgreSQL
 #   6. cargo leptos build --split (debug), then the end-to-end tests in headless Chromium (end2end/)
 # Stops at the first failing step, then prints a summary. The closing line counts tests:
@@ -139,8 +139,8 @@ step check "setup" bash scripts/setup.sh
 step check "postgresql" ensure_postgres
 step check "mariadb" ensure_mariadb
 step check "cargo fmt --check" cargo fmt --all -- --check --color never
-step check "cargo clippy -p server" cargo clippy -p server --all-targets -- -D warnings
-step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p migrations -p app
+step check "cargo clippy" cargo clippy -p server -p cyborg-core -p cyborg-dto -p app --all-targets -- -D warnings
+step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p cyborg-core -p cyborg-dto -p migrations -p app
 # Only the integration tests (server/tests/*.rs) read CYBORG_TEST_DB, so the second run is limited
 # to them (`--test '*'`): the unit and doc tests do not depend on the backend and ran above.
 step test "cargo test (PostgreSQL)" env CYBORG_TEST_DB=postgres cargo test --no-fail-fast -p server --test '*'

@@ -1,10 +1,8 @@
 //! The CyBorgBackup web application: the Leptos pages (rendered on the server, hydrated in the
 //! browser) and the DTOs, the one definition of every object the API and the dashboard exchange.
-#[cfg(feature = "ssr")]
-pub mod backend;
 pub mod dashboard;
 pub mod display;
-pub mod dto;
+pub use cyborg_dto as dto;
 mod pages;
 pub mod resources;
 #[cfg(feature = "ssr")]

@@ -210,7 +210,7 @@ fn mark_hydrated() {
 
 /// Answers with the server's version (a cheap liveness check for scripts and tests).
 #[server(prefix = "/rpc", endpoint = "server_version")]
-pub async fn server_version() -> Result<String, ServerFnError> {
+pub async fn server_version() -> Result<String, crate::dashboard::RpcError> {
     Ok(crate::VERSION.to_string())
 }
 

@@ -13,11 +13,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set, Statement};
-use server::{
+use cyborg_core::{
     catalog,
     entities::{archive, repository},
 };
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set, Statement};
 
 /// Writes `n` lines like borg's: 100 top directories, 10 × 10 nested below each, files in the
 /// leaves; directories come before their contents, as borg lists them.
@@ -80,7 +80,7 @@ fn reset_peak() {
 }
 
 async fn setup(db: &DatabaseConnection, archives: usize) -> Vec<i32> {
-    server::db::migrate(db).await.unwrap();
+    cyborg_core::db::migrate(db).await.unwrap();
     let now = chrono::Utc::now();
     let repo = repository::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
@@ -205,7 +205,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-        let db = server::db::connect(&url).await.unwrap();
+        let db = cyborg_core::db::connect(&url).await.unwrap();
         run("SQLite", &db, &file, n, &leaves).await;
         db.close().await.ok();
         println!(
@@ -224,7 +224,7 @@ fn main() {
                 .await
                 .unwrap();
             let base = admin_url.rsplit_once('/').unwrap().0;
-            let db = server::db::connect(&format!("{base}/{name}"))
+            let db = cyborg_core::db::connect(&format!("{base}/{name}"))
                 .await
                 .unwrap();
             run("PostgreSQL", &db, &file, n, &leaves).await;

@@ -16,14 +16,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Set,
-    sqlx::{self, Connection as _},
-};
-use server::{
+use cyborg_core::{
     catalog::{hash, search_index::SearchIndex},
     entities::{archive, repository},
     services::{catalogs, list::ListRequest},
+};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Set,
+    sqlx::{self, Connection as _},
 };
 
 /// The paths of the `catalog_ingest` benchmark: 100 sites × 10 × 10 nested directories, files
@@ -53,7 +53,7 @@ fn paths(n: usize) -> Vec<String> {
 }
 
 async fn setup(db: &DatabaseConnection, n_paths: usize, n_archives: usize) {
-    server::db::migrate(db).await.unwrap();
+    cyborg_core::db::migrate(db).await.unwrap();
     let now = chrono::Utc::now();
     let repo = repository::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
@@ -266,7 +266,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
-        let db = server::db::connect(&url).await.unwrap();
+        let db = cyborg_core::db::connect(&url).await.unwrap();
         run("SQLite", &db, n_paths, n_archives).await;
         db.close().await.ok();
 
@@ -278,7 +278,7 @@ fn main() {
                 .await
                 .unwrap();
             let base = admin_url.rsplit_once('/').unwrap().0;
-            let db = server::db::connect(&format!("{base}/{name}"))
+            let db = cyborg_core::db::connect(&format!("{base}/{name}"))
                 .await
                 .unwrap();
             run("PostgreSQL", &db, n_paths, n_archives).await;

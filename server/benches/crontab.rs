@@ -3,7 +3,7 @@
 //! Run: `cargo bench -p server --bench crontab`.
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use server::crontab::Crontab;
+use cyborg_core::crontab::Crontab;
 
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()

@@ -11,9 +11,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
+use cyborg_core::{config::Config, entities::job};
 use sea_orm::{ActiveModelTrait, Database, Set};
 use serde_json::{Value, json};
-use server::{config::Config, entities::job};
 
 const EMAIL: &str = "bench@bench.local";
 const PASSWORD: &str = "bench-password-123";

@@ -23,7 +23,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::error::Error;
+use crate::error::{ApiError, Error};
 
 /// The dashboard's login and logout (server functions and REST), whose forms post url-encoded.
 const FORM_PATHS: &[&str] = &["/rpc/login", "/rpc/logout", "/api/session/", "/api/session"];
@@ -31,7 +31,10 @@ const FORM_PATHS: &[&str] = &["/rpc/login", "/rpc/logout", "/api/session/", "/ap
 pub async fn guard(req: Request, next: Next) -> Response {
     match check(req.method(), req.uri().path(), req.headers()) {
         Ok(()) => next.run(req).await,
-        Err(why) => Error::Forbidden(format!("Cross-site request refused: {why}.")).into_response(),
+        Err(why) => ApiError(Error::Forbidden(format!(
+            "Cross-site request refused: {why}."
+        )))
+        .into_response(),
     }
 }
 

@@ -1,136 +1,65 @@
-//! The one error type of the server. Every handler returns `Result<T>`; `IntoResponse` turns an
-//! error into the JSON body of SPEC §4 and makes sure nothing a client sent ends as a 500.
-use app::dto::{ErrorDetail, FieldErrors};
+//! The REST API's answer for a service error: the status, message and log line come from
+//! `cyborg_core::error::Error` (the same ones the dashboard's server functions use); this only
+//! writes them as the JSON body of the API (`{"detail": …}`, or messages by field) with the
+//! headers the status calls for.
 use axum::{
     Json,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use sea_orm::{DbErr, SqlErr};
+use cyborg_dto::ErrorDetail;
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use cyborg_core::error::Error;
 
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A request that is wrong as a whole (bad JSON, a malformed query value).
-    #[error("{0}")]
-    BadRequest(String),
-    /// Messages by field name.
-    #[error("invalid input: {0:?}")]
-    Validation(FieldErrors),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("method not allowed")]
-    MethodNotAllowed,
-    #[error("{0}")]
-    Conflict(String),
-    /// What the server needed from elsewhere failed: a client unreachable over SSH, borg's error.
-    #[error("{0}")]
-    BadGateway(String),
-    /// Throttled (failed logins, too many live streams): 429 with `Retry-After` in seconds.
-    #[error("{message}")]
-    TooManyRequests { retry_after: u64, message: String },
-    /// Busy right now (every password-check slot taken): 503 with `Retry-After`.
-    #[error("{message}")]
-    Unavailable { retry_after: u64, message: String },
-    #[error(transparent)]
-    Database(#[from] DbErr),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-impl Error {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = FieldErrors::new();
-        errors.insert(field.to_string(), vec![message.into()]);
-        Error::Validation(errors)
-    }
+/// A service error on its way out through the REST API.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
 
-    pub fn not_found() -> Self {
-        Error::NotFound("Not found.".into())
-    }
-
-    pub fn forbidden() -> Self {
-        Error::Forbidden("You do not have permission to perform this action.".into())
-    }
-
-    pub fn unauthorized() -> Self {
-        Error::Unauthorized("Authentication credentials were not provided.".into())
-    }
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Error::BadRequest(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Database(e) => match e.sql_err() {
-                // A race lost between our own uniqueness/reference checks and the write: the
-                // client's request conflicts with the stored state, it is not a server fault.
-                Some(SqlErr::UniqueConstraintViolation(_))
-                | Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::CONFLICT,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            },
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
     }
 }
 
-impl IntoResponse for Error {
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let detail = match self {
-            Error::Validation(errors) => return (status, Json(errors)).into_response(),
-            Error::BadRequest(m)
-            | Error::Forbidden(m)
-            | Error::NotFound(m)
-            | Error::Conflict(m)
-            | Error::BadGateway(m) => m,
-            Error::Unauthorized(m) => {
-                let mut resp = (status, Json(ErrorDetail { detail: m })).into_response();
-                resp.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"cyborgbackup\", Bearer"),
-                );
-                return resp;
-            }
-            Error::TooManyRequests {
-                retry_after,
-                message,
-            }
-            | Error::Unavailable {
-                retry_after,
-                message,
-            } => {
-                let mut resp = (status, Json(ErrorDetail { detail: message })).into_response();
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-                return resp;
-            }
-            Error::MethodNotAllowed => "Method not allowed.".into(),
-            Error::Database(e) if status == StatusCode::CONFLICT => {
-                tracing::info!("write refused by a database constraint: {e}");
-                "The change conflicts with existing data (a duplicate or a missing reference)."
-                    .into()
-            }
-            Error::Database(e) => {
-                tracing::error!("database error: {e}");
-                "Internal server error.".into()
-            }
-            Error::Internal(e) => {
-                tracing::error!("internal error: {e:#}");
-                "Internal server error.".into()
-            }
+        let e = self.0;
+        let status = e.status();
+        let retry_after = e.retry_after();
+        let mut resp = match e {
+            Error::Validation(errors) => (status, Json(errors)).into_response(),
+            e => (
+                status,
+                Json(ErrorDetail {
+                    detail: e.client_message(),
+                }),
+            )
+                .into_response(),
         };
-        (status, Json(ErrorDetail { detail })).into_response()
+        if status == axum::http::StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"cyborgbackup\", Bearer"),
+            );
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }

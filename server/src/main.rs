@@ -2,7 +2,7 @@ use std::io::BufRead;
 
 use anyhow::Context;
 use clap::Parser;
-use server::{
+use cyborg_core::{
     config::{Cli, Command},
     services::auth::hash_password_now,
 };
@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => server::start(cli.config, None).await,
         Command::Migrate => {
-            server::data_dir::open_database(&cli.config).await?;
+            cyborg_core::data_dir::open_database(&cli.config).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -39,43 +39,46 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// `cyborgbackup create-user`: the API's rules for a new user (`services::users::checked_new`).
 async fn create_user(
-    config: &server::config::Config,
+    config: &cyborg_core::config::Config,
     email: String,
     password: String,
     superuser: bool,
 ) -> anyhow::Result<()> {
+    use cyborg_core::{error::Error, services::users};
     use sea_orm::{ActiveModelTrait, Set};
-    use server::{entities::user, services};
 
-    let email = email.trim().to_lowercase();
-    services::validate::email(&email).map_err(|m| anyhow::anyhow!("--email: {m}"))?;
-    if password.chars().count() < services::users::MIN_PASSWORD {
-        anyhow::bail!(
-            "the password needs at least {} characters",
-            services::users::MIN_PASSWORD
-        );
-    }
-    let conn = server::data_dir::open_database(config).await?;
-    let t = services::now();
-    let hash = hash_password_now(password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    user::ActiveModel {
-        email: Set(email.clone()),
-        first_name: Set(String::new()),
-        last_name: Set(String::new()),
-        password_hash: Set(hash),
-        is_superuser: Set(superuser),
-        created: Set(t),
-        modified: Set(t),
+    let conn = cyborg_core::data_dir::open_database(config).await?;
+    let input = cyborg_dto::UserInput {
+        email: Some(email.clone()),
+        password: Some(password.clone()),
+        is_superuser: Some(superuser),
         ..Default::default()
-    }
-    .insert(&conn)
-    .await
-    .with_context(|| format!("creating {email} (does it exist already?)"))?;
+    };
+    let mut model = users::checked_new(&conn, &input)
+        .await
+        .map_err(|e| match e {
+            Error::Validation(fields) => anyhow::anyhow!(
+                "{}",
+                fields
+                    .iter()
+                    .map(|(f, ms)| format!("--{f}: {}", ms.join(" ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            e => anyhow::anyhow!("{}", e.client_message()),
+        })?;
+    model.password_hash = Set(hash_password_now(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?);
+    let row = model
+        .insert(&conn)
+        .await
+        .with_context(|| format!("creating {email}"))?;
     println!(
-        "created {email}{}",
+        "created {}{}",
+        row.email,
         if superuser { " (superuser)" } else { "" }
     );
     Ok(())

@@ -1,19 +1,16 @@
 //! The whole HTTP surface: the API, the Leptos pages and server functions, static files.
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::net::{IpAddr, SocketAddr};
 
 use app::session::ClientAddr;
 use axum::{
     Router,
     body::Body,
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, FromRef, Request, State},
     http::{StatusCode, Uri, uri::PathAndQuery},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use leptos::prelude::provide_context;
+use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower::{Layer, util::MapRequestLayer};
@@ -23,33 +20,49 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{api::api_router, error::Error, state::AppState};
+use crate::{
+    api::api_router,
+    error::{ApiError, Error},
+    state::AppState,
+};
 
-pub fn app_router(state: AppState) -> Router {
+/// The router's state: the core's (every handler and server function) and the pages' options.
+#[derive(Clone)]
+pub struct Site {
+    pub app: AppState,
+    pub leptos: LeptosOptions,
+}
+
+impl FromRef<Site> for AppState {
+    fn from_ref(site: &Site) -> Self {
+        site.app.clone()
+    }
+}
+
+impl FromRef<Site> for LeptosOptions {
+    fn from_ref(site: &Site) -> Self {
+        site.leptos.clone()
+    }
+}
+
+pub fn app_router(site: Site) -> Router {
     let routes = generate_route_list(app::App);
-    let leptos_state = state.clone();
-    // The dashboard's server functions reach the service layer through this (see app::backend).
-    let backend = crate::dashboard::backend(state.clone());
+    // The dashboard's server functions call the services with this state (app::dashboard::rpc).
+    let app_state = site.app.clone();
     Router::new()
-        .merge(api_router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                provide_context(Arc::new(leptos_state.clone()));
-                provide_context(backend.clone());
-            },
-            {
-                let options = state.leptos.clone();
-                move || app::shell(options.clone())
-            },
-        )
+        .merge(api_router().with_state(site.app.clone()))
+        .leptos_routes_with_context(&site, routes, move || provide_context(app_state.clone()), {
+            let options = site.leptos.clone();
+            move || app::shell(options.clone())
+        })
         .fallback(fallback)
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
-        .layer(middleware::from_fn(rpc_client_errors))
+        .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
         .layer(middleware::from_fn(crate::csrf::guard))
         .layer(middleware::from_fn(crate::security_headers::add))
-        .layer(middleware::from_fn_with_state(state.clone(), client_addr))
+        .layer(middleware::from_fn_with_state(
+            site.app.clone(),
+            client_addr,
+        ))
         // The site's own files (WASM, JS, CSS: the same bytes every time, what every page load
         // waits for) at the best level, everything else at the default one (docs/PERFORMANCE.md).
         .layer(
@@ -59,29 +72,7 @@ pub fn app_router(state: AppState) -> Router {
         )
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
-}
-
-/// A server function answers 500 for arguments it cannot decode (Leptos's default for every
-/// error); those are the caller's mistake, so they answer 400. Other statuses are left alone.
-async fn rpc_client_errors(req: Request, next: Next) -> Response {
-    /// Errors of server functions are one short line; anything longer is not one of them.
-    const ERROR_BODY_MAX: usize = 64 * 1024;
-    let rpc = req.uri().path().starts_with("/rpc/");
-    let resp = next.run(req).await;
-    if !rpc || resp.status() != StatusCode::INTERNAL_SERVER_ERROR {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, ERROR_BODY_MAX).await else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    // server_fn encodes its errors as `Kind|message`: `Args` (a url-encoded argument) and
-    // `Deserialization` (a JSON body) are what the request carried.
-    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
-        parts.status = StatusCode::BAD_REQUEST;
-    }
-    Response::from_parts(parts, Body::from(bytes))
+        .with_state(site)
 }
 
 /// A file of the built site: WebAssembly, JavaScript or CSS.
@@ -127,11 +118,11 @@ async fn client_addr(State(st): State<AppState>, mut req: Request, next: Next) -
 }
 
 /// Unknown API paths answer JSON; everything else is a static file or the app's 404 page.
-async fn fallback(uri: Uri, State(st): State<AppState>, req: Request<Body>) -> Response {
+async fn fallback(uri: Uri, State(site): State<Site>, req: Request<Body>) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        return Error::not_found().into_response();
+        return ApiError(Error::not_found()).into_response();
     }
-    leptos_axum::file_and_error_handler(app::shell)(uri, State(st), req).await
+    leptos_axum::file_and_error_handler(app::shell)(uri, State(site), req).await
 }
 
 /// SPEC §4: every API route answers with and without the trailing slash, without a redirect.
@@ -158,8 +149,8 @@ pub fn normalize_path(mut req: Request) -> Request {
 }
 
 /// Serves until the process is told to stop.
-pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
-    let app = MapRequestLayer::new(normalize_path).layer(app_router(state));
+pub async fn serve(listener: TcpListener, site: Site) -> anyhow::Result<()> {
+    let app = MapRequestLayer::new(normalize_path).layer(app_router(site));
     axum::serve(
         listener,
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),

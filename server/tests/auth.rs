@@ -1156,7 +1156,7 @@ async fn repository_key_is_shown_to_superusers_only_and_exactly() {
     );
     // The passphrase is not stored in clear text.
     let db = s.db().await;
-    let rows = server::entities::repository::Entity::find()
+    let rows = cyborg_core::entities::repository::Entity::find()
         .all(&db)
         .await
         .unwrap();
@@ -1208,7 +1208,7 @@ async fn password_never_appears_in_any_user_answer() {
     assert_no_password(&put, "third-secret-pw", "put");
     // Stored as an argon2id hash, not as typed.
     let db = s.db().await;
-    let row = server::entities::user::Entity::find_by_id(id as i32)
+    let row = cyborg_core::entities::user::Entity::find_by_id(id as i32)
         .one(&db)
         .await
         .unwrap()
@@ -1427,7 +1427,7 @@ async fn the_configured_superuser_exists_at_first_start() {
     assert_eq!(me["results"][0]["id"], admin["id"]);
 
     let db = s.db().await;
-    let rows = server::entities::user::Entity::find()
+    let rows = cyborg_core::entities::user::Entity::find()
         .all(&db)
         .await
         .unwrap();

@@ -14,13 +14,13 @@ use common::{
     tree::{make_tree, mode_string, walk},
     with_query,
 };
-use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement};
-use serde_json::{Value, json};
-use server::{
+use cyborg_core::{
     catalog,
     entities::{catalog_entry, catalog_path},
 };
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement};
+use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::BufReader;
 

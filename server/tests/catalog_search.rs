@@ -7,18 +7,18 @@ mod common;
 use std::{collections::BTreeSet, sync::Arc};
 
 use common::{TestServer, seed_archive};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection,
-    sea_query::{Alias, Expr, JoinType, Query},
-};
-use serde_json::json;
-use server::{
+use cyborg_core::{
     catalog::{self, search_index::SearchIndex},
     services::{
         catalogs,
         list::{self, ListRequest},
     },
 };
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection,
+    sea_query::{Alias, Expr, JoinType, Query},
+};
+use serde_json::json;
 
 const PATHS: &[&str] = &[
     "etc/hosts",

@@ -5,10 +5,10 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{TestServer, seed_archive, with_query};
+use cyborg_core::entities::{archive, catalog_path, job};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
-use server::entities::{archive, catalog_path, job};
 
 const LIST: &str = "/api/v1/catalogs/";
 const ARCHIVE_A: &str = "config-web1.example.com-2024-05-06_07-08";

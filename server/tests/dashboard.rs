@@ -5,16 +5,16 @@ mod common;
 use app::dto::{FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
-use reqwest::StatusCode;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
-use serde_json::json;
-use server::{
-    dashboard::next_runs,
+use cyborg_core::{
     entities::{job, user},
     secrets::Secrets,
     services::Actor,
+    services::overview::next_runs,
     state::AppState,
 };
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::json;
 
 /// Calls a server function with a JSON body (`input = Json`: every function but the login and
 /// logout, which plain HTML forms post url-encoded).
@@ -277,13 +277,9 @@ async fn overview_counts_stats_and_last_jobs() {
 async fn state_and_admin(s: &TestServer) -> (AppState, Actor) {
     let db = s.db().await;
     let admin = user::Entity::find().one(&db).await.unwrap().unwrap();
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("cyborgbackup")
-        .build();
     let st = AppState::new(
         db,
         Secrets::from_secret("test-secret-key"),
-        leptos,
         s.data_dir.clone(),
         // No path search index: these tests do not search the catalog.
         0,
@@ -534,6 +530,46 @@ async fn schedule_functions_preview_save_refuse_and_list() {
         s.get("/api/v1/schedules/?name=mine").await.1["count"],
         json!(0)
     );
+    // Calls that are not a form keep the service's status, as the REST API answers it:
+    // forbidden 403, not found 404, a conflict 409 (once all 400).
+    let client = s
+        .create("/api/v1/clients/", json!({"hostname": "h.example.com"}))
+        .await["id"]
+        .clone();
+    let folder = s
+        .create(
+            "/api/v1/repositories/",
+            json!({"name": "Local", "path": "/srv/local"}),
+        )
+        .await["id"]
+        .clone();
+    let scan = json!({"kind": "client", "id": client, "op": "Scan"});
+    let not_allowed = rpc(&s, "host_key", scan, Some(&user_session), &[]).await;
+    assert_eq!(not_allowed.status(), StatusCode::FORBIDDEN);
+    let admin_session = login(&s, "/", &[]).await.0;
+    let read = |kind: &str, id: serde_json::Value| json!({"kind": kind, "id": id, "op": "Read"});
+    let missing = rpc(
+        &s,
+        "host_key",
+        read("client", json!(999999)),
+        Some(&admin_session),
+        &[],
+    );
+    assert_eq!(missing.await.status(), StatusCode::NOT_FOUND);
+    let no_host = rpc(
+        &s,
+        "host_key",
+        read("repository", folder),
+        Some(&admin_session),
+        &[],
+    );
+    let no_host = no_host.await;
+    assert_eq!(no_host.status(), StatusCode::CONFLICT);
+    let error: serde_json::Value = no_host.json().await.unwrap();
+    assert!(
+        error["message"].as_str().unwrap().contains("folder"),
+        "{error}"
+    );
     let no_session = rpc(
         &s,
         "save_schedule",
@@ -741,7 +777,7 @@ async fn resource_functions_list_save_pick_and_delete() {
 #[tokio::test]
 async fn job_functions_list_show_and_refuse() {
     use app::{dashboard::JobOutcome, dto::JobView, resources::Choices};
-    use server::entities::job_event;
+    use cyborg_core::entities::job_event;
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
@@ -789,7 +825,7 @@ async fn job_functions_list_show_and_refuse() {
     assert_eq!(v.total_lines, 3);
     assert_eq!(
         call("job", json!({"id": 999999})).await.status(),
-        StatusCode::BAD_REQUEST
+        StatusCode::NOT_FOUND
     );
     // Arguments the function cannot decode (a mistyped id, a missing one, a body that is not
     // JSON, a url-encoded form) are the caller's mistake too, and change nothing.
@@ -847,7 +883,7 @@ async fn job_functions_list_show_and_refuse() {
 #[tokio::test]
 async fn catalog_functions_walk_from_the_top_and_search() {
     use app::dto::{ArchiveRef, CatalogDir, CatalogEntry, CatalogItem};
-    use server::catalog;
+    use cyborg_core::catalog;
     let s = TestServer::start_api_only().await;
     let f = s.fixture().await;
     let (token, _, _) = login(&s, "/", &[]).await;
@@ -945,13 +981,13 @@ async fn catalog_functions_walk_from_the_top_and_search() {
     assert_eq!(hits.count, 1);
     assert_eq!(hits.results[0].path, "srv/www/img/Logo.PNG");
     assert_eq!(hits.results[0].archive_name, "folders-web1-2030");
-    // An unknown archive is the caller's mistake.
+    // An unknown archive is not found, as in the REST API.
     let missing = call(
         "catalog_dir",
         json!({"archive": 999999, "dir": "", "after": ""}),
     )
     .await;
-    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
 /// The calendar's month grid: counts per day and policy (an every-minute policy counted, not
@@ -961,7 +997,7 @@ async fn catalog_functions_walk_from_the_top_and_search() {
 #[tokio::test]
 async fn month_view_counts_lists_and_flags_conflicts() {
     use app::dto::DAY_RUNS_SHOWN;
-    use server::services::calendar::month_view;
+    use cyborg_core::services::calendar::month_view;
 
     let s = TestServer::start_api_only().await;
     let client = s

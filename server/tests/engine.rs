@@ -505,7 +505,7 @@ async fn a_changed_host_key_fails_the_job_until_the_new_key_is_accepted() {
     } = b;
     drop(old);
     let new = sshd::TestSshd::start_on(port, &common::borg::server_key(&s).await);
-    let new_fp = server::engine::host_keys::HostKey::parse(&new.host_public_key())
+    let new_fp = cyborg_core::engine::host_keys::HostKey::parse(&new.host_public_key())
         .unwrap()
         .fingerprint();
     let _keep = root;
@@ -578,7 +578,7 @@ async fn an_unconfirmed_host_key_runs_nothing_until_accepted() {
         .await["id"]
         .as_i64()
         .unwrap();
-    let fp = server::engine::host_keys::HostKey::parse(&b.sshd.host_public_key())
+    let fp = cyborg_core::engine::host_keys::HostKey::parse(&b.sshd.host_public_key())
         .unwrap()
         .fingerprint();
     let ids = launch(&s, policy).await;
@@ -644,7 +644,7 @@ async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
     let line = repo["authorized_keys"].as_str().unwrap();
     assert_eq!(
         line,
-        server::ssh_keys::repository_authorized_line(
+        cyborg_core::ssh_keys::repository_authorized_line(
             &remote_repo.display().to_string(),
             repo["ssh_public_key"].as_str().unwrap()
         )
@@ -718,7 +718,7 @@ async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
     let line = repo["authorized_keys"].as_str().unwrap().to_string();
     drop(host);
     let impostor = sshd::TestSshd::start_on(port, &line);
-    let new_fp = server::engine::host_keys::HostKey::parse(&impostor.host_public_key())
+    let new_fp = cyborg_core::engine::host_keys::HostKey::parse(&impostor.host_public_key())
         .unwrap()
         .fingerprint();
     let ids = launch(&s, policy["id"].as_i64().unwrap()).await;

@@ -180,7 +180,7 @@ async fn a_missed_run_is_launched_once_and_explained() {
         .unwrap();
     {
         use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-        server::entities::policy::ActiveModel {
+        cyborg_core::entities::policy::ActiveModel {
             id: Set(policy as i32),
             next_run: Set(Some(past)),
             ..Default::default()

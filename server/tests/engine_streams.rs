@@ -311,7 +311,7 @@ async fn stream_policies_are_checked_when_saved() {
     assert_eq!(shown, json!({"user": "u", "password": "$encrypted$"}));
     let stored = || async {
         use sea_orm::EntityTrait;
-        server::entities::policy::Entity::find_by_id(id as i32)
+        cyborg_core::entities::policy::Entity::find_by_id(id as i32)
             .one(&s.db().await)
             .await
             .unwrap()
@@ -332,8 +332,8 @@ async fn stream_policies_are_checked_when_saved() {
     assert_eq!(st.as_u16(), 200);
     let kept = stored().await;
     assert_eq!(
-        server::engine::sources::stored_password(&kept),
-        server::engine::sources::stored_password(&first),
+        cyborg_core::engine::sources::stored_password(&kept),
+        cyborg_core::engine::sources::stored_password(&first),
         "the mask keeps the stored password"
     );
     assert!(kept.contains("\"user\":\"v\""), "{kept}");
@@ -345,7 +345,7 @@ async fn stream_policies_are_checked_when_saved() {
         .await;
     assert_eq!(st.as_u16(), 200);
     assert_eq!(
-        server::engine::sources::stored_password(&stored().await),
+        cyborg_core::engine::sources::stored_password(&stored().await),
         None
     );
 }

@@ -215,12 +215,12 @@ async fn integrity_checks_follow_their_repository_schedule() {
 
     // Its time has come (as if it were 1 January): one scheduled integrity job, successful.
     let db = s.db().await;
-    let row = server::entities::repository::Entity::find_by_id(b.repository as i32)
+    let row = cyborg_core::entities::repository::Entity::find_by_id(b.repository as i32)
         .one(&db)
         .await
         .unwrap()
         .unwrap();
-    let mut m = server::entities::repository::ActiveModel::from(row);
+    let mut m = cyborg_core::entities::repository::ActiveModel::from(row);
     m.integrity_next_run = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(5)));
     m.update(&db).await.unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -4,13 +4,13 @@ mod common;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use common::{Fixture, TestServer, with_query};
+use cyborg_core::entities::{job, job_event};
 use reqwest::{Method, StatusCode};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     Set,
 };
 use serde_json::{Value, json};
-use server::entities::{job, job_event};
 
 const LIST: &str = "/api/v1/jobs/";
 

@@ -18,9 +18,9 @@ use common::{
     borg::{PASSPHRASE, launch, server_key, wait_chain},
     sshd::{self, TestSshd},
 };
+use cyborg_core::engine::retention::{self, Rules};
 use proptest::{prelude::*, test_runner::TestRunner};
 use serde_json::{Value, json};
-use server::engine::retention::{self, Rules};
 
 /// One keep rule set, as borg's options and as the server's rules.
 #[derive(Debug, Clone)]

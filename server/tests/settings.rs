@@ -4,10 +4,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 
 use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use cyborg_core::{config::Config, entities::setting};
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use server::{config::Config, entities::setting};
 
 const PATH: &str = "/api/v1/settings/";
 const KEY_PATH: &str = "/api/v1/settings/ssh_public_key/";
@@ -344,7 +344,7 @@ async fn keys_trusted_before_pinning_are_pinned() {
     )
     .unwrap();
     let db = s.db().await;
-    let pinned = server::engine::host_keys::pin_legacy_keys(&db, &s.data_dir)
+    let pinned = cyborg_core::engine::host_keys::pin_legacy_keys(&db, &s.data_dir)
         .await
         .unwrap();
     assert_eq!(pinned, 1);
@@ -353,4 +353,42 @@ async fn keys_trusted_before_pinning_are_pinned() {
     assert_eq!(c["host_key"], key);
     let (_, c) = s.get(&format!("/api/v1/clients/{}/", unknown["id"])).await;
     assert_ne!(c["host_key_status"], "pinned", "{c}");
+}
+
+/// The first superuser is held to the rules of every user: a short `CYBORG_ADMIN_PASSWORD` is
+/// refused at start (it was once kept as given), a bad email too, and nothing is created.
+#[tokio::test]
+async fn first_superuser_follows_the_user_rules() {
+    use cyborg_core::{entities::user, services::auth::ensure_first_superuser};
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db.sqlite3").display()
+    );
+    let db = cyborg_core::db::connect(&url).await.unwrap();
+    cyborg_core::db::migrate(&db).await.unwrap();
+
+    let short = ensure_first_superuser(&db, Some("admin@example.org"), Some("short"))
+        .await
+        .expect_err("a 5-character password is refused");
+    assert!(
+        short.client_message().contains("CYBORG_ADMIN_PASSWORD"),
+        "{}",
+        short.client_message()
+    );
+    let bad_email = ensure_first_superuser(&db, Some("not-an-email"), Some("long-enough-1"))
+        .await
+        .expect_err("a malformed email is refused");
+    assert!(bad_email.client_message().contains("CYBORG_ADMIN_EMAIL"));
+    assert_eq!(user::Entity::find().count(&db).await.unwrap(), 0);
+
+    let made = ensure_first_superuser(&db, Some("Admin@Example.org"), Some("long-enough-1"))
+        .await
+        .unwrap();
+    assert_eq!(made, Some(("admin@example.org".to_string(), None)));
+    let admin = user::Entity::find().one(&db).await.unwrap().unwrap();
+    assert!(admin.is_superuser);
+    assert!(admin.password_hash.starts_with("$argon2id$"));
 }

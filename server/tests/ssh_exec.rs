@@ -5,7 +5,7 @@
 mod common;
 
 use common::sshd::{self, TestSshd};
-use server::{
+use cyborg_core::{
     engine::{
         host_keys,
         shell::with_secret_env,

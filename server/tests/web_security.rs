@@ -404,7 +404,7 @@ async fn live_streams_end_with_their_session_and_are_limited_per_user() {
 
 #[tokio::test]
 async fn a_long_log_is_read_page_by_page_and_whole() {
-    use server::entities::{job, job_event};
+    use cyborg_core::entities::{job, job_event};
     let s = TestServer::start_api_only().await;
     let db = s.db().await;
     let t = chrono::Utc::now();

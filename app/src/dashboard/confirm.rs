@@ -4,6 +4,8 @@ use std::future::Future;
 
 use leptos::prelude::*;
 
+use super::RpcError;
+
 use super::error_text;
 
 /// An inline alert dialog for the object in `pending` (id, name). `load` asks what depends on it,
@@ -20,9 +22,9 @@ pub fn DeleteConfirm<L, LF, D, DF, W>(
 ) -> impl IntoView
 where
     L: Fn(i32) -> LF + Copy + Send + Sync + 'static,
-    LF: Future<Output = Result<Vec<String>, ServerFnError>> + Send + 'static,
+    LF: Future<Output = Result<Vec<String>, RpcError>> + Send + 'static,
     D: Fn(i32) -> DF + Copy + Send + Sync + 'static,
-    DF: Future<Output = Result<Option<String>, ServerFnError>> + Send + 'static,
+    DF: Future<Output = Result<Option<String>, RpcError>> + Send + 'static,
     W: Fn(&[String]) -> String + Copy + Send + Sync + 'static,
 {
     let deletion = Action::new(move |id: &i32| delete(*id));

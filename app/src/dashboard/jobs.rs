@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+
+use super::RpcError;
 use leptos_meta::Title;
 use leptos_router::{
     components::A,
@@ -448,7 +450,7 @@ fn JobButtons(id: i32, status: RwSignal<String>) -> impl IntoView {
     let cancel = Action::new(move |id: &i32| cancel_job(*id));
     let relaunch = Action::new(move |id: &i32| relaunch_job(*id));
     let message = RwSignal::new(String::new());
-    let answered = move |r: Option<Result<JobOutcome, ServerFnError>>, go: bool| match r {
+    let answered = move |r: Option<Result<JobOutcome, RpcError>>, go: bool| match r {
         Some(Ok(JobOutcome::Show(job))) if go => {
             navigate(&format!("/jobs/{job}"), Default::default())
         }

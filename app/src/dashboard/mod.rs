@@ -1,6 +1,6 @@
 //! The operator dashboard: the shell (header, navigation, session guard), the login page, the
 //! overview and the pages still to come. Data comes from server functions (under `/rpc`) that
-//! call the server's service layer through the [`crate::backend::Backend`] trait.
+//! call the core's services directly (`rpc`).
 mod calendar;
 mod catalog;
 mod chart;
@@ -11,8 +11,11 @@ mod listing;
 mod live;
 mod on_demand;
 mod overview;
+#[cfg(feature = "ssr")]
+mod resource_calls;
 mod resource_page;
 mod rpc;
+mod rpc_error;
 mod schedules;
 mod shell;
 mod trust;
@@ -61,10 +64,7 @@ pub fn percent_encode(text: &str, keep: &[u8]) -> String {
     out
 }
 
-/// The message of a server function's error, without the framework's prefix.
-pub fn error_text(e: &leptos::prelude::ServerFnError) -> String {
-    match e {
-        leptos::prelude::ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
-    }
+/// The message of a server function's error, for the operator.
+pub fn error_text(e: &RpcError) -> String {
+    e.message.clone()
 }

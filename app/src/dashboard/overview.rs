@@ -2,6 +2,8 @@
 //! the server-sent events of `/api/v1/jobs/stream/`).
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+
+use super::RpcError;
 use leptos_meta::Title;
 
 use super::{chart::StatsChart, error_text, overview_data};
@@ -33,7 +35,7 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn OverviewBody(o: Overview, data: Resource<Result<Overview, ServerFnError>>) -> impl IntoView {
+fn OverviewBody(o: Overview, data: Resource<Result<Overview, RpcError>>) -> impl IntoView {
     let counts = [
         ("count-clients", "Clients", o.clients, "/clients"),
         ("count-policies", "Policies", o.policies, "/policies"),
@@ -113,7 +115,7 @@ fn NextRuns(runs: Vec<NextRun>) -> impl IntoView {
 /// cookie authenticates it) updates a row's status as it changes; a job not in the list yet
 /// reloads the overview, so the counts follow too.
 #[component]
-fn LastJobs(jobs: Vec<Job>, data: Resource<Result<Overview, ServerFnError>>) -> impl IntoView {
+fn LastJobs(jobs: Vec<Job>, data: Resource<Result<Overview, RpcError>>) -> impl IntoView {
     let jobs = RwSignal::new(jobs);
     #[cfg(feature = "hydrate")]
     follow_jobs(jobs, data);
@@ -157,7 +159,7 @@ fn LastJobs(jobs: Vec<Job>, data: Resource<Result<Overview, ServerFnError>>) -> 
 }
 
 #[cfg(feature = "hydrate")]
-fn follow_jobs(jobs: RwSignal<Vec<Job>>, data: Resource<Result<Overview, ServerFnError>>) {
+fn follow_jobs(jobs: RwSignal<Vec<Job>>, data: Resource<Result<Overview, RpcError>>) {
     use crate::dto::JobStatusEvent;
 
     super::live::follow_events(

@@ -1,5 +1,6 @@
-//! The dashboard's server functions. Each one reads the caller's session cookie, asks the
-//! server's [`Backend`](crate::backend::Backend) (provided as context), and answers DTOs.
+//! The dashboard's server functions. Each one resolves the caller's session cookie to a user
+//! and calls the core's services directly (the REST API's handlers call the same ones), then
+//! answers DTOs. Errors are [`RpcError`]s with the service error's own status.
 use leptos::prelude::*;
 
 use std::collections::BTreeMap;
@@ -15,19 +16,27 @@ use crate::{
     resources::{Choices, ResourceKind, ResourceRow},
 };
 
+pub use super::rpc_error::RpcError;
+
 #[cfg(feature = "ssr")]
 mod ssr {
+    use cyborg_core::{
+        error::Error,
+        services::{Actor, auth},
+        state::AppState,
+    };
     use leptos::prelude::*;
 
-    use crate::backend::{BackendError, SharedBackend};
-
-    pub fn backend() -> Result<SharedBackend, ServerFnError> {
-        use_context::<SharedBackend>()
-            .ok_or_else(|| ServerFnError::new("The dashboard backend is not configured."))
-    }
+    use super::RpcError;
 
     pub fn parts() -> Option<http::request::Parts> {
         use_context::<http::request::Parts>()
+    }
+
+    /// The core's state the server provides to every render and server function.
+    pub fn state() -> Result<AppState, RpcError> {
+        use_context::<AppState>()
+            .ok_or_else(|| RpcError::new(500, "The dashboard is not connected to the server."))
     }
 
     /// The session token of the request, from its `cyborg_session` cookie.
@@ -48,55 +57,45 @@ mod ssr {
         }
     }
 
-    /// The error as the server function answers it. A call made to `/rpc/…` without a valid
-    /// session answers 401, one the service refused 400 (not the framework's 500: only the
-    /// server's own failures are 500); during a page render the status is the page's business
-    /// (the session guard's redirect), so it is left alone.
-    pub fn fail(e: BackendError) -> ServerFnError {
-        let status = match &e {
-            BackendError::Unauthorized(_) => Some(http::StatusCode::UNAUTHORIZED),
-            BackendError::Invalid(_) | BackendError::Refused(_) => {
-                Some(http::StatusCode::BAD_REQUEST)
-            }
-            BackendError::Busy {
-                status,
-                retry_after,
-                ..
-            } => {
-                if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-                    res.insert_header(
-                        http::header::RETRY_AFTER,
-                        http::HeaderValue::from(*retry_after),
-                    );
-                }
-                http::StatusCode::from_u16(*status).ok()
-            }
-            BackendError::Failed(_) => None,
-        };
-        if let Some(status) = status
-            && parts().is_some_and(|p| p.uri.path().starts_with("/rpc/"))
+    /// The error as the server function answers it: the service error's own status and
+    /// message (the REST API's), with `Retry-After` when it has one.
+    pub fn fail(e: Error) -> RpcError {
+        if let Some(secs) = e.retry_after()
             && let Some(res) = use_context::<leptos_axum::ResponseOptions>()
         {
-            res.set_status(status);
+            res.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
-        ServerFnError::new(e.to_string())
+        RpcError::new(e.status().as_u16(), e.client_message())
     }
 
     pub const NO_SESSION: &str = "Your session has expired; log in again.";
 
-    /// The session token of the call, or the error a call without a session answers.
-    pub fn need_token() -> Result<String, ServerFnError> {
-        token().ok_or_else(|| fail(BackendError::Unauthorized(NO_SESSION.into())))
+    /// The state and the user of the call's session, or the error a call without a live
+    /// session answers (401).
+    pub async fn caller() -> Result<(AppState, Actor), RpcError> {
+        let st = state()?;
+        let token = token().ok_or_else(|| fail(Error::Unauthorized(NO_SESSION.into())))?;
+        let actor = auth::resolve(&st, auth::Credentials::Session(token))
+            .await
+            .map_err(fail)?;
+        Ok((st, actor))
     }
 
-    /// The list engine's query of one page of a dashboard list (an empty `order_by` orders by
+    /// A refusal of what the request asks (not found, not allowed, in use, a conflict, a host
+    /// that cannot be reached): the operator's answer on a form, not a failed call.
+    pub fn refusal(e: &Error) -> bool {
+        matches!(e.status().as_u16(), 400 | 403 | 404 | 405 | 409 | 502)
+    }
+
+    /// A list request of one page of a dashboard list (an empty `order_by` orders by
     /// `default_order`).
     pub fn list_query(
+        path: &str,
         search: String,
         order_by: String,
         default_order: &str,
         page: u64,
-    ) -> Vec<(String, String)> {
+    ) -> cyborg_core::services::list::ListRequest {
         let order_by = if order_by.is_empty() {
             default_order.to_string()
         } else {
@@ -110,32 +109,30 @@ mod ssr {
         if !search.is_empty() {
             query.push(("search".to_string(), search));
         }
-        query
+        cyborg_core::services::list::ListRequest::new(path, query)
     }
 
     /// A save's answer: input the service refused is the form's answer (its messages by field;
     /// a refusal of the whole request under `form`), not a failed call.
     pub fn form_outcome<T>(
-        result: Result<T, BackendError>,
-    ) -> Result<crate::dto::FormOutcome<T>, ServerFnError> {
+        result: Result<T, Error>,
+    ) -> Result<crate::dto::FormOutcome<T>, RpcError> {
         use crate::dto::FormOutcome;
         match result {
             Ok(saved) => Ok(FormOutcome::Saved(saved)),
-            Err(BackendError::Invalid(fields)) => Ok(FormOutcome::Invalid(fields)),
-            Err(BackendError::Refused(message)) => Ok(FormOutcome::Invalid(
-                [("form".to_string(), vec![message])].into(),
+            Err(Error::Validation(fields)) => Ok(FormOutcome::Invalid(fields)),
+            Err(e) if refusal(&e) => Ok(FormOutcome::Invalid(
+                [("form".to_string(), vec![e.client_message()])].into(),
             )),
             Err(e) => Err(fail(e)),
         }
     }
 
     /// A delete's answer: `Some(message)` when the service refused it, not a failed call.
-    pub fn delete_outcome(
-        result: Result<(), BackendError>,
-    ) -> Result<Option<String>, ServerFnError> {
+    pub fn delete_outcome(result: Result<(), Error>) -> Result<Option<String>, RpcError> {
         match result {
             Ok(()) => Ok(None),
-            Err(BackendError::Refused(message)) => Ok(Some(message)),
+            Err(e) if refusal(&e) => Ok(Some(e.client_message())),
             Err(e) => Err(fail(e)),
         }
     }
@@ -148,15 +145,26 @@ pub const PREVIEW_RUNS: i64 = 5;
 
 /// The logged-in user, or `None` without a live session (the page then goes to the login).
 #[server(prefix = "/rpc", endpoint = "session_user", input = Json)]
-pub async fn current_user() -> Result<Option<SessionUser>, ServerFnError> {
-    use crate::backend::BackendError;
+pub async fn current_user() -> Result<Option<SessionUser>, RpcError> {
+    use cyborg_core::{error::Error, services::auth};
     let Some(token) = ssr::token() else {
         return Ok(None);
     };
-    match ssr::backend()?.session_user(&token).await {
-        Ok(u) => Ok(Some(u)),
-        Err(BackendError::Unauthorized(_)) => Ok(None),
+    match auth::resolve(&ssr::state()?, auth::Credentials::Session(token)).await {
+        Ok(actor) => Ok(Some(session_user(&actor))),
+        Err(Error::Unauthorized(_)) => Ok(None),
         Err(e) => Err(ssr::fail(e)),
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn session_user(a: &cyborg_core::services::Actor) -> SessionUser {
+    SessionUser {
+        id: a.user.id,
+        email: a.user.email.clone(),
+        first_name: a.user.first_name.clone(),
+        last_name: a.user.last_name.clone(),
+        is_superuser: a.user.is_superuser,
     }
 }
 
@@ -171,26 +179,28 @@ pub async fn login(
     email: String,
     password: String,
     next: String,
-) -> Result<Option<String>, ServerFnError> {
-    use crate::backend::BackendError;
+) -> Result<Option<String>, RpcError> {
+    use cyborg_core::{error::Error, services::auth};
     let from = ssr::parts().map_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |p| {
         crate::session::ClientAddr::of(&p.extensions)
     });
-    let session = match ssr::backend()?.login(&email, &password, from).await {
-        Ok(session) => session,
-        Err(BackendError::Unauthorized(message)) => return Ok(Some(message)),
+    let token = match auth::login(&ssr::state()?, &email, &password, from).await {
+        Ok((token, _user)) => token,
+        Err(Error::Unauthorized(message)) => return Ok(Some(message)),
         Err(e) => return Err(ssr::fail(e)),
     };
-    ssr::set_cookie(&session.token, session.max_age);
+    ssr::set_cookie(&token, auth::SESSION_TTL.num_seconds());
     leptos_axum::redirect(&super::safe_next(&next));
     Ok(None)
 }
 
 /// Logs out: ends the session, clears the cookie and goes to the login page.
 #[server(prefix = "/rpc", endpoint = "logout")]
-pub async fn logout() -> Result<(), ServerFnError> {
+pub async fn logout() -> Result<(), RpcError> {
     if let Some(token) = ssr::token() {
-        ssr::backend()?.logout(&token).await.map_err(ssr::fail)?;
+        cyborg_core::services::auth::logout(&ssr::state()?, &token)
+            .await
+            .map_err(ssr::fail)?;
     }
     ssr::set_cookie("", 0);
     leptos_axum::redirect("/login");
@@ -199,9 +209,11 @@ pub async fn logout() -> Result<(), ServerFnError> {
 
 /// The overview page's counts, chart data, next runs and last jobs.
 #[server(prefix = "/rpc", endpoint = "overview", input = Json)]
-pub async fn overview_data() -> Result<Overview, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?.overview(&token).await.map_err(ssr::fail)
+pub async fn overview_data() -> Result<Overview, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::overview::overview(&st, &actor)
+        .await
+        .map_err(ssr::fail)
 }
 
 /// One page of the schedules, searched and ordered by the REST API's list engine (`search`,
@@ -211,23 +223,40 @@ pub async fn list_schedules(
     search: String,
     order_by: String,
     page: u64,
-) -> Result<Page<Schedule>, ServerFnError> {
-    let token = ssr::need_token()?;
-    let query = ssr::list_query(search, order_by, "name", page);
-    ssr::backend()?
-        .schedules(&token, query)
+) -> Result<Page<Schedule>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let req = ssr::list_query("/api/v1/schedules/", search, order_by, "name", page);
+    cyborg_core::services::schedules::list(&st, &actor, &req)
         .await
         .map_err(ssr::fail)
 }
 
 /// The next `PREVIEW_RUNS` runs of a crontab being typed, or why a save would refuse it.
 #[server(prefix = "/rpc", endpoint = "schedule_preview", input = Json)]
-pub async fn preview_schedule(crontab: String) -> Result<SchedulePreview, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .schedule_preview(&token, crontab, PREVIEW_RUNS)
-        .await
-        .map_err(ssr::fail)
+pub async fn preview_schedule(crontab: String) -> Result<SchedulePreview, RpcError> {
+    use cyborg_core::{error::Error, services::calendar};
+    let (st, actor) = ssr::caller().await?;
+    let input = crate::dto::SchedulePreviewInput {
+        crontab: Some(crontab),
+        count: Some(PREVIEW_RUNS),
+    };
+    match calendar::preview(&st, &actor, input).await {
+        Ok(runs) => Ok(SchedulePreview {
+            runs,
+            error: String::new(),
+        }),
+        // What a save would answer for the crontab is the preview's answer, not a failed call.
+        Err(Error::Validation(fields)) => Ok(SchedulePreview {
+            runs: Vec::new(),
+            error: fields
+                .values()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" "),
+        }),
+        Err(e) => Err(ssr::fail(e)),
+    }
 }
 
 /// Creates (`id` absent) or updates a schedule. Refused input is the form's answer
@@ -238,31 +267,34 @@ pub async fn save_schedule(
     name: String,
     crontab: String,
     enabled: bool,
-) -> Result<FormOutcome<Schedule>, ServerFnError> {
+) -> Result<FormOutcome<Schedule>, RpcError> {
     use crate::dto::ScheduleInput;
-    let token = ssr::need_token()?;
+    use cyborg_core::services::schedules;
+    let (st, actor) = ssr::caller().await?;
     let input = ScheduleInput {
         name: Some(name),
         crontab: Some(crontab),
         enabled: Some(enabled),
     };
-    ssr::form_outcome(ssr::backend()?.save_schedule(&token, id, input).await)
+    ssr::form_outcome(match id {
+        None => schedules::create(&st, &actor, input).await,
+        Some(id) => schedules::update(&st, &actor, id, input, false).await,
+    })
 }
 
 /// Deletes a schedule. A refusal (a policy uses it) is the answer `Some(message)`, not a
 /// failed call.
 #[server(prefix = "/rpc", endpoint = "delete_schedule", input = Json)]
-pub async fn delete_schedule(id: i32) -> Result<Option<String>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::delete_outcome(ssr::backend()?.delete_schedule(&token, id).await)
+pub async fn delete_schedule(id: i32) -> Result<Option<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::delete_outcome(cyborg_core::services::schedules::delete(&st, &actor, id).await)
 }
 
 /// The names of the policies that use a schedule.
 #[server(prefix = "/rpc", endpoint = "schedule_dependents", input = Json)]
-pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .schedule_dependents(&token, id)
+pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::policies::names_using(&st, &actor, "schedule", id, |name| name)
         .await
         .map_err(ssr::fail)
 }
@@ -270,14 +302,11 @@ pub async fn schedule_dependents(id: i32) -> Result<Vec<String>, ServerFnError> 
 /// The month grid of the calendar page (`month` `YYYY-MM`, empty for the current month), of
 /// every enabled policy or of one.
 #[server(prefix = "/rpc", endpoint = "calendar_month", input = Json)]
-pub async fn month_grid(
-    month: String,
-    policy: Option<i32>,
-) -> Result<CalendarMonth, ServerFnError> {
-    let token = ssr::need_token()?;
+pub async fn month_grid(month: String, policy: Option<i32>) -> Result<CalendarMonth, RpcError> {
+    let (st, actor) = ssr::caller().await?;
     let month = (!month.is_empty()).then_some(month);
-    ssr::backend()?
-        .calendar_month(&token, month, policy)
+    let now = chrono::Utc::now();
+    cyborg_core::services::calendar::month_view(&st, &actor, month.as_deref(), policy, now)
         .await
         .map_err(ssr::fail)
 }
@@ -290,11 +319,10 @@ pub async fn list_resource(
     search: String,
     order_by: String,
     page: u64,
-) -> Result<Page<ResourceRow>, ServerFnError> {
-    let token = ssr::need_token()?;
-    let query = ssr::list_query(search, order_by, kind.label_field(), page);
-    ssr::backend()?
-        .resource_list(&token, kind, query)
+) -> Result<Page<ResourceRow>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let req = ssr::list_query(&kind.api_path(), search, order_by, kind.label_field(), page);
+    super::resource_calls::list(&st, &actor, kind, req)
         .await
         .map_err(ssr::fail)
 }
@@ -305,41 +333,32 @@ pub async fn save_resource(
     kind: ResourceKind,
     id: Option<i32>,
     values: BTreeMap<String, String>,
-) -> Result<FormOutcome<ResourceRow>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::form_outcome(
-        ssr::backend()?
-            .save_resource(&token, kind, id, values)
-            .await,
-    )
+) -> Result<FormOutcome<ResourceRow>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::form_outcome(super::resource_calls::save(&st, &actor, kind, id, &values).await)
 }
 
 /// Deletes an object; a refusal (a repository in use, the last superuser) is `Some(message)`.
 #[server(prefix = "/rpc", endpoint = "delete_resource", input = Json)]
-pub async fn delete_resource(kind: ResourceKind, id: i32) -> Result<Option<String>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::delete_outcome(ssr::backend()?.delete_resource(&token, kind, id).await)
+pub async fn delete_resource(kind: ResourceKind, id: i32) -> Result<Option<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::delete_outcome(super::resource_calls::delete(&st, &actor, kind, id).await)
 }
 
 /// What deleting the object touches, for the confirmation.
 #[server(prefix = "/rpc", endpoint = "resource_dependents", input = Json)]
-pub async fn resource_dependents(
-    kind: ResourceKind,
-    id: i32,
-) -> Result<Vec<String>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .resource_dependents(&token, kind, id)
+pub async fn resource_dependents(kind: ResourceKind, id: i32) -> Result<Vec<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    super::resource_calls::dependents(&st, &actor, kind, id)
         .await
         .map_err(ssr::fail)
 }
 
 /// The objects the resource's form picks from (a policy's clients, repository, schedule).
 #[server(prefix = "/rpc", endpoint = "resource_choices", input = Json)]
-pub async fn resource_choices(kind: ResourceKind) -> Result<Choices, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .resource_choices(&token, kind)
+pub async fn resource_choices(kind: ResourceKind) -> Result<Choices, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    super::resource_calls::choices(&st, &actor, kind)
         .await
         .map_err(ssr::fail)
 }
@@ -353,9 +372,9 @@ pub async fn list_jobs(
     policy: String,
     client: String,
     page: u64,
-) -> Result<Page<Job>, ServerFnError> {
-    let token = ssr::need_token()?;
-    let mut query = ssr::list_query(String::new(), String::new(), "-id", page);
+) -> Result<Page<Job>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let mut req = ssr::list_query("/api/v1/jobs/", String::new(), String::new(), "-id", page);
     for (k, v) in [
         ("status", status),
         ("job_type", job_type),
@@ -363,27 +382,30 @@ pub async fn list_jobs(
         ("client", client),
     ] {
         if !v.is_empty() {
-            query.push((k.to_string(), v));
+            req.params.push((k.to_string(), v));
         }
     }
-    ssr::backend()?.jobs(&token, query).await.map_err(ssr::fail)
+    cyborg_core::services::jobs::list(&st, &actor, &req)
+        .await
+        .map_err(ssr::fail)
 }
 
 /// A job and the end of its log.
 #[server(prefix = "/rpc", endpoint = "job", input = Json)]
-pub async fn load_job(id: i32) -> Result<JobView, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .job_view(&token, id)
+pub async fn load_job(id: i32) -> Result<JobView, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::jobs::view(&st, &actor, id)
         .await
         .map_err(ssr::fail)
 }
 
 /// The policies and clients the jobs list filters by.
 #[server(prefix = "/rpc", endpoint = "job_filters", input = Json)]
-pub async fn job_filters() -> Result<Choices, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?.job_filters(&token).await.map_err(ssr::fail)
+pub async fn job_filters() -> Result<Choices, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    super::resource_calls::job_filters(&st, &actor)
+        .await
+        .map_err(ssr::fail)
 }
 
 /// What a job button did: the job to show next, or why it was refused (a job already over, a
@@ -396,31 +418,31 @@ pub enum JobOutcome {
 }
 
 #[cfg(feature = "ssr")]
-fn job_outcome(
-    result: Result<i32, crate::backend::BackendError>,
-) -> Result<JobOutcome, ServerFnError> {
-    use crate::backend::BackendError;
+fn job_outcome(result: Result<i32, cyborg_core::error::Error>) -> Result<JobOutcome, RpcError> {
     match result {
         Ok(id) => Ok(JobOutcome::Show(id)),
-        Err(BackendError::Refused(m)) => Ok(JobOutcome::Refused(m)),
+        Err(e) if ssr::refusal(&e) => Ok(JobOutcome::Refused(e.client_message())),
         Err(e) => Err(ssr::fail(e)),
     }
 }
 
 /// Cancels a job; answers the same job to show.
 #[server(prefix = "/rpc", endpoint = "cancel_job", input = Json)]
-pub async fn cancel_job(id: i32) -> Result<JobOutcome, ServerFnError> {
-    let token = ssr::need_token()?;
-    job_outcome(ssr::backend()?.cancel_job(&token, id).await.map(|()| id))
+pub async fn cancel_job(id: i32) -> Result<JobOutcome, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    job_outcome(
+        cyborg_core::services::jobs::cancel(&st, &actor, id)
+            .await
+            .map(|_| id),
+    )
 }
 
 /// Runs a job again; answers the new job.
 #[server(prefix = "/rpc", endpoint = "relaunch_job", input = Json)]
-pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
-    let token = ssr::need_token()?;
+pub async fn relaunch_job(id: i32) -> Result<JobOutcome, RpcError> {
+    let (st, actor) = ssr::caller().await?;
     job_outcome(
-        ssr::backend()?
-            .relaunch_job(&token, id)
+        cyborg_core::services::jobs::relaunch(&st, &actor, id)
             .await
             .map(|l| l.job),
     )
@@ -428,12 +450,11 @@ pub async fn relaunch_job(id: i32) -> Result<JobOutcome, ServerFnError> {
 
 /// Launches a policy now; answers its first backup job.
 #[server(prefix = "/rpc", endpoint = "launch_policy", input = Json)]
-pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
-    let token = ssr::need_token()?;
+pub async fn launch_now(id: i32) -> Result<JobOutcome, RpcError> {
+    let (st, actor) = ssr::caller().await?;
     // The service refuses a launch that would make no job (no enabled client).
     job_outcome(
-        ssr::backend()?
-            .launch_policy(&token, id)
+        cyborg_core::services::jobs::launch_policy(&st, &actor, id)
             .await
             .map(|l| l.job),
     )
@@ -441,9 +462,13 @@ pub async fn launch_now(id: i32) -> Result<JobOutcome, ServerFnError> {
 
 /// Makes a restore job; answers its id, or the service's messages by field.
 #[server(prefix = "/rpc", endpoint = "restore", input = Json)]
-pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::form_outcome(ssr::backend()?.restore(&token, input).await.map(|l| l.job))
+pub async fn restore_items(input: RestoreInput) -> Result<FormOutcome<i32>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::form_outcome(
+        cyborg_core::services::restore::restore(&st, &actor, input)
+            .await
+            .map(|l| l.job),
+    )
 }
 
 /// What a module finds on a client for the policy form: its items, or why not (the service's
@@ -453,31 +478,22 @@ pub async fn module_items(
     module: String,
     client: i32,
     params: Vec<(String, String)>,
-) -> Result<Result<Vec<ModuleItem>, String>, ServerFnError> {
-    use crate::backend::BackendError;
-    let token = ssr::need_token()?;
-    match ssr::backend()?
-        .module_items(&token, module, client, params)
-        .await
-    {
+) -> Result<Result<Vec<ModuleItem>, String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    match cyborg_core::services::modules::query(&st, &actor, &module, client, &params).await {
         Ok(list) => Ok(Ok(list.items)),
-        Err(BackendError::Refused(m)) => Ok(Err(m)),
-        Err(BackendError::Invalid(fields)) => Ok(Err(fields
-            .into_iter()
-            .map(|(k, v)| format!("{k}: {}", v.join(" ")))
-            .collect::<Vec<_>>()
-            .join("; "))),
+        // Field messages and refusals are the form's answer, as text.
+        Err(e) if ssr::refusal(&e) => Ok(Err(e.client_message())),
         Err(e) => Err(ssr::fail(e)),
     }
 }
 
 /// Checks a repository's integrity (default sample); answers the job.
 #[server(prefix = "/rpc", endpoint = "check_integrity", input = Json)]
-pub async fn check_integrity(id: i32) -> Result<JobOutcome, ServerFnError> {
-    let token = ssr::need_token()?;
+pub async fn check_integrity(id: i32) -> Result<JobOutcome, RpcError> {
+    let (st, actor) = ssr::caller().await?;
     job_outcome(
-        ssr::backend()?
-            .check_integrity(&token, id)
+        cyborg_core::services::integrity::launch(&st, &actor, id, Default::default())
             .await
             .map(|l| l.job),
     )
@@ -488,10 +504,9 @@ pub const CATALOG_HITS: u64 = 100;
 
 /// The archives of a client (an empty `client`: of every client), newest first.
 #[server(prefix = "/rpc", endpoint = "catalog_archives", input = Json)]
-pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .catalog_archives(&token, client)
+pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::catalogs::archives(&st, &actor, client)
         .await
         .map_err(ssr::fail)
 }
@@ -499,14 +514,9 @@ pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, Se
 /// A page of the items directly inside `dir` of an archive (`""`: its top), after the path
 /// `after` (`""`: the first page).
 #[server(prefix = "/rpc", endpoint = "catalog_dir", input = Json)]
-pub async fn browse_dir(
-    archive: i32,
-    dir: String,
-    after: String,
-) -> Result<CatalogDir, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .catalog_dir(&token, archive, dir, after)
+pub async fn browse_dir(archive: i32, dir: String, after: String) -> Result<CatalogDir, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::catalogs::browse(&st, &actor, archive, &dir, &after)
         .await
         .map_err(ssr::fail)
 }
@@ -517,8 +527,8 @@ pub async fn browse_dir(
 pub async fn search_catalog(
     client: Option<i32>,
     text: String,
-) -> Result<Page<CatalogEntry>, ServerFnError> {
-    let token = ssr::need_token()?;
+) -> Result<Page<CatalogEntry>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
     let mut query = vec![
         ("path__icontains".to_string(), text),
         ("order_by".to_string(), "-archive_name,path".to_string()),
@@ -527,18 +537,17 @@ pub async fn search_catalog(
     if let Some(c) = client {
         query.push(("client".to_string(), c.to_string()));
     }
-    ssr::backend()?
-        .catalog_search(&token, query)
+    let req = cyborg_core::services::list::ListRequest::new("/api/v1/catalogs/", query);
+    cyborg_core::services::catalogs::list(&st, &actor, &req)
         .await
         .map_err(ssr::fail)
 }
 
 /// What the next prune of a policy keeps and deletes, per client.
 #[server(prefix = "/rpc", endpoint = "retention", input = Json)]
-pub async fn policy_retention(policy: i32) -> Result<Retention, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .retention(&token, policy)
+pub async fn policy_retention(policy: i32) -> Result<Retention, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::retention::preview(&st, &actor, policy)
         .await
         .map_err(ssr::fail)
 }
@@ -546,14 +555,9 @@ pub async fn policy_retention(policy: i32) -> Result<Retention, ServerFnError> {
 /// The host key page of a client or a remote repository's host, after `op` (fetch the key it
 /// presents now, or pin the one presented last).
 #[server(prefix = "/rpc", endpoint = "host_key", input = Json)]
-pub async fn host_key(
-    kind: HostKind,
-    id: i32,
-    op: HostKeyOp,
-) -> Result<HostKeyView, ServerFnError> {
-    let token = ssr::need_token()?;
-    ssr::backend()?
-        .host_key(&token, kind, id, op)
+pub async fn host_key(kind: HostKind, id: i32, op: HostKeyOp) -> Result<HostKeyView, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::host_keys::page(&st, &actor, kind, id, op)
         .await
         .map_err(ssr::fail)
 }

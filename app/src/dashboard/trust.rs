@@ -5,6 +5,8 @@
 //! - `/retention?policy=ID`: per client, which archives the policy's next prune keeps (by which
 //!   rule) and which it deletes.
 use leptos::prelude::*;
+
+use super::RpcError;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -66,7 +68,7 @@ pub fn HostKeyPage() -> impl IntoView {
 
 fn host_key_card(
     view: HostKeyView,
-    act: Action<HostKeyOp, Result<HostKeyView, ServerFnError>>,
+    act: Action<HostKeyOp, Result<HostKeyView, RpcError>>,
 ) -> impl IntoView {
     let s = view.state;
     let (what, back) = match view.kind {
@@ -153,7 +155,7 @@ pub fn RetentionPage() -> impl IntoView {
     let data = Resource::new(policy, |p| async move {
         match p {
             Some(p) => policy_retention(p).await,
-            None => Err(ServerFnError::new("Name a policy.")),
+            None => Err(RpcError::new(400, "Name a policy.")),
         }
     });
     view! {

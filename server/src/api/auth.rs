@@ -4,7 +4,7 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
 use crate::{
-    error::Error,
+    error::{ApiError, Error},
     services::{
         Actor,
         auth::{Credentials, resolve},
@@ -21,7 +21,7 @@ pub use app::session::SESSION_COOKIE;
 pub struct Watching(pub Watch);
 
 impl FromRequestParts<AppState> for Watching {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -33,15 +33,19 @@ impl FromRequestParts<AppState> for Watching {
     }
 }
 
-impl FromRequestParts<AppState> for Actor {
-    type Rejection = Error;
+/// The caller of an API request, resolved from its credentials by the core's
+/// `services::auth::resolve` (the dashboard's server functions use the same).
+pub struct UserAuth(pub Actor);
+
+impl FromRequestParts<AppState> for UserAuth {
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let credentials = credentials(parts)?.ok_or_else(Error::unauthorized)?;
-        resolve(state, credentials).await
+        Ok(UserAuth(resolve(state, credentials).await?))
     }
 }
 

@@ -3,12 +3,9 @@ use app::dto::{CalendarEntry, FieldErrors};
 use axum::{Json, extract::State};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    api::extract::MonthQuery,
-    error::Result,
-    services::{Actor, calendar},
-    state::AppState,
-};
+use crate::api::auth::UserAuth;
+
+use crate::{api::extract::MonthQuery, error::Result, services::calendar, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(all_calendars))
@@ -19,7 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Vec<CalendarEntry>), (status = 400, body = FieldErrors)))]
 async fn all_calendars(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     q: MonthQuery,
 ) -> Result<Json<Vec<CalendarEntry>>> {
     Ok(Json(

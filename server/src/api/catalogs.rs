@@ -8,10 +8,12 @@ use axum::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::api::auth::UserAuth;
+
 use crate::{
     api::extract::{BigId, ListParams, Query},
     error::Result,
-    services::{Actor, catalogs, download},
+    services::{catalogs, download},
     state::AppState,
 };
 
@@ -28,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, body = Page<CatalogEntry>), (status = 400, body = FieldErrors)))]
 async fn list(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     q: Query,
 ) -> Result<Json<Page<CatalogEntry>>> {
     Ok(Json(
@@ -40,7 +42,7 @@ async fn list(
     responses((status = 200, body = CatalogEntry), (status = 404, body = ErrorDetail)))]
 async fn read(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     BigId(id): BigId,
 ) -> Result<Json<CatalogEntry>> {
     Ok(Json(catalogs::get(&st, &actor, id).await?))
@@ -56,9 +58,13 @@ async fn read(
                content_type = "application/octet-stream"),
               (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
               (status = 409, body = ErrorDetail), (status = 502, body = ErrorDetail)))]
-async fn download(State(st): State<AppState>, actor: Actor, BigId(id): BigId) -> Result<Response> {
+async fn download(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+    BigId(id): BigId,
+) -> Result<Response> {
     let d = download::download(&st, &actor, id).await?;
-    let mut resp = d.body.into_response();
+    let mut resp = axum::body::Body::from_stream(d.body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

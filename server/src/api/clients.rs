@@ -15,10 +15,12 @@ pub mod actions {
 
     use app::dto::{Client, ErrorDetail, FieldErrors, HostKeyAccept};
 
+    use crate::api::auth::UserAuth;
+
     use crate::{
         api::extract::{ApiJson, Id},
         error::Result,
-        services::{Actor, host_keys},
+        services::host_keys,
         state::AppState,
     };
 
@@ -37,7 +39,7 @@ pub mod actions {
                   (status = 404, body = ErrorDetail), (status = 502, body = ErrorDetail)))]
     async fn scan_host_key(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
     ) -> Result<Json<Client>> {
         Ok(Json(host_keys::scan_client(&st, &actor, id).await?))
@@ -52,7 +54,7 @@ pub mod actions {
                   (status = 409, body = ErrorDetail)))]
     async fn accept_host_key(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
         ApiJson(input): ApiJson<HostKeyAccept>,
     ) -> Result<Json<Client>> {

@@ -11,10 +11,12 @@ macro_rules! crud {
 
         use app::dto::{ErrorDetail, FieldErrors, Page};
 
+        use crate::api::auth::UserAuth;
+
         use crate::{
             api::extract::{ApiJson, Id, ListParams, Query},
             error::Result,
-            services::Actor,
+
             state::AppState,
         };
 
@@ -27,7 +29,7 @@ macro_rules! crud {
         #[utoipa::path(get, path = $list, tag = $tag, params(ListParams),
             responses((status = 200, body = Page<$dto>), (status = 400, body = FieldErrors),
                       (status = 401, body = ErrorDetail)))]
-        async fn list(State(st): State<AppState>, actor: Actor, q: Query) -> Result<Json<Page<$dto>>> {
+        async fn list(State(st): State<AppState>, UserAuth(actor): UserAuth, q: Query) -> Result<Json<Page<$dto>>> {
             Ok(Json(service::list(&st, &actor, &q.list($list)).await?))
         }
 
@@ -36,7 +38,7 @@ macro_rules! crud {
                       (status = 403, body = ErrorDetail)))]
         async fn create(
             State(st): State<AppState>,
-            actor: Actor,
+            UserAuth(actor): UserAuth,
             ApiJson(input): ApiJson<$input>,
         ) -> Result<(StatusCode, Json<$dto>)> {
             Ok((StatusCode::CREATED, Json(service::create(&st, &actor, input).await?)))
@@ -44,7 +46,7 @@ macro_rules! crud {
 
         #[utoipa::path(get, path = $item, tag = $tag, params(("id" = i32, Path)),
             responses((status = 200, body = $dto), (status = 404, body = ErrorDetail)))]
-        async fn read(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<Json<$dto>> {
+        async fn read(State(st): State<AppState>, UserAuth(actor): UserAuth, Id(id): Id) -> Result<Json<$dto>> {
             Ok(Json(service::get(&st, &actor, id).await?))
         }
 
@@ -54,7 +56,7 @@ macro_rules! crud {
                       (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
         async fn replace(
             State(st): State<AppState>,
-            actor: Actor,
+            UserAuth(actor): UserAuth,
             Id(id): Id,
             ApiJson(input): ApiJson<$input>,
         ) -> Result<Json<$dto>> {
@@ -67,7 +69,7 @@ macro_rules! crud {
                       (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail)))]
         async fn update(
             State(st): State<AppState>,
-            actor: Actor,
+            UserAuth(actor): UserAuth,
             Id(id): Id,
             ApiJson(input): ApiJson<$input>,
         ) -> Result<Json<$dto>> {
@@ -77,7 +79,7 @@ macro_rules! crud {
         #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = i32, Path)),
             responses((status = 204), (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
                       (status = 409, body = ErrorDetail)))]
-        async fn remove(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<StatusCode> {
+        async fn remove(State(st): State<AppState>, UserAuth(actor): UserAuth, Id(id): Id) -> Result<StatusCode> {
             service::delete(&st, &actor, id).await?;
             Ok(StatusCode::NO_CONTENT)
         }

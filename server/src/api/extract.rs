@@ -8,7 +8,10 @@ use axum::{
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-use crate::{error::Error, services::list::ListRequest};
+use crate::{
+    error::{ApiError, Error},
+    services::list::ListRequest,
+};
 
 /// A JSON body; bad JSON is a 400 with `detail`, a wrong type a 400 under the field's name.
 pub struct ApiJson<T>(pub T);
@@ -17,7 +20,7 @@ pub struct ApiJson<T>(pub T);
 const MAX_BODY: usize = 1024 * 1024;
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state)
@@ -26,14 +29,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if bytes.len() > MAX_BODY {
             return Err(Error::BadRequest(format!(
                 "The request body is larger than {MAX_BODY} bytes."
-            )));
+            ))
+            .into());
         }
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             &bytes
         };
-        parse_json(body).map(ApiJson)
+        Ok(ApiJson(parse_json(body)?))
     }
 }
 
@@ -87,7 +91,7 @@ fn describe(e: &serde_json::Error) -> String {
 pub struct Id(pub i32);
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
@@ -97,7 +101,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
             .ok()
             .filter(|id| *id > 0)
             .map(Id)
-            .ok_or_else(Error::not_found)
+            .ok_or_else(|| Error::not_found().into())
     }
 }
 
@@ -105,7 +109,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
 pub struct BigId(pub i64);
 
 impl<S: Send + Sync> FromRequestParts<S> for BigId {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
@@ -115,7 +119,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BigId {
             .ok()
             .filter(|id| *id > 0)
             .map(BigId)
-            .ok_or_else(Error::not_found)
+            .ok_or_else(|| Error::not_found().into())
     }
 }
 
@@ -129,7 +133,7 @@ impl Query {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Query {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
@@ -199,7 +203,7 @@ pub struct MonthQuery {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for MonthQuery {
-    type Rejection = Error;
+    type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(pairs) = Query::from_request_parts(parts, state).await?;
@@ -211,7 +215,8 @@ impl<S: Send + Sync> FromRequestParts<S> for MonthQuery {
                     return Err(Error::field(
                         &k,
                         "Unknown parameter; only month=YYYY-MM is accepted.",
-                    ));
+                    )
+                    .into());
                 }
             }
         }

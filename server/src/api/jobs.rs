@@ -15,6 +15,8 @@ use axum::{
 use futures_util::{Stream, StreamExt};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::api::auth::UserAuth;
+
 use crate::{
     api::{
         auth::Watching,
@@ -22,7 +24,6 @@ use crate::{
     },
     error::{Error, Result},
     services::{
-        Actor,
         job_stream::{self, StreamEvent},
         jobs,
     },
@@ -49,7 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
 async fn cancel(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Job>)> {
     Ok((
@@ -66,7 +67,7 @@ async fn cancel(
               (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
 async fn relaunch(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     Id(id): Id,
 ) -> Result<(StatusCode, Json<Launched>)> {
     Ok((
@@ -117,7 +118,8 @@ async fn stream_one(
                 return Err(Error::field(
                     &k,
                     "Unknown parameter; only after=<line counter> is accepted.",
-                ));
+                )
+                .into());
             }
         }
     }
@@ -140,7 +142,11 @@ async fn stream_all(State(st): State<AppState>, Watching(watch): Watching) -> Re
 #[utoipa::path(get, path = "/api/v1/jobs/", tag = "jobs", params(ListParams),
     responses((status = 200, body = Page<Job>), (status = 400, body = FieldErrors),
               (status = 401, body = ErrorDetail)))]
-async fn list(State(st): State<AppState>, actor: Actor, q: Query) -> Result<Json<Page<Job>>> {
+async fn list(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+    q: Query,
+) -> Result<Json<Page<Job>>> {
     Ok(Json(
         jobs::list(&st, &actor, &q.list("/api/v1/jobs/")).await?,
     ))
@@ -148,7 +154,11 @@ async fn list(State(st): State<AppState>, actor: Actor, q: Query) -> Result<Json
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}/", tag = "jobs", params(("id" = i32, Path)),
     responses((status = 200, body = Job), (status = 404, body = ErrorDetail)))]
-async fn read(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<Json<Job>> {
+async fn read(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+    Id(id): Id,
+) -> Result<Json<Job>> {
     Ok(Json(jobs::get(&st, &actor, id).await?))
 }
 
@@ -156,7 +166,11 @@ async fn read(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<Js
 #[utoipa::path(delete, path = "/api/v1/jobs/{id}/", tag = "jobs", params(("id" = i32, Path)),
     responses((status = 204), (status = 403, body = ErrorDetail), (status = 404, body = ErrorDetail),
               (status = 409, body = ErrorDetail)))]
-async fn remove(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<StatusCode> {
+async fn remove(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+    Id(id): Id,
+) -> Result<StatusCode> {
     jobs::delete(&st, &actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -169,7 +183,7 @@ async fn remove(State(st): State<AppState>, actor: Actor, Id(id): Id) -> Result<
               (status = 400, body = FieldErrors), (status = 404, body = ErrorDetail)))]
 async fn stdout(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     Id(id): Id,
     Query(pairs): Query,
 ) -> Result<Response> {
@@ -181,7 +195,8 @@ async fn stdout(
                 return Err(Error::field(
                     &k,
                     "Unknown parameter; only format=txt|json is accepted.",
-                ));
+                )
+                .into());
             }
         }
     }
@@ -189,7 +204,8 @@ async fn stdout(
         return Err(Error::field(
             "format",
             format!("'{format}' is not a known format; use txt or json."),
-        ));
+        )
+        .into());
     }
     let chunks = jobs::stdout(&st, &actor, id).await?;
     Ok(if format == "json" {
@@ -228,7 +244,7 @@ async fn stdout(
               (status = 404, body = ErrorDetail)))]
 async fn events(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     Id(id): Id,
     q: Query,
 ) -> Result<Json<Page<JobEvent>>> {
@@ -241,6 +257,9 @@ async fn events(
 /// (`success`) or failed or in error (`failed`).
 #[utoipa::path(get, path = "/api/v1/stats/", tag = "jobs",
     responses((status = 200, body = Vec<StatsDay>), (status = 401, body = ErrorDetail)))]
-async fn stats(State(st): State<AppState>, actor: Actor) -> Result<Json<Vec<StatsDay>>> {
+async fn stats(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+) -> Result<Json<Vec<StatsDay>>> {
     Ok(Json(jobs::stats(&st, &actor).await?))
 }

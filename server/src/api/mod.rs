@@ -23,7 +23,9 @@ use utoipa::{
 };
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::{error::Result, services::Actor, state::AppState};
+use crate::api::auth::UserAuth;
+
+use crate::{error::Result, state::AppState};
 
 pub use auth::SESSION_COOKIE;
 
@@ -81,7 +83,7 @@ pub fn api_router() -> Router<AppState> {
 
 async fn openapi(
     State(_): State<AppState>,
-    _actor: Actor,
+    _: UserAuth,
     doc: serde_json::Value,
 ) -> Result<Json<serde_json::Value>> {
     Ok(Json(doc))

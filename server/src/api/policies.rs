@@ -20,10 +20,12 @@ pub mod actions {
 
     use app::dto::{ErrorDetail, FieldErrors, Launched, ModuleList, Retention, VmModule};
 
+    use crate::api::auth::UserAuth;
+
     use crate::{
         api::extract::{Id, MonthQuery, Query},
         error::{Error, Result},
-        services::{Actor, calendar, jobs, modules, retention},
+        services::{calendar, jobs, modules, retention},
         state::AppState,
     };
 
@@ -49,7 +51,7 @@ pub mod actions {
                   (status = 502, body = ErrorDetail)))]
     async fn module_query(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Path((module, client)): Path<(String, String)>,
         q: Query,
     ) -> Result<Json<ModuleList>> {
@@ -62,7 +64,7 @@ pub mod actions {
     /// The VM providers a `vm` policy may name, each with the module query listing its guests.
     #[utoipa::path(get, path = "/api/v1/policies/vmmodule/", tag = "policies",
         responses((status = 200, body = Vec<VmModule>)))]
-    async fn vm_modules(_actor: Actor) -> Json<Vec<VmModule>> {
+    async fn vm_modules(_: UserAuth) -> Json<Vec<VmModule>> {
         Json(modules::vm_modules())
     }
 
@@ -77,7 +79,7 @@ pub mod actions {
                   (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail)))]
     async fn launch(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
     ) -> Result<(StatusCode, Json<Launched>)> {
         Ok((
@@ -94,7 +96,7 @@ pub mod actions {
                   (status = 404, body = ErrorDetail)))]
     async fn policy_calendar(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
         q: MonthQuery,
     ) -> Result<Json<Vec<DateTime<Utc>>>> {
@@ -112,7 +114,7 @@ pub mod actions {
         responses((status = 200, body = Retention), (status = 404, body = ErrorDetail)))]
     async fn policy_retention(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
     ) -> Result<Json<Retention>> {
         Ok(Json(retention::preview(&st, &actor, id).await?))

@@ -15,10 +15,12 @@ pub mod actions {
 
     use app::dto::{ErrorDetail, FieldErrors, HostKeyAccept, IntegrityInput, Launched, Repository};
 
+    use crate::api::auth::UserAuth;
+
     use crate::{
         api::extract::{ApiJson, Id},
         error::Result,
-        services::{Actor, host_keys, integrity},
+        services::{host_keys, integrity},
         state::AppState,
     };
 
@@ -38,7 +40,7 @@ pub mod actions {
                   (status = 502, body = ErrorDetail)))]
     async fn scan_host_key(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
     ) -> Result<Json<Repository>> {
         Ok(Json(host_keys::scan_repository(&st, &actor, id).await?))
@@ -53,7 +55,7 @@ pub mod actions {
                   (status = 409, body = ErrorDetail)))]
     async fn accept_host_key(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
         ApiJson(input): ApiJson<HostKeyAccept>,
     ) -> Result<Json<Repository>> {
@@ -74,7 +76,7 @@ pub mod actions {
                   (status = 409, body = ErrorDetail)))]
     async fn check_integrity(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         Id(id): Id,
         ApiJson(input): ApiJson<IntegrityInput>,
     ) -> Result<(StatusCode, Json<Launched>)> {

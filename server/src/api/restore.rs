@@ -4,12 +4,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use app::dto::{ErrorDetail, FieldErrors, Launched, RestoreInput};
 
-use crate::{
-    api::extract::ApiJson,
-    error::Result,
-    services::{Actor, restore},
-    state::AppState,
-};
+use crate::api::auth::UserAuth;
+
+use crate::{api::extract::ApiJson, error::Result, services::restore, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(restore))
@@ -24,7 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
               (status = 403, body = ErrorDetail)))]
 async fn restore(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     ApiJson(input): ApiJson<RestoreInput>,
 ) -> Result<(StatusCode, Json<Launched>)> {
     Ok((

@@ -5,11 +5,9 @@ use app::dto::{ApiConfig, ErrorDetail, Page, Ping, User};
 use axum::{Json, extract::State};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    error::Result,
-    services::{Actor, users},
-    state::AppState,
-};
+use crate::api::auth::UserAuth;
+
+use crate::{error::Result, services::users, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -52,7 +50,7 @@ async fn ping() -> Json<Ping> {
 
 #[utoipa::path(get, path = "/api/v1/config/", tag = "root",
     responses((status = 200, body = ApiConfig), (status = 401, body = ErrorDetail)))]
-async fn config(_actor: Actor) -> Json<ApiConfig> {
+async fn config(_: UserAuth) -> Json<ApiConfig> {
     Json(ApiConfig {
         version: app::VERSION.into(),
         debug: cfg!(debug_assertions),
@@ -65,6 +63,6 @@ async fn config(_actor: Actor) -> Json<ApiConfig> {
 /// The caller, as a one-element list.
 #[utoipa::path(get, path = "/api/v1/me/", tag = "root",
     responses((status = 200, body = Page<User>), (status = 401, body = ErrorDetail)))]
-async fn me(State(st): State<AppState>, actor: Actor) -> Result<Json<Page<User>>> {
+async fn me(State(st): State<AppState>, UserAuth(actor): UserAuth) -> Result<Json<Page<User>>> {
     Ok(Json(users::me(&st, &actor).await?))
 }

@@ -16,12 +16,9 @@ pub mod actions {
 
     use app::dto::{FieldErrors, SchedulePreviewInput};
 
-    use crate::{
-        api::extract::ApiJson,
-        error::Result,
-        services::{Actor, calendar},
-        state::AppState,
-    };
+    use crate::api::auth::UserAuth;
+
+    use crate::{api::extract::ApiJson, error::Result, services::calendar, state::AppState};
 
     pub fn router() -> OpenApiRouter<AppState> {
         OpenApiRouter::new().routes(routes!(preview))
@@ -33,7 +30,7 @@ pub mod actions {
         responses((status = 200, body = Vec<DateTime<Utc>>), (status = 400, body = FieldErrors)))]
     async fn preview(
         State(st): State<AppState>,
-        actor: Actor,
+        UserAuth(actor): UserAuth,
         ApiJson(input): ApiJson<SchedulePreviewInput>,
     ) -> Result<Json<Vec<DateTime<Utc>>>> {
         Ok(Json(calendar::preview(&st, &actor, input).await?))

@@ -4,12 +4,9 @@ use axum::{Json, extract::State};
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{
-    api::extract::ApiJson,
-    error::Result,
-    services::{Actor, settings},
-    state::AppState,
-};
+use crate::api::auth::UserAuth;
+
+use crate::{api::extract::ApiJson, error::Result, services::settings, state::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,7 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The settings, defaults filled in.
 #[utoipa::path(get, path = "/api/v1/settings/", tag = "settings",
     responses((status = 200, body = Settings), (status = 401, body = ErrorDetail)))]
-async fn read(State(st): State<AppState>, actor: Actor) -> Result<Json<Settings>> {
+async fn read(State(st): State<AppState>, UserAuth(actor): UserAuth) -> Result<Json<Settings>> {
     Ok(Json(settings::get(&st, &actor).await?))
 }
 
@@ -31,7 +28,7 @@ async fn read(State(st): State<AppState>, actor: Actor) -> Result<Json<Settings>
               (status = 403, body = ErrorDetail)))]
 async fn update(
     State(st): State<AppState>,
-    actor: Actor,
+    UserAuth(actor): UserAuth,
     ApiJson(input): ApiJson<Map<String, Value>>,
 ) -> Result<Json<Settings>> {
     Ok(Json(settings::update(&st, &actor, input).await?))
@@ -40,6 +37,9 @@ async fn update(
 /// The public key clients must put in `authorized_keys` for the server to reach them.
 #[utoipa::path(get, path = "/api/v1/settings/ssh_public_key/", tag = "settings",
     responses((status = 200, body = SshPublicKey), (status = 401, body = ErrorDetail)))]
-async fn ssh_public_key(State(st): State<AppState>, actor: Actor) -> Result<Json<SshPublicKey>> {
+async fn ssh_public_key(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+) -> Result<Json<SshPublicKey>> {
     Ok(Json(settings::ssh_public_key(&st, &actor).await?))
 }

@@ -299,7 +299,7 @@ pub async fn wait_remote_pid(s: &TestServer, id: i64) -> i32 {
     let db = s.db().await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let j = server::entities::job::Entity::find_by_id(id as i32)
+        let j = cyborg_core::entities::job::Entity::find_by_id(id as i32)
             .one(&db)
             .await
             .unwrap()

@@ -8,10 +8,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use cyborg_core::config::Config;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
-use server::config::Config;
 use tempfile::TempDir;
 
 pub const ADMIN_EMAIL: &str = "admin@test.local";
@@ -413,7 +413,7 @@ impl TestServer {
 
     /// A direct connection to the server's database, for seeding what the API cannot write.
     pub async fn db(&self) -> DatabaseConnection {
-        server::db::connect(&self.db_url)
+        cyborg_core::db::connect(&self.db_url)
             .await
             .expect("test database")
     }
@@ -506,8 +506,8 @@ pub async fn seed_archive(
     archive_name: &str,
     files: &[(&str, i64)],
 ) -> (i32, i32) {
+    use cyborg_core::entities::{archive, catalog_entry, catalog_path, job};
     use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-    use server::entities::{archive, catalog_entry, catalog_path, job};
 
     let db = s.db().await;
     let t = chrono::Utc::now();

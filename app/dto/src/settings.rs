@@ -1,0 +1,46 @@
+use serde::{Deserialize, Serialize};
+
+/// The server-wide settings (`GET /api/v1/settings/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Settings {
+    /// Whether a catalog of every archive's files is built after each backup.
+    pub catalog_enabled: bool,
+    /// Whether the policy's keep_* rules are applied after each backup.
+    pub auto_prune: bool,
+    /// Unix user the backups run as on the clients.
+    pub backup_user: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            catalog_enabled: true,
+            auto_prune: true,
+            backup_user: "root".into(),
+        }
+    }
+}
+
+/// `PATCH /api/v1/settings/`: the settings to change; unknown keys are refused.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettingsInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_prune: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_user: Option<String>,
+}
+
+/// `GET /api/v1/settings/ssh_public_key/`: the key clients must authorize.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SshPublicKey {
+    pub pubkey: String,
+    /// The line to add to `~USER/.ssh/authorized_keys` on each client (`restrict,port-forwarding`
+    /// and the key): commands may run and a job's repository socket may be forwarded, nothing
+    /// else.
+    pub authorized_keys: String,
+}

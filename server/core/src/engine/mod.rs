@@ -1,0 +1,139 @@
+//! The job engine (SPEC §7): launching chains of jobs, running them on clients over OpenSSH with
+//! real borg, their logs, cancel, recovery after a restart, and the scheduler.
+//!
+//! - `launch`: a launch makes, per enabled client, `[check] → backup → [catalog] → [prune]`,
+//!   each `waiting` on the one before; the first is `pending`.
+//! - `runner`: claims `pending` jobs (at most one running job per repository and per client,
+//!   across every server process on the database) and finishes them: status, dependents.
+//! - `exec`: what each job type does on the client; `remote`: one borg process over SSH, its
+//!   pid, its output, cancel.
+//! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`.
+//! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
+//! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
+//! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
+//! - `access`: how a job reaches its client and repository; `tunnel`: the repository served
+//!   through the job's connection (pull mode, remote repositories); `host_keys`: pinned keys;
+//!   `location`: the forms of a repository path.
+//! - `retention`: which archives of a lineage a policy keeps (borg's rules, decided here).
+//! - `vm`: the VM provider registry (Proxmox first); `sources`: what each policy type reads.
+mod access;
+pub mod borg;
+pub mod download;
+mod exec;
+pub mod host_keys;
+pub mod launch;
+pub mod location;
+pub mod log;
+pub mod node;
+pub mod plans;
+mod recovery;
+mod remote;
+pub mod retention;
+mod runner;
+mod scheduler;
+pub mod shell;
+pub mod sources;
+pub mod ssh;
+pub mod tunnel;
+pub mod vm;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{Notify, watch};
+
+pub use access::Access;
+pub use log::{Hub, JobUpdate};
+
+use crate::{catalog::search_index::SearchIndex, secrets::Secrets};
+
+/// How often the runner looks for work it was not woken for (jobs launched by another process,
+/// cancel requests made there), and the scheduler for due policies.
+pub const POLL: Duration = Duration::from_secs(2);
+
+/// The engine shared by the API and the background tasks. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+pub struct Inner {
+    pub db: DatabaseConnection,
+    pub secrets: Secrets,
+    pub data_dir: PathBuf,
+    pub hub: Hub,
+    /// The path search index, rebuilt after a catalog job adds paths.
+    pub catalog_index: Arc<SearchIndex>,
+    /// Set once the engine runs jobs in this process (see [`Engine::start`]).
+    node: OnceLock<node::Node>,
+    wake: Notify,
+    /// Cancel switches of the jobs this process is running.
+    running: Mutex<HashMap<i32, watch::Sender<bool>>>,
+    /// Serialises claims (and launches) inside this process; the database lock does it across
+    /// processes.
+    claim: tokio::sync::Mutex<()>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        secrets: Secrets,
+        data_dir: PathBuf,
+        catalog_index: Arc<SearchIndex>,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            db,
+            secrets,
+            data_dir,
+            hub: Hub::default(),
+            catalog_index,
+            node: OnceLock::new(),
+            wake: Notify::new(),
+            running: Mutex::default(),
+            claim: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Takes this data directory's node identity, recovers what a previous life of this node
+    /// left running, then runs jobs and (when `scheduler`) launches due policies until the
+    /// process ends.
+    pub async fn start(&self, scheduler: bool) -> anyhow::Result<()> {
+        let node = node::acquire(&self.data_dir)?;
+        tracing::info!("job engine node {}", node.id);
+        if self.node.set(node).is_err() {
+            anyhow::bail!("the job engine is already running");
+        }
+        recovery::recover(self).await?;
+        tokio::spawn(runner::run(self.clone()));
+        if scheduler {
+            tokio::spawn(scheduler::run(self.clone()));
+        }
+        Ok(())
+    }
+
+    /// This process's node id, when it runs jobs.
+    pub fn node_id(&self) -> Option<&str> {
+        self.node.get().map(|n| n.id.as_str())
+    }
+
+    /// Asks the runner to look for work now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Cancels a job: a queued one at once, a running one by stopping its processes (here, or
+    /// through the database flag in the process that runs it). Answers the job after the change.
+    pub async fn cancel(&self, job_id: i32) -> crate::error::Result<crate::entities::job::Model> {
+        runner::cancel(self, job_id).await
+    }
+}

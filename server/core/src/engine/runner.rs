@@ -1,0 +1,356 @@
+//! Running jobs: claim `pending` jobs while respecting "one borg per repository, one job per
+//! client" across every process on the database, run each in its own task, write how it ended,
+//! release or cancel the jobs that wait on it, and carry out cancels.
+use std::collections::HashSet;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+};
+use tokio::sync::watch;
+
+use super::{
+    Engine,
+    exec::{JobRun, Outcome},
+    launch::ACTIVE,
+    log::{JobLog, JobUpdate},
+};
+use crate::{
+    entities::job,
+    error::{Error, Result},
+    stamps::now,
+};
+
+/// A constant key for PostgreSQL's advisory lock around claims ("CYBG").
+const CLAIM_LOCK: i64 = 0x4359_4247;
+
+/// The runner loop: claim and start what can run, whenever woken and at least every `POLL`.
+pub async fn run(eng: Engine) {
+    loop {
+        if let Err(e) = dispatch(&eng).await {
+            tracing::warn!("job runner: {e:#}");
+        }
+        if let Err(e) = poll_cancel_requests(&eng).await {
+            tracing::warn!("job runner, cancel requests: {e:#}");
+        }
+        tokio::select! {
+            _ = eng.wake.notified() => {}
+            _ = tokio::time::sleep(super::POLL) => {}
+        }
+    }
+}
+
+/// Claims every pending job whose repository and client are free, oldest first, and starts it.
+async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
+    let Some(node) = eng.node_id().map(str::to_string) else {
+        return Ok(());
+    };
+    let claimed = {
+        let _here = eng.claim.lock().await;
+        let txn = eng.db.begin().await?;
+        let backend = txn.get_database_backend();
+        // The first statement takes the cross-process lock: an advisory lock on PostgreSQL, the
+        // database write lock on SQLite (a write, even of no row, takes it).
+        let lock = match backend {
+            DatabaseBackend::Postgres => format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),
+            _ => "UPDATE jobs SET id = id WHERE 0 = 1".to_string(),
+        };
+        txn.execute(Statement::from_string(backend, lock)).await?;
+        let running = job::Entity::find()
+            .filter(job::Column::Status.eq("running"))
+            .all(&txn)
+            .await?;
+        let mut repos: HashSet<i32> = running.iter().filter_map(|j| j.repository_id).collect();
+        let mut clients: HashSet<i32> = running.iter().filter_map(|j| j.client_id).collect();
+        let pending = job::Entity::find()
+            .filter(job::Column::Status.eq("pending"))
+            .order_by_asc(job::Column::Id)
+            .all(&txn)
+            .await?;
+        let mut claimed = Vec::new();
+        let t = now();
+        for j in pending {
+            if j.repository_id.is_some_and(|r| repos.contains(&r))
+                || j.client_id.is_some_and(|c| clients.contains(&c))
+            {
+                continue;
+            }
+            let r = job::Entity::update_many()
+                .col_expr(job::Column::Status, Expr::value("running"))
+                .col_expr(job::Column::Started, Expr::value(t))
+                .col_expr(job::Column::Modified, Expr::value(t))
+                .col_expr(job::Column::RunnerNode, Expr::value(node.clone()))
+                .col_expr(job::Column::CancelRequested, Expr::value(false))
+                .filter(job::Column::Id.eq(j.id))
+                .filter(job::Column::Status.eq("pending"))
+                .exec(&txn)
+                .await?;
+            if r.rows_affected == 1 {
+                repos.extend(j.repository_id);
+                clients.extend(j.client_id);
+                claimed.push(job::Model {
+                    status: "running".into(),
+                    started: Some(t),
+                    modified: t,
+                    runner_node: node.clone(),
+                    ..j
+                });
+            }
+        }
+        txn.commit().await?;
+        claimed
+    };
+    for j in claimed {
+        eng.hub.send(JobUpdate::status_of(&j));
+        let (tx, rx) = watch::channel(false);
+        eng.running
+            .lock()
+            .expect("running map lock")
+            .insert(j.id, tx);
+        tokio::spawn(execute(eng.clone(), j, rx));
+    }
+    Ok(())
+}
+
+async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
+    let id = j.id;
+    let log = match JobLog::open(&eng.db, &eng.hub, id).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("job {id}: opening its log: {e:#}");
+            let _ = finish(
+                &eng,
+                id,
+                Outcome::Error(format!("opening the log: {e:#}")),
+                None,
+            )
+            .await;
+            return;
+        }
+    };
+    let run = JobRun {
+        eng: eng.clone(),
+        job: j,
+        log,
+        cancel,
+    };
+    // A panic inside the job must not leave it `running` forever.
+    let outcome = tokio::spawn(run.execute()).await;
+    let (outcome, log) = match outcome {
+        Ok((o, log)) => (o, Some(log)),
+        Err(e) => (Outcome::Error(format!("the job task failed: {e}")), None),
+    };
+    if let Err(e) = finish(&eng, id, outcome, log).await {
+        tracing::error!("job {id}: recording its end: {e:#}");
+    }
+    eng.running.lock().expect("running map lock").remove(&id);
+    eng.wake();
+}
+
+/// Writes how a job ended, releases (success) or cancels (otherwise) the jobs waiting on it.
+pub async fn finish(
+    eng: &Engine,
+    id: i32,
+    outcome: Outcome,
+    log: Option<JobLog>,
+) -> anyhow::Result<()> {
+    let (status, explanation) = match outcome {
+        Outcome::Successful(t) => ("successful", t),
+        Outcome::Failed(t) => ("failed", t),
+        Outcome::Error(t) => ("error", t),
+        Outcome::Canceled => ("canceled", "Canceled by a user.".to_string()),
+    };
+    // The explanation passes the same redaction as the log's lines: it is shown wherever the
+    // job is, to every user.
+    let explanation = match &log {
+        Some(l) => l.redact(&explanation),
+        None => explanation,
+    };
+    if let Some(mut log) = log {
+        if status != "successful" {
+            log.line(format!("{status}: {explanation}"));
+        } else if !explanation.is_empty() {
+            log.line(explanation.clone());
+        }
+        log.flush().await?;
+    }
+    let Some(j) = job::Entity::find_by_id(id).one(&eng.db).await? else {
+        return Ok(());
+    };
+    let t = now();
+    let elapsed = j
+        .started
+        .map(|s| (t - s).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let explanation = append_explanation(&j.job_explanation, &explanation);
+    let updated = job::ActiveModel {
+        id: Set(id),
+        status: Set(status.into()),
+        failed: Set(status != "successful"),
+        finished: Set(Some(t)),
+        elapsed: Set(elapsed),
+        job_explanation: Set(explanation),
+        local_pid: Set(None),
+        remote_pid: Set(None),
+        cancel_requested: Set(false),
+        modified: Set(t),
+        ..Default::default()
+    };
+    let updated = sea_orm::ActiveModelTrait::update(updated, &eng.db).await?;
+    eng.hub.send(JobUpdate::status_of(&updated));
+    if status == "successful" {
+        release_dependents(eng, id).await?;
+    } else {
+        cancel_dependents(eng, id, &format!("job {id} it depends on ended {status}")).await?;
+    }
+    Ok(())
+}
+
+/// What a job already says (a late scheduled run…) stays; the new text follows it.
+fn append_explanation(existing: &str, new: &str) -> String {
+    match (existing.is_empty(), new.is_empty()) {
+        (true, _) => new.to_string(),
+        (false, true) => existing.to_string(),
+        (false, false) => format!("{existing} {new}"),
+    }
+}
+
+async fn release_dependents(eng: &Engine, id: i32) -> anyhow::Result<()> {
+    let waiting = job::Entity::find()
+        .filter(job::Column::DependsOnId.eq(id))
+        .filter(job::Column::Status.eq("waiting"))
+        .all(&eng.db)
+        .await?;
+    for j in waiting {
+        let t = now();
+        let r = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value("pending"))
+            .col_expr(job::Column::Modified, Expr::value(t))
+            .filter(job::Column::Id.eq(j.id))
+            .filter(job::Column::Status.eq("waiting"))
+            .exec(&eng.db)
+            .await?;
+        if r.rows_affected == 1 {
+            eng.hub.send(JobUpdate::status_of(&job::Model {
+                status: "pending".into(),
+                modified: t,
+                ..j
+            }));
+        }
+    }
+    Ok(())
+}
+
+/// Cancels, transitively, the queued jobs that wait on `id`.
+pub async fn cancel_dependents(eng: &Engine, id: i32, why: &str) -> anyhow::Result<()> {
+    let mut frontier = vec![id];
+    while let Some(parent) = frontier.pop() {
+        let waiting = job::Entity::find()
+            .filter(job::Column::DependsOnId.eq(parent))
+            .filter(job::Column::Status.is_in(["waiting", "pending", "new"]))
+            .all(&eng.db)
+            .await?;
+        for j in waiting {
+            if let Some(m) = mark_canceled(eng, &j, &format!("Not run: {why}.")).await? {
+                eng.hub.send(JobUpdate::status_of(&m));
+            }
+            frontier.push(j.id);
+        }
+    }
+    Ok(())
+}
+
+/// Marks a queued job canceled (if it still is queued); answers it after the change.
+async fn mark_canceled(
+    eng: &Engine,
+    j: &job::Model,
+    why: &str,
+) -> anyhow::Result<Option<job::Model>> {
+    let t = now();
+    let why = append_explanation(&j.job_explanation, why);
+    let why = why.as_str();
+    let r = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value("canceled"))
+        .col_expr(job::Column::Failed, Expr::value(true))
+        .col_expr(job::Column::Finished, Expr::value(t))
+        .col_expr(job::Column::JobExplanation, Expr::value(why))
+        .col_expr(job::Column::Modified, Expr::value(t))
+        .filter(job::Column::Id.eq(j.id))
+        .filter(job::Column::Status.is_in(["waiting", "pending", "new"]))
+        .exec(&eng.db)
+        .await?;
+    Ok((r.rows_affected == 1).then(|| job::Model {
+        status: "canceled".into(),
+        failed: true,
+        finished: Some(t),
+        job_explanation: why.into(),
+        modified: t,
+        ..j.clone()
+    }))
+}
+
+/// SPEC §5 cancel: 409 when the job is over; a queued job is canceled at once (with what waits
+/// on it); a running one is stopped by the process that runs it — this one, or another through
+/// `cancel_requested`.
+pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {
+    let j = job::Entity::find_by_id(id)
+        .one(&eng.db)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    if !ACTIVE.contains(&j.status.as_str()) {
+        return Err(Error::Conflict(format!(
+            "The job is already {}; only a queued or running job can be canceled.",
+            j.status
+        )));
+    }
+    if j.status != "running"
+        && let Some(m) = mark_canceled(eng, &j, "Canceled by a user before it ran.").await?
+    {
+        eng.hub.send(JobUpdate::status_of(&m));
+        cancel_dependents(eng, id, &format!("job {id} it depends on was canceled")).await?;
+        return Ok(m);
+    }
+    // Running (or it started meanwhile): its runner stops it.
+    let here = eng
+        .running
+        .lock()
+        .expect("running map lock")
+        .get(&id)
+        .map(|tx| tx.send(true).is_ok())
+        .unwrap_or(false);
+    if !here {
+        job::Entity::update_many()
+            .col_expr(job::Column::CancelRequested, Expr::value(true))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::Status.eq("running"))
+            .exec(&eng.db)
+            .await?;
+    }
+    job::Entity::find_by_id(id)
+        .one(&eng.db)
+        .await?
+        .ok_or_else(Error::not_found)
+}
+
+/// Carries out cancels requested through the database for jobs this process runs.
+async fn poll_cancel_requests(eng: &Engine) -> anyhow::Result<()> {
+    let Some(node) = eng.node_id() else {
+        return Ok(());
+    };
+    let requested: Vec<i32> = job::Entity::find()
+        .filter(job::Column::Status.eq("running"))
+        .filter(job::Column::CancelRequested.eq(true))
+        .filter(job::Column::RunnerNode.eq(node))
+        .all(&eng.db)
+        .await?
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    let running = eng.running.lock().expect("running map lock");
+    for id in requested {
+        if let Some(tx) = running.get(&id) {
+            let _ = tx.send(true);
+        }
+    }
+    Ok(())
+}

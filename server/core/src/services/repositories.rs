@@ -1,0 +1,421 @@
+//! Repositories: where borg stores archives. The passphrase is encrypted at rest and shown to
+//! superusers only.
+use anyhow::Context;
+use cyborg_dto::{Page, Repository, RepositoryInput};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+
+use super::{
+    Actor, audit_parts, find, host_keys,
+    list::{Field, Kind, ListRequest},
+    now, policies,
+    resource::{self, Resource, taken},
+    stamp, user_refs,
+    validate::{self, Check},
+};
+use crate::{
+    catalog,
+    entities::{archive, policy, repository, schedule},
+    error::{Error, Result},
+    ssh_keys,
+    state::AppState,
+};
+
+const T: &str = "repositories";
+pub const FIELDS: &[Field] = &[
+    Field::new("id", T, "id", Kind::Int),
+    Field::new("name", T, "name", Kind::Text).searchable(),
+    Field::new("path", T, "path", Kind::Text).searchable(),
+    Field::new("original_size", T, "original_size", Kind::Int),
+    Field::new("compressed_size", T, "compressed_size", Kind::Int),
+    Field::new("deduplicated_size", T, "deduplicated_size", Kind::Int),
+    Field::new("ready", T, "ready", Kind::Bool),
+    Field::new("enabled", T, "enabled", Kind::Bool),
+    Field::new("integrity_schedule", T, "integrity_schedule_id", Kind::Int),
+    Field::new(
+        "integrity_next_run",
+        T,
+        "integrity_next_run",
+        Kind::DateTime,
+    ),
+    Field::new("uuid", T, "uuid", Kind::Text),
+    Field::new("created", T, "created", Kind::DateTime),
+    Field::new("modified", T, "modified", Kind::DateTime),
+    Field::new("created_by", T, "created_by", Kind::Int),
+    Field::new("modified_by", T, "modified_by", Kind::Int),
+];
+
+/// Longest passphrase accepted; borg itself has no limit, but nothing sane needs more.
+const MAX_KEY: usize = 1024;
+/// Shortest non-empty passphrase: job logs redact secrets, which shorter ones would make
+/// meaningless (and they protect nothing).
+const MIN_KEY: usize = crate::engine::log::MIN_SECRET;
+
+pub struct Repositories;
+
+impl Resource for Repositories {
+    type Entity = repository::Entity;
+    type Dto = Repository;
+    const FIELDS: &'static [Field] = FIELDS;
+
+    async fn to_dtos(
+        st: &AppState,
+        actor: &Actor,
+        rows: Vec<repository::Model>,
+    ) -> Result<Vec<Repository>> {
+        let refs = user_refs(
+            &st.db,
+            rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+        )
+        .await?;
+        let mut last_integrity = last_integrity(st, rows.iter().map(|r| r.id)).await?;
+        let server_key = ssh_keys::public_key(&st.data_dir).unwrap_or_default();
+        rows.into_iter()
+            .map(|r| {
+                let parts = audit_parts(&refs, r.created, r.modified, r.created_by, r.modified_by);
+                let mut related = parts.related;
+                related.insert(
+                    "policies".into(),
+                    format!("/api/v1/policies/?repository={}", r.id),
+                );
+                let repository_key = if actor.is_superuser() {
+                    Some(
+                        st.secrets
+                            .decrypt(&r.repository_key)
+                            .map_err(Error::Internal)?,
+                    )
+                } else {
+                    None
+                };
+                let remote = crate::engine::location::remote_of(&r.path);
+                let host_key = match &remote {
+                    Some(_) => host_keys::state(&r.host_key, &r.host_key_seen),
+                    None => cyborg_dto::HostKeyState {
+                        host_key_status: "not_needed".into(),
+                        ..Default::default()
+                    },
+                };
+                let (ssh_public_key, authorized_keys) = match &remote {
+                    None => (String::new(), String::new()),
+                    Some(rem) => {
+                        // Repositories made before they had a key pair of their own are
+                        // reached with the server's key.
+                        let key = if r.ssh_public_key.is_empty() {
+                            server_key.clone()
+                        } else {
+                            r.ssh_public_key.clone()
+                        };
+                        let line = ssh_keys::repository_authorized_line(&rem.path, &key);
+                        (key, line)
+                    }
+                };
+                Ok(Repository {
+                    id: r.id,
+                    kind: "repository".into(),
+                    url: format!("/api/v1/repositories/{}/", r.id),
+                    related,
+                    summary_fields: parts.summary,
+                    audit: parts.audit,
+                    name: r.name,
+                    path: r.path,
+                    repository_key,
+                    original_size: r.original_size,
+                    compressed_size: r.compressed_size,
+                    deduplicated_size: r.deduplicated_size,
+                    last_integrity: last_integrity.remove(&r.id),
+                    integrity_schedule: r.integrity_schedule_id,
+                    integrity_next_run: r.integrity_next_run,
+                    ready: r.ready,
+                    enabled: r.enabled,
+                    uuid: r.uuid,
+                    host_key,
+                    ssh_public_key,
+                    authorized_keys,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The newest integrity job of each repository.
+async fn last_integrity(
+    st: &AppState,
+    ids: impl Iterator<Item = i32>,
+) -> Result<std::collections::HashMap<i32, cyborg_dto::IntegrityResult>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let jobs = crate::entities::job::Entity::find()
+        .filter(crate::entities::job::Column::JobType.eq("integrity"))
+        .filter(crate::entities::job::Column::RepositoryId.is_in(ids))
+        .order_by_desc(crate::entities::job::Column::Id)
+        .all(&st.db)
+        .await?;
+    let mut out = std::collections::HashMap::new();
+    for j in jobs {
+        if let Some(repo) = j.repository_id {
+            out.entry(repo).or_insert(cyborg_dto::IntegrityResult {
+                job: j.id,
+                status: j.status,
+                finished: j.finished,
+                explanation: j.job_explanation,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub async fn list(st: &AppState, actor: &Actor, req: &ListRequest) -> Result<Page<Repository>> {
+    resource::list::<Repositories>(st, actor, req).await
+}
+
+pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Repository> {
+    resource::get::<Repositories>(st, actor, id).await
+}
+
+pub async fn create(st: &AppState, actor: &Actor, input: RepositoryInput) -> Result<Repository> {
+    actor.require_superuser()?;
+    let mut m = validate(st, &input, None, false).await?;
+    stamp(&mut m, actor, true);
+    let row = m.insert(&st.db).await?;
+    fetch_host_key(st, &row);
+    resource::one::<Repositories>(st, actor, row).await
+}
+
+/// A remote repository without a pinned host key gets the key its host presents fetched in
+/// the background, for the operator to compare and accept (best effort).
+fn fetch_host_key(st: &AppState, r: &repository::Model) {
+    if !r.host_key.is_empty() || crate::engine::location::remote_of(&r.path).is_none() {
+        return;
+    }
+    let engine = st.engine.clone();
+    let r = r.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.observe_repository(&r).await {
+            tracing::info!("fetching the host key of repository {}: {e}", r.path);
+        }
+    });
+}
+
+pub async fn update(
+    st: &AppState,
+    actor: &Actor,
+    id: i32,
+    input: RepositoryInput,
+    partial: bool,
+) -> Result<Repository> {
+    actor.require_superuser()?;
+    let current = find::<repository::Entity>(&st.db, id).await?;
+    let mut m = validate(st, &input, Some(&current), partial).await?;
+    stamp(&mut m, actor, false);
+    let row = m.update(&st.db).await?;
+    fetch_host_key(st, &row);
+    resource::one::<Repositories>(st, actor, row).await
+}
+
+pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
+    actor.require_superuser()?;
+    find::<repository::Entity>(&st.db, id).await?;
+    policies::refuse_if_used(&st.db, policy::Column::RepositoryId, id, "repository").await?;
+    // The catalog of its archives first, in bounded transactions (millions of entries in one
+    // cascading DELETE would hold the write lock for minutes); the cascade takes the rest.
+    let archives: Vec<i32> = archive::Entity::find()
+        .select_only()
+        .column(archive::Column::Id)
+        .filter(archive::Column::RepositoryId.eq(id))
+        .into_tuple()
+        .all(&st.db)
+        .await?;
+    for &a in &archives {
+        catalog::remove_archive(&st.db, a)
+            .await
+            .with_context(|| format!("removing the catalog of archive {a}"))?;
+    }
+    repository::Entity::delete_by_id(id).exec(&st.db).await?;
+    Ok(())
+}
+
+async fn validate(
+    st: &AppState,
+    input: &RepositoryInput,
+    current: Option<&repository::Model>,
+    partial: bool,
+) -> Result<repository::ActiveModel> {
+    let mut c = Check::new();
+    let base = if partial { current } else { None };
+    let name = c
+        .required("name", input.name.clone(), base.map(|m| &m.name))
+        .map(|v| c.line("name", &v, 255, false));
+    if let Some(n) = &name
+        && !c.has("name")
+        && taken::<repository::Entity>(
+            &st.db,
+            repository::Column::Name,
+            n,
+            repository::Column::Id,
+            current.map(|m| m.id),
+        )
+        .await?
+    {
+        c.error("name", "A repository with this name already exists.");
+    }
+    let path = c
+        .required("path", input.path.clone(), base.map(|m| &m.path))
+        .map(|v| c.line("path", &v, 1024, false));
+    if let Some(p) = &path
+        && !c.has("path")
+    {
+        c.rule("path", validate::repository_path(p));
+        if !c.has("path")
+            && taken::<repository::Entity>(
+                &st.db,
+                repository::Column::Path,
+                p,
+                repository::Column::Id,
+                current.map(|m| m.id),
+            )
+            .await?
+        {
+            c.error("path", "A repository with this path already exists.");
+        }
+    }
+    if let Some(key) = &input.repository_key {
+        // Passphrases are taken as typed (spaces count), so only length and NUL are checked.
+        if key.chars().count() > MAX_KEY {
+            c.error(
+                "repository_key",
+                format!("Ensure this field has no more than {MAX_KEY} characters."),
+            );
+        } else if key.contains('\0') || key.contains('\n') {
+            c.error(
+                "repository_key",
+                "NUL and newline characters are not allowed.",
+            );
+        } else if (1..MIN_KEY).contains(&key.chars().count()) {
+            c.error(
+                "repository_key",
+                format!(
+                    "Ensure this field has at least {MIN_KEY} characters (or is empty for no \
+                     passphrase): a shorter one could not be kept out of job logs."
+                ),
+            );
+        }
+    }
+    // The integrity schedule: sent (a schedule or null), else the current one.
+    let integrity_schedule = match input.integrity_schedule {
+        Some(v) => v,
+        None => current.and_then(|m| m.integrity_schedule_id),
+    };
+    let mut sched = None;
+    if let Some(id) = integrity_schedule {
+        sched = schedule::Entity::find_by_id(id).one(&st.db).await?;
+        if sched.is_none() {
+            c.error(
+                "integrity_schedule",
+                format!("Schedule {id} does not exist."),
+            );
+        }
+    }
+    let host_key = host_keys::given(&mut c, "host_key", input.host_key.as_deref());
+    c.finish()?;
+
+    let mut m = match current {
+        Some(cur) => repository::ActiveModel::from(cur.clone()),
+        None => repository::ActiveModel {
+            repository_key: Set(String::new()),
+            original_size: Set(0),
+            compressed_size: Set(0),
+            deduplicated_size: Set(0),
+            ready: Set(false),
+            enabled: Set(true),
+            ..Default::default()
+        },
+    };
+    if let Some(v) = name {
+        m.name = Set(v);
+    }
+    if let Some(v) = path {
+        m.path = Set(v);
+    }
+    if let Some(v) = &input.repository_key {
+        m.repository_key = Set(st.secrets.encrypt(v));
+    }
+    if let Some(v) = input.ready {
+        m.ready = Set(v);
+    }
+    if let Some(v) = input.enabled {
+        m.enabled = Set(v);
+    }
+    let host = |p: &str| crate::engine::location::remote_of(p).map(|r| (r.host, r.port));
+    let now_host = host(m.path.as_ref());
+    match host_key {
+        Some(v) => {
+            m.host_key = Set(v);
+            m.host_key_seen = Set(String::new());
+        }
+        // Another host (or none) must show that its key is the one to trust.
+        None if current.is_some_and(|cur| host(&cur.path) != now_host) => {
+            m.host_key = Set(String::new());
+            m.host_key_seen = Set(String::new());
+        }
+        None => {}
+    }
+    // A key pair of its own for a repository that becomes remote; one that was remote before
+    // it had one keeps using the server's key, which its host authorizes already.
+    let was_remote = current.is_some_and(|cur| host(&cur.path).is_some());
+    let has_key = current.is_some_and(|cur| !cur.ssh_key.is_empty());
+    if now_host.is_some() && !has_key && !was_remote {
+        let comment = format!("cyborgbackup-repository-{}", m.name.as_ref());
+        let (private, public) =
+            tokio::task::spawn_blocking(move || ssh_keys::generate_pair(&comment))
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?
+                .map_err(Error::Internal)?;
+        m.ssh_key = Set(st.secrets.encrypt(&private));
+        m.ssh_public_key = Set(public);
+    }
+    m.integrity_schedule_id = Set(integrity_schedule);
+    m.integrity_next_run = Set(sched
+        .as_ref()
+        .and_then(|s| policies::next_run(*m.enabled.as_ref(), s, now())));
+    Ok(m)
+}
+
+/// Recomputes `integrity_next_run` of every repository on `sched`, after the schedule changed.
+pub async fn refresh_integrity_runs(
+    db: &impl sea_orm::ConnectionTrait,
+    sched: &schedule::Model,
+) -> Result<()> {
+    let t = now();
+    for r in repository::Entity::find()
+        .filter(repository::Column::IntegrityScheduleId.eq(sched.id))
+        .all(db)
+        .await?
+    {
+        let value = policies::next_run(r.enabled, sched, t);
+        if value != r.integrity_next_run {
+            let mut m = repository::ActiveModel::from(r);
+            m.integrity_next_run = Set(value);
+            m.update(db).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses (409) to delete a schedule while repositories' integrity checks follow it.
+pub async fn refuse_if_integrity_schedule(
+    db: &impl sea_orm::ConnectionTrait,
+    schedule_id: i32,
+) -> Result<()> {
+    let users: Vec<String> = repository::Entity::find()
+        .filter(repository::Column::IntegrityScheduleId.eq(schedule_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "This schedule times the integrity checks of the repositories {}; change them first.",
+        users.join(", ")
+    )))
+}
