@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     display::bytes,
-    dto::{FieldErrors, POLICY_TYPES, VM_PROVIDERS},
+    dto::{FieldErrors, PolicyType, VM_PROVIDERS},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ const REPOSITORY_FIELDS: &[FormField] = &[
 
 const POLICY_FIELDS: &[FormField] = &[
     field("name", "Name", Input::Text),
-    field("policy_type", "Type", Input::Choice(POLICY_TYPES)),
+    field("policy_type", "Type", Input::Choice(PolicyType::NAMES)),
     helped(
         field("extra_vars", "Extra variables (JSON)", Input::Json),
         "A JSON object; what it holds depends on the type (explained above).",

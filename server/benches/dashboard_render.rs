@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use cyborg_core::{config::Config, entities::job};
+use cyborg_dto::{JobStatus, JobType, LaunchType};
 use sea_orm::{ActiveModelTrait, Database, Set};
 use serde_json::{Value, json};
 
@@ -178,11 +179,11 @@ async fn main() {
     let db = Database::connect(&db_url).await.expect("db");
     let now = Utc::now();
     let statuses = [
-        "successful",
-        "successful",
-        "successful",
-        "failed",
-        "running",
+        JobStatus::Successful,
+        JobStatus::Successful,
+        JobStatus::Successful,
+        JobStatus::Failed,
+        JobStatus::Running,
     ];
     for i in 0..JOBS {
         let status = statuses[i % statuses.len()];
@@ -190,12 +191,12 @@ async fn main() {
         job::ActiveModel {
             uuid: Set(uuid::Uuid::new_v4().to_string()),
             name: Set(format!("policy{:02} backup", i % 20)),
-            job_type: Set("job".into()),
-            launch_type: Set("scheduled".into()),
-            status: Set(status.into()),
-            failed: Set(status == "failed"),
+            job_type: Set(JobType::Backup),
+            launch_type: Set(LaunchType::Scheduled),
+            status: Set(status),
+            failed: Set(status == JobStatus::Failed),
             started: Set(Some(started)),
-            finished: Set((status != "running").then(|| started + TimeDelta::minutes(3))),
+            finished: Set((status != JobStatus::Running).then(|| started + TimeDelta::minutes(3))),
             elapsed: Set(180.0),
             archive_name: Set(format!("config-host{:02}-{i}", i % 20)),
             original_size: Set(10_000_000 + i as i64),

@@ -96,9 +96,9 @@ async fn seed_job(s: &TestServer, status: &str, finished_ago: Option<TimeDelta>)
     job::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
         name: Set(format!("seeded {status}")),
-        job_type: Set("job".into()),
-        launch_type: Set("manual".into()),
-        status: Set(status.into()),
+        job_type: Set(cyborg_dto::JobType::Backup),
+        launch_type: Set(cyborg_dto::LaunchType::Manual),
+        status: Set(cyborg_dto::JobStatus::parse(status).expect("a job status")),
         failed: Set(matches!(status, "failed" | "error")),
         started: Set(finished_ago.map(|d| t - d - TimeDelta::minutes(1))),
         finished: Set(finished_ago.map(|d| t - d)),

@@ -5,6 +5,7 @@ mod common;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use common::{Fixture, TestServer, with_query};
 use cyborg_core::entities::{job, job_event};
+use cyborg_dto::{JobStatus, JobType, LaunchType};
 use reqwest::{Method, StatusCode};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -57,9 +58,9 @@ async fn seed_job(db: &DatabaseConnection, f: &Fixture, s: Seed) -> i32 {
     job::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
         name: Set(s.name.into()),
-        job_type: Set(s.job_type.into()),
-        launch_type: Set(s.launch_type.into()),
-        status: Set(s.status.into()),
+        job_type: Set(JobType::parse(s.job_type).expect("a job type")),
+        launch_type: Set(LaunchType::parse(s.launch_type).expect("a launch type")),
+        status: Set(JobStatus::parse(s.status).expect("a job status")),
         failed: Set(matches!(s.status, "failed" | "error")),
         started: Set(s.started),
         finished: Set(s.finished),

@@ -411,9 +411,9 @@ async fn a_long_log_is_read_page_by_page_and_whole() {
     let j = job::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
         name: Set("long log".into()),
-        job_type: Set("job".into()),
-        launch_type: Set("manual".into()),
-        status: Set("successful".into()),
+        job_type: Set(cyborg_dto::JobType::Backup),
+        launch_type: Set(cyborg_dto::LaunchType::Manual),
+        status: Set(cyborg_dto::JobStatus::Successful),
         failed: Set(false),
         elapsed: Set(0.0),
         archive_name: Set(String::new()),

@@ -111,24 +111,6 @@ pub struct RestoreInput {
     pub dry_run: Option<bool>,
 }
 
-/// The statuses of a job that is over (it will not change again).
-pub const FINISHED_STATUSES: &[&str] = &["successful", "failed", "error", "canceled"];
-
-/// Every status of a job, in the order of its life.
-pub const JOB_STATUSES: &[&str] = &[
-    "new",
-    "pending",
-    "waiting",
-    "running",
-    "successful",
-    "failed",
-    "error",
-    "canceled",
-];
-
-/// The job types.
-pub const JOB_TYPES: &[&str] = &["job", "check", "catalog", "prune", "restore", "integrity"];
-
 /// One numbered line of a job's log.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -356,19 +356,6 @@ pub struct PolicyInput {
     pub enabled: Option<bool>,
 }
 
-/// The policy types of SPEC §5, in the order the dashboard offers them.
-pub const POLICY_TYPES: &[&str] = &[
-    "rootfs",
-    "vm",
-    "mysql",
-    "postgresql",
-    "piped",
-    "config",
-    "mail",
-    "folders",
-    "proxmox",
-];
-
 /// The VM providers a `vm` policy may name (`""` for none); the server's registry
 /// (`engine::vm::providers`) holds the same names.
 pub const VM_PROVIDERS: &[&str] = &["proxmox"];

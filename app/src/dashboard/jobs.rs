@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     display::{bytes, second},
-    dto::{FINISHED_STATUSES, JOB_STATUSES, JOB_TYPES, Job, JobStatusEvent, JobView},
+    dto::{Job, JobStatus, JobStatusEvent, JobType, JobView},
     resources::Choice,
 };
 
@@ -39,7 +39,7 @@ fn elapsed(seconds: f64) -> String {
 }
 
 fn finished(status: &str) -> bool {
-    FINISHED_STATUSES.contains(&status)
+    JobStatus::parse(status).is_some_and(JobStatus::is_finished)
 }
 
 /// The filters of the jobs list, as in the address.
@@ -120,13 +120,13 @@ pub fn JobsPage() -> impl IntoView {
             <FilterSelect
                 name="status"
                 label="Status"
-                options=JOB_STATUSES.iter().map(|s| (s.to_string(), s.to_string())).collect()
+                options=JobStatus::NAMES.iter().map(|s| (s.to_string(), s.to_string())).collect()
                 current=Signal::derive(move || filter.with(|f| f.status.clone()))
             />
             <FilterSelect
                 name="job_type"
                 label="Type"
-                options=JOB_TYPES.iter().map(|s| (s.to_string(), s.to_string())).collect()
+                options=JobType::NAMES.iter().map(|s| (s.to_string(), s.to_string())).collect()
                 current=Signal::derive(move || filter.with(|f| f.job_type.clone()))
             />
             <Transition fallback=|| ()>

@@ -507,6 +507,7 @@ pub async fn seed_archive(
     files: &[(&str, i64)],
 ) -> (i32, i32) {
     use cyborg_core::entities::{archive, catalog_entry, catalog_path, job};
+    use cyborg_dto::{JobStatus, JobType, LaunchType};
     use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
     let db = s.db().await;
@@ -514,9 +515,9 @@ pub async fn seed_archive(
     let job = job::ActiveModel {
         uuid: Set(uuid::Uuid::new_v4().to_string()),
         name: Set(format!("backup {archive_name}")),
-        job_type: Set("job".into()),
-        launch_type: Set("manual".into()),
-        status: Set("successful".into()),
+        job_type: Set(JobType::Backup),
+        launch_type: Set(LaunchType::Manual),
+        status: Set(JobStatus::Successful),
         failed: Set(false),
         started: Set(Some(t)),
         finished: Set(Some(t)),

@@ -350,8 +350,12 @@ mod tests {
         assert_eq!(a[rl + 1], "512");
         assert!(!create("/r", "a", &s, Some(0)).contains(&"--upload-ratelimit".to_string()));
 
-        let dump =
-            super::super::sources::for_policy("mysql", "", r#"{"stdin_name": "-x.sql"}"#).unwrap();
+        let dump = super::super::sources::for_policy(
+            cyborg_dto::PolicyType::Mysql,
+            "",
+            r#"{"stdin_name": "-x.sql"}"#,
+        )
+        .unwrap();
         let a = create("/repo", "mysql-h-2026", &dump, None);
         let n = a.iter().position(|w| w == "--stdin-name").unwrap();
         assert_eq!(a[n + 1], "-x.sql", "the name is the option's value");

@@ -10,6 +10,7 @@ use tokio::{io::BufReader, sync::watch};
 
 use super::{
     Engine, borg,
+    launch::JobType,
     log::JobLog,
     remote::{self, Feed, Finished, Pids, Session, Stdout},
     retention::{self, Rules},
@@ -130,16 +131,13 @@ impl JobRun {
             s.policy.as_ref().map_or("(deleted)", |p| p.name.as_str()),
             s.repository.path
         ));
-        match self.job.job_type.as_str() {
-            "check" => self.check(s).await,
-            "job" => self.backup(s).await,
-            "catalog" => self.catalog(s).await,
-            "prune" => self.prune(s).await,
-            "restore" => self.restore(s).await,
-            "integrity" => self.integrity(s).await,
-            other => Err(Outcome::Error(format!(
-                "job type {other} is not run by this version of the engine"
-            ))),
+        match self.job.job_type {
+            JobType::Check => self.check(s).await,
+            JobType::Backup => self.backup(s).await,
+            JobType::Catalog => self.catalog(s).await,
+            JobType::Prune => self.prune(s).await,
+            JobType::Restore => self.restore(s).await,
+            JobType::Integrity => self.integrity(s).await,
         }
     }
 
@@ -329,7 +327,7 @@ impl JobRun {
 
     async fn backup(&mut self, s: Subjects) -> Step<Outcome> {
         let p = s.policy()?;
-        let src = sources::for_policy(&p.policy_type, &p.vmprovider, &p.extra_vars)
+        let src = sources::for_policy(p.policy_type, &p.vmprovider, &p.extra_vars)
             .map_err(Outcome::Error)?;
         let taken: HashSet<String> = archive::Entity::find()
             .select_only()
@@ -345,7 +343,7 @@ impl JobRun {
                     .select_only()
                     .column(job::Column::ArchiveName)
                     .filter(job::Column::RepositoryId.eq(s.repository.id))
-                    .filter(job::Column::JobType.eq("job"))
+                    .filter(job::Column::JobType.eq(JobType::Backup))
                     .filter(job::Column::Id.ne(self.job.id))
                     .into_tuple::<String>()
                     .all(&self.eng.db)
@@ -353,9 +351,12 @@ impl JobRun {
                     .map_err(db_err)?,
             )
             .collect();
-        let name = borg::archive_name(&s.policy()?.policy_type, &s.client.hostname, now(), |n| {
-            taken.contains(n)
-        });
+        let name = borg::archive_name(
+            s.policy()?.policy_type.as_str(),
+            &s.client.hostname,
+            now(),
+            |n| taken.contains(n),
+        );
         self.job.archive_name = name.clone();
         job::ActiveModel {
             id: Set(self.job.id),

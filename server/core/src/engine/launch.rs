@@ -18,25 +18,7 @@ use crate::{
     stamps::{new_uuid, now},
 };
 
-/// Statuses of a job that is not over.
-pub const ACTIVE: &[&str] = &["new", "pending", "waiting", "running"];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LaunchType {
-    Manual,
-    Scheduled,
-    Relaunch,
-}
-
-impl LaunchType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LaunchType::Manual => "manual",
-            LaunchType::Scheduled => "scheduled",
-            LaunchType::Relaunch => "relaunch",
-        }
-    }
-}
+pub use cyborg_dto::{JobStatus, JobType, LaunchType};
 
 /// What a launch made: the backup job of each client, in client order, and every job.
 #[derive(Debug, Default)]
@@ -123,8 +105,8 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
     }
     let active = job::Entity::find()
         .filter(job::Column::PolicyId.eq(p.id))
-        .filter(job::Column::JobType.eq("job"))
-        .filter(job::Column::Status.is_in(ACTIVE.iter().copied()))
+        .filter(job::Column::JobType.eq(JobType::Backup))
+        .filter(job::Column::Status.is_in(JobStatus::active()))
         .all(txn)
         .await?;
     let busy = |c: &client::Model| active.iter().find(|j| j.client_id == Some(c.id));
@@ -148,8 +130,8 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
                 txn,
                 JobSpec {
                     name: format!("Backup Job {} {}", p.name, c.hostname),
-                    job_type: "job",
-                    status: "canceled",
+                    job_type: JobType::Backup,
+                    status: JobStatus::Canceled,
                     explanation: format!(
                         "Scheduled run at {} skipped: the previous backup of this policy on {} \
                          (job {}) was still {}.",
@@ -172,8 +154,8 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
                 txn,
                 JobSpec {
                     name: format!("Prepare Job {} {}", p.name, c.hostname),
-                    job_type: "check",
-                    status: "pending",
+                    job_type: JobType::Check,
+                    status: JobStatus::Pending,
                     ..JobSpec::new(&p, c, req, t)
                 },
             )
@@ -185,11 +167,11 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
             txn,
             JobSpec {
                 name: format!("Backup Job {} {}", p.name, c.hostname),
-                job_type: "job",
+                job_type: JobType::Backup,
                 status: if previous.is_some() {
-                    "waiting"
+                    JobStatus::Waiting
                 } else {
-                    "pending"
+                    JobStatus::Pending
                 },
                 depends_on: previous,
                 explanation: req.explanation.clone(),
@@ -205,10 +187,10 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
         let mut previous = backup.id;
         let mut follow = Vec::new();
         if s.catalog_enabled {
-            follow.push(("catalog", "Catalog Job"));
+            follow.push((JobType::Catalog, "Catalog Job"));
         }
         if s.auto_prune && prunes {
-            follow.push(("prune", "Prune Job"));
+            follow.push((JobType::Prune, "Prune Job"));
         }
         for (job_type, title) in follow {
             let j = insert(
@@ -216,10 +198,10 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
                 JobSpec {
                     name: format!("{title} {} {}", p.name, c.hostname),
                     job_type,
-                    status: "waiting",
+                    status: JobStatus::Waiting,
                     depends_on: Some(previous),
                     master: Some(backup.id),
-                    launch_type: "dependency",
+                    launch_type: LaunchType::Dependency,
                     ..JobSpec::new(&p, c, req, t)
                 },
             )
@@ -235,10 +217,7 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
 /// jobs); a check, catalog or prune job is run again on its own; a restore or integrity job again
 /// with the same parameters (it needs no policy: its archive's may be gone).
 pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Result<Launched> {
-    if let Some(job_type) = ["restore", "integrity"]
-        .into_iter()
-        .find(|t| *t == old.job_type)
-    {
+    if let job_type @ (JobType::Restore | JobType::Integrity) = old.job_type {
         let (Some(client), Some(repository)) = (old.client_id, old.repository_id) else {
             return Err(Error::Conflict(
                 "The client or repository of this job was deleted; it cannot be relaunched.".into(),
@@ -270,7 +249,7 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
             "The policy of this job was deleted; it cannot be relaunched.".into(),
         ));
     };
-    if old.job_type == "job" {
+    if old.job_type == JobType::Backup {
         return launch(
             eng,
             LaunchRequest {
@@ -283,7 +262,10 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
         )
         .await;
     }
-    if !["check", "catalog", "prune"].contains(&old.job_type.as_str()) {
+    if !matches!(
+        old.job_type,
+        JobType::Check | JobType::Catalog | JobType::Prune
+    ) {
         return Err(Error::Conflict(format!(
             "A {} job cannot be relaunched.",
             old.job_type
@@ -300,9 +282,9 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
     let j = job::ActiveModel {
         uuid: Set(new_uuid()),
         name: Set(old.name.clone()),
-        job_type: Set(old.job_type.clone()),
-        launch_type: Set("relaunch".into()),
-        status: Set("pending".into()),
+        job_type: Set(old.job_type),
+        launch_type: Set(LaunchType::Relaunch),
+        status: Set(JobStatus::Pending),
         policy_id: Set(old.policy_id),
         client_id: Set(old.client_id),
         repository_id: Set(old.repository_id),
@@ -328,7 +310,7 @@ pub async fn relaunch(eng: &Engine, old: &job::Model, user: Option<i32>) -> Resu
 /// `services::restore` / `services::integrity`).
 pub struct SingleJob {
     pub name: String,
-    pub job_type: &'static str,
+    pub job_type: JobType,
     pub policy: Option<i32>,
     /// Where it runs.
     pub client: i32,
@@ -357,10 +339,10 @@ pub async fn single_in(db: &impl ConnectionTrait, j: SingleJob) -> Result<i32> {
     let row = job::ActiveModel {
         uuid: Set(new_uuid()),
         name: Set(j.name),
-        job_type: Set(j.job_type.into()),
-        launch_type: Set(j.launch_type.as_str().into()),
+        job_type: Set(j.job_type),
+        launch_type: Set(j.launch_type),
         job_explanation: Set(j.explanation),
-        status: Set("pending".into()),
+        status: Set(JobStatus::Pending),
         failed: Set(false),
         policy_id: Set(j.policy),
         client_id: Set(Some(j.client)),
@@ -394,9 +376,9 @@ pub async fn announce(eng: &Engine, ids: &[i32]) {
 
 struct JobSpec {
     name: String,
-    job_type: &'static str,
-    status: &'static str,
-    launch_type: &'static str,
+    job_type: JobType,
+    status: JobStatus,
+    launch_type: LaunchType,
     policy: i32,
     client: i32,
     repository: i32,
@@ -412,9 +394,9 @@ impl JobSpec {
     fn new(p: &policy::Model, c: &client::Model, req: &LaunchRequest, at: DateTime<Utc>) -> Self {
         JobSpec {
             name: String::new(),
-            job_type: "job",
-            status: "pending",
-            launch_type: req.launch_type.as_str(),
+            job_type: JobType::Backup,
+            status: JobStatus::Pending,
+            launch_type: req.launch_type,
             policy: p.id,
             client: c.id,
             repository: p.repository_id,
@@ -432,9 +414,9 @@ async fn insert(txn: &DatabaseTransaction, s: JobSpec) -> Result<job::Model> {
     Ok(job::ActiveModel {
         uuid: Set(new_uuid()),
         name: Set(s.name),
-        job_type: Set(s.job_type.into()),
-        launch_type: Set(s.launch_type.into()),
-        status: Set(s.status.into()),
+        job_type: Set(s.job_type),
+        launch_type: Set(s.launch_type),
+        status: Set(s.status),
         failed: Set(false),
         finished: Set(s.finished),
         policy_id: Set(Some(s.policy)),

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use cyborg_dto::{JobStatus, JobType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -25,9 +26,9 @@ pub enum JobUpdate {
     /// A job's status changed (or it was created).
     Status {
         job: i32,
-        status: String,
+        status: JobStatus,
         failed: bool,
-        job_type: String,
+        job_type: JobType,
         started: Option<DateTime<Utc>>,
         finished: Option<DateTime<Utc>>,
         elapsed: f64,
@@ -45,9 +46,9 @@ impl JobUpdate {
     pub fn status_of(j: &job::Model) -> Self {
         JobUpdate::Status {
             job: j.id,
-            status: j.status.clone(),
+            status: j.status,
             failed: j.failed,
-            job_type: j.job_type.clone(),
+            job_type: j.job_type,
             started: j.started,
             finished: j.finished,
             elapsed: j.elapsed,

@@ -4,7 +4,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 
-use super::launch::{LaunchType, SingleJob};
+use super::launch::{JobType, LaunchType, SingleJob};
 use crate::{
     entities::{archive, client, policy, policy_client, repository},
     error::{Error, Result},
@@ -91,7 +91,7 @@ pub async fn plan(
     let archive_name = newest.as_ref().map(|a| a.name.clone()).unwrap_or_default();
     Ok(SingleJob {
         name: format!("Integrity check {} on {}", repo.name, runner.hostname),
-        job_type: "integrity",
+        job_type: JobType::Integrity,
         policy: chosen.map(|p| p.id).or(newest.and_then(|a| a.policy_id)),
         client: runner.id,
         repository: repo.id,

@@ -7,6 +7,7 @@
 //! releases its lock; SIGKILL after 30 s), the local ssh group is killed, and only when borg had
 //! to be killed — and is confirmed gone — is `borg break-lock` run, so a lock is never broken
 //! under a live borg of ours.
+use cyborg_dto::JobStatus;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
@@ -23,7 +24,7 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
         return Ok(());
     };
     let left = job::Entity::find()
-        .filter(job::Column::Status.eq("running"))
+        .filter(job::Column::Status.eq(JobStatus::Running))
         .filter(job::Column::RunnerNode.eq(node))
         .all(&eng.db)
         .await?;

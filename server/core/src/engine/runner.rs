@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use super::{
     Engine,
     exec::{JobRun, Outcome},
-    launch::ACTIVE,
+    launch::JobStatus,
     log::{JobLog, JobUpdate},
 };
 use crate::{
@@ -57,13 +57,13 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
         };
         txn.execute(Statement::from_string(backend, lock)).await?;
         let running = job::Entity::find()
-            .filter(job::Column::Status.eq("running"))
+            .filter(job::Column::Status.eq(JobStatus::Running))
             .all(&txn)
             .await?;
         let mut repos: HashSet<i32> = running.iter().filter_map(|j| j.repository_id).collect();
         let mut clients: HashSet<i32> = running.iter().filter_map(|j| j.client_id).collect();
         let pending = job::Entity::find()
-            .filter(job::Column::Status.eq("pending"))
+            .filter(job::Column::Status.eq(JobStatus::Pending))
             .order_by_asc(job::Column::Id)
             .all(&txn)
             .await?;
@@ -76,20 +76,20 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
                 continue;
             }
             let r = job::Entity::update_many()
-                .col_expr(job::Column::Status, Expr::value("running"))
+                .col_expr(job::Column::Status, Expr::value(JobStatus::Running))
                 .col_expr(job::Column::Started, Expr::value(t))
                 .col_expr(job::Column::Modified, Expr::value(t))
                 .col_expr(job::Column::RunnerNode, Expr::value(node.clone()))
                 .col_expr(job::Column::CancelRequested, Expr::value(false))
                 .filter(job::Column::Id.eq(j.id))
-                .filter(job::Column::Status.eq("pending"))
+                .filter(job::Column::Status.eq(JobStatus::Pending))
                 .exec(&txn)
                 .await?;
             if r.rows_affected == 1 {
                 repos.extend(j.repository_id);
                 clients.extend(j.client_id);
                 claimed.push(job::Model {
-                    status: "running".into(),
+                    status: JobStatus::Running,
                     started: Some(t),
                     modified: t,
                     runner_node: node.clone(),
@@ -155,10 +155,10 @@ pub async fn finish(
     log: Option<JobLog>,
 ) -> anyhow::Result<()> {
     let (status, explanation) = match outcome {
-        Outcome::Successful(t) => ("successful", t),
-        Outcome::Failed(t) => ("failed", t),
-        Outcome::Error(t) => ("error", t),
-        Outcome::Canceled => ("canceled", "Canceled by a user.".to_string()),
+        Outcome::Successful(t) => (JobStatus::Successful, t),
+        Outcome::Failed(t) => (JobStatus::Failed, t),
+        Outcome::Error(t) => (JobStatus::Error, t),
+        Outcome::Canceled => (JobStatus::Canceled, "Canceled by a user.".to_string()),
     };
     // The explanation passes the same redaction as the log's lines: it is shown wherever the
     // job is, to every user.
@@ -167,7 +167,7 @@ pub async fn finish(
         None => explanation,
     };
     if let Some(mut log) = log {
-        if status != "successful" {
+        if status != JobStatus::Successful {
             log.line(format!("{status}: {explanation}"));
         } else if !explanation.is_empty() {
             log.line(explanation.clone());
@@ -185,8 +185,8 @@ pub async fn finish(
     let explanation = append_explanation(&j.job_explanation, &explanation);
     let updated = job::ActiveModel {
         id: Set(id),
-        status: Set(status.into()),
-        failed: Set(status != "successful"),
+        status: Set(status),
+        failed: Set(status != JobStatus::Successful),
         finished: Set(Some(t)),
         elapsed: Set(elapsed),
         job_explanation: Set(explanation),
@@ -198,7 +198,7 @@ pub async fn finish(
     };
     let updated = sea_orm::ActiveModelTrait::update(updated, &eng.db).await?;
     eng.hub.send(JobUpdate::status_of(&updated));
-    if status == "successful" {
+    if status == JobStatus::Successful {
         release_dependents(eng, id).await?;
     } else {
         cancel_dependents(eng, id, &format!("job {id} it depends on ended {status}")).await?;
@@ -218,21 +218,21 @@ fn append_explanation(existing: &str, new: &str) -> String {
 async fn release_dependents(eng: &Engine, id: i32) -> anyhow::Result<()> {
     let waiting = job::Entity::find()
         .filter(job::Column::DependsOnId.eq(id))
-        .filter(job::Column::Status.eq("waiting"))
+        .filter(job::Column::Status.eq(JobStatus::Waiting))
         .all(&eng.db)
         .await?;
     for j in waiting {
         let t = now();
         let r = job::Entity::update_many()
-            .col_expr(job::Column::Status, Expr::value("pending"))
+            .col_expr(job::Column::Status, Expr::value(JobStatus::Pending))
             .col_expr(job::Column::Modified, Expr::value(t))
             .filter(job::Column::Id.eq(j.id))
-            .filter(job::Column::Status.eq("waiting"))
+            .filter(job::Column::Status.eq(JobStatus::Waiting))
             .exec(&eng.db)
             .await?;
         if r.rows_affected == 1 {
             eng.hub.send(JobUpdate::status_of(&job::Model {
-                status: "pending".into(),
+                status: JobStatus::Pending,
                 modified: t,
                 ..j
             }));
@@ -247,7 +247,7 @@ pub async fn cancel_dependents(eng: &Engine, id: i32, why: &str) -> anyhow::Resu
     while let Some(parent) = frontier.pop() {
         let waiting = job::Entity::find()
             .filter(job::Column::DependsOnId.eq(parent))
-            .filter(job::Column::Status.is_in(["waiting", "pending", "new"]))
+            .filter(job::Column::Status.is_in(JobStatus::queued()))
             .all(&eng.db)
             .await?;
         for j in waiting {
@@ -270,17 +270,17 @@ async fn mark_canceled(
     let why = append_explanation(&j.job_explanation, why);
     let why = why.as_str();
     let r = job::Entity::update_many()
-        .col_expr(job::Column::Status, Expr::value("canceled"))
+        .col_expr(job::Column::Status, Expr::value(JobStatus::Canceled))
         .col_expr(job::Column::Failed, Expr::value(true))
         .col_expr(job::Column::Finished, Expr::value(t))
         .col_expr(job::Column::JobExplanation, Expr::value(why))
         .col_expr(job::Column::Modified, Expr::value(t))
         .filter(job::Column::Id.eq(j.id))
-        .filter(job::Column::Status.is_in(["waiting", "pending", "new"]))
+        .filter(job::Column::Status.is_in(JobStatus::queued()))
         .exec(&eng.db)
         .await?;
     Ok((r.rows_affected == 1).then(|| job::Model {
-        status: "canceled".into(),
+        status: JobStatus::Canceled,
         failed: true,
         finished: Some(t),
         job_explanation: why.into(),
@@ -297,13 +297,13 @@ pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {
         .one(&eng.db)
         .await?
         .ok_or_else(Error::not_found)?;
-    if !ACTIVE.contains(&j.status.as_str()) {
+    if j.status.is_finished() {
         return Err(Error::Conflict(format!(
             "The job is already {}; only a queued or running job can be canceled.",
             j.status
         )));
     }
-    if j.status != "running"
+    if j.status.is_queued()
         && let Some(m) = mark_canceled(eng, &j, "Canceled by a user before it ran.").await?
     {
         eng.hub.send(JobUpdate::status_of(&m));
@@ -322,7 +322,7 @@ pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {
         job::Entity::update_many()
             .col_expr(job::Column::CancelRequested, Expr::value(true))
             .filter(job::Column::Id.eq(id))
-            .filter(job::Column::Status.eq("running"))
+            .filter(job::Column::Status.eq(JobStatus::Running))
             .exec(&eng.db)
             .await?;
     }
@@ -338,7 +338,7 @@ async fn poll_cancel_requests(eng: &Engine) -> anyhow::Result<()> {
         return Ok(());
     };
     let requested: Vec<i32> = job::Entity::find()
-        .filter(job::Column::Status.eq("running"))
+        .filter(job::Column::Status.eq(JobStatus::Running))
         .filter(job::Column::CancelRequested.eq(true))
         .filter(job::Column::RunnerNode.eq(node))
         .all(&eng.db)

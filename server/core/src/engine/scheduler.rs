@@ -13,6 +13,7 @@
 //! Missed runs: when the server was down at run times, the policy is launched once when it comes
 //! back (not once per missed time), and the job explanation says which runs were missed.
 use chrono::{DateTime, SecondsFormat, Utc};
+use cyborg_dto::JobStatus;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
     Statement, TransactionTrait,
@@ -144,8 +145,12 @@ async fn take_integrity_run(
     }
     let active = job::Entity::find()
         .filter(job::Column::RepositoryId.eq(r.id))
-        .filter(job::Column::JobType.eq("integrity"))
-        .filter(job::Column::Status.is_in(["pending", "waiting", "running"]))
+        .filter(job::Column::JobType.eq(cyborg_dto::JobType::Integrity))
+        .filter(job::Column::Status.is_in([
+            JobStatus::Pending,
+            JobStatus::Waiting,
+            JobStatus::Running,
+        ]))
         .count(&txn)
         .await?;
     if crontab.is_none() || active > 0 {

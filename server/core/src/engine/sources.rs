@@ -3,6 +3,7 @@
 //! `piped` (archived as one item by `borg create --stdin-name NAME -`). The same parsing checks
 //! `extra_vars` when a policy is saved (`services::policies`), so a policy the engine cannot run
 //! is refused then rather than failing at night.
+use cyborg_dto::PolicyType;
 use serde_json::Value;
 
 use super::{
@@ -66,7 +67,7 @@ pub const ROOTFS_EXCLUDES: &[&str] = &[
 /// provider of a `vm` policy (`proxmox` is the same as the Proxmox provider). The error is a
 /// message about `extra_vars` (or the type) for an operator.
 pub fn for_policy(
-    policy_type: &str,
+    policy_type: PolicyType,
     vmprovider: &str,
     extra_vars: &str,
 ) -> Result<Sources, String> {
@@ -77,20 +78,20 @@ pub fn for_policy(
     };
     let v = Vars(&vars);
     let mut s = match policy_type {
-        "rootfs" => Sources {
+        PolicyType::Rootfs => Sources {
             paths: vec!["/".into()],
             excludes: ROOTFS_EXCLUDES.iter().map(|e| e.to_string()).collect(),
             ..Sources::default()
         },
-        "config" => Sources {
+        PolicyType::Config => Sources {
             paths: vec!["/etc".into()],
             ..Sources::default()
         },
-        "mail" => Sources {
+        PolicyType::Mail => Sources {
             paths: vec!["/var/mail".into(), "/var/lib/mail".into()],
             ..Sources::default()
         },
-        "folders" => {
+        PolicyType::Folders => {
             let paths = v.strings("folders")?;
             if paths.is_empty() {
                 return Err("a folders policy needs \"folders\", a list of paths".into());
@@ -100,16 +101,16 @@ pub fn for_policy(
                 ..Sources::default()
             }
         }
-        "postgresql" | "mysql" => {
-            let (command, name) = if policy_type == "mysql" {
+        PolicyType::Postgresql | PolicyType::Mysql => {
+            let (command, name) = if policy_type == PolicyType::Mysql {
                 (mysql(&v)?, "mysql.sql")
             } else {
                 (postgresql(&v)?, "postgresql.sql")
             };
-            let (_, env) = db_connection(policy_type, &vars)?;
+            let (_, env) = db_connection(policy_type.as_str(), &vars)?;
             stream(command, v.name(name)?, env)
         }
-        "piped" => {
+        PolicyType::Piped => {
             let command = v.string("command")?.unwrap_or_default();
             if command.trim().is_empty() {
                 return Err(
@@ -126,13 +127,12 @@ pub fn for_policy(
             }
             s
         }
-        "proxmox" => vm::Proxmox.dump(&vars)?,
-        "vm" => match vm::provider(vmprovider) {
+        PolicyType::Proxmox => vm::Proxmox.dump(&vars)?,
+        PolicyType::Vm => match vm::provider(vmprovider) {
             Some(p) => p.dump(&vars)?,
             None if vmprovider.is_empty() => return Err("a vm policy needs a vmprovider".into()),
             None => return Err(format!("unknown VM provider {vmprovider}")),
         },
-        other => return Err(format!("unknown policy type {other}")),
     };
     let excludes = v.strings("exclude")?;
     if excludes
@@ -341,16 +341,19 @@ mod tests {
 
     #[test]
     fn per_type() {
-        let r = for_policy("rootfs", "", "").unwrap();
+        let r = for_policy(PolicyType::Rootfs, "", "").unwrap();
         assert_eq!(r.paths, ["/"]);
         assert!(r.excludes.iter().any(|e| e == "/proc"));
-        assert_eq!(for_policy("config", "", "{}").unwrap().paths, ["/etc"]);
         assert_eq!(
-            for_policy("mail", "", "").unwrap().paths,
+            for_policy(PolicyType::Config, "", "{}").unwrap().paths,
+            ["/etc"]
+        );
+        assert_eq!(
+            for_policy(PolicyType::Mail, "", "").unwrap().paths,
             ["/var/mail", "/var/lib/mail"]
         );
         let f = for_policy(
-            "folders",
+            PolicyType::Folders,
             "",
             r#"{"folders": ["/srv/a b", "/home"], "exclude": ["*.cache"]}"#,
         )
@@ -358,14 +361,14 @@ mod tests {
         assert_eq!(f.paths, ["/srv/a b", "/home"]);
         assert_eq!(f.excludes, ["*.cache"]);
         assert!(f.stream.is_none());
-        let c = for_policy("config", "", r#"{"exclude": ["/etc/shadow"]}"#).unwrap();
+        let c = for_policy(PolicyType::Config, "", r#"{"exclude": ["/etc/shadow"]}"#).unwrap();
         assert_eq!(c.excludes, ["/etc/shadow"]);
     }
 
     #[test]
     fn database_dumps_quote_every_value() {
         let s = for_policy(
-            "postgresql",
+            PolicyType::Postgresql,
             "",
             r#"{"databases": ["app", "it's; rm -rf /"], "user": "backup", "host": "db.lan",
                 "port": 5433, "password": "x"}"#,
@@ -385,11 +388,14 @@ mod tests {
         );
         assert_eq!(st.name, "postgresql.sql");
         assert_eq!(st.password_env, Some("PGPASSWORD"));
-        let all = for_policy("postgresql", "", "").unwrap().stream.unwrap();
+        let all = for_policy(PolicyType::Postgresql, "", "")
+            .unwrap()
+            .stream
+            .unwrap();
         assert_eq!(all.command, "'pg_dumpall' '--no-password'");
 
         let m = for_policy(
-            "mysql",
+            PolicyType::Mysql,
             "",
             r#"{"databases": ["shop"], "user": "root", "stdin_name": "dumps/shop.sql"}"#,
         )
@@ -403,23 +409,34 @@ mod tests {
         );
         assert_eq!(m.name, "dumps/shop.sql");
         assert_eq!(m.password_env, Some("MYSQL_PWD"));
-        let all = for_policy("mysql", "", "{}").unwrap().stream.unwrap();
+        let all = for_policy(PolicyType::Mysql, "", "{}")
+            .unwrap()
+            .stream
+            .unwrap();
         assert!(all.command.ends_with("'--all-databases'"));
     }
 
     #[test]
     fn piped_runs_the_operators_shell_text() {
-        let p = for_policy("piped", "", r#"{"command": "tar -C /srv -cf - . | gzip"}"#)
-            .unwrap()
-            .stream
-            .unwrap();
+        let p = for_policy(
+            PolicyType::Piped,
+            "",
+            r#"{"command": "tar -C /srv -cf - . | gzip"}"#,
+        )
+        .unwrap()
+        .stream
+        .unwrap();
         assert_eq!(p.command, "sh -c 'tar -C /srv -cf - . | gzip'");
         assert_eq!(p.name, "stdin");
         assert_eq!(p.password_env, None);
-        let with = for_policy("piped", "", r#"{"command": "x", "password": "enc"}"#)
-            .unwrap()
-            .stream
-            .unwrap();
+        let with = for_policy(
+            PolicyType::Piped,
+            "",
+            r#"{"command": "x", "password": "enc"}"#,
+        )
+        .unwrap()
+        .stream
+        .unwrap();
         assert_eq!(with.password_env, Some("CYBORG_PASSWORD"));
     }
 
@@ -439,37 +456,40 @@ mod tests {
             ("mysql", r#"{"host": 5}"#),
             ("mysql", r#"{"stdin_name": "../x"}"#),
             ("mysql", r#"{"stdin_name": "/etc/x"}"#),
-            ("nosuch", ""),
         ] {
+            let t = PolicyType::parse(t).unwrap();
             assert!(for_policy(t, "", ev).is_err(), "{t} {ev}");
         }
         assert!(
-            for_policy("vm", "", "")
+            for_policy(PolicyType::Vm, "", "")
                 .unwrap_err()
                 .contains("needs a vmprovider")
         );
         assert!(
-            for_policy("vm", "vmware", "")
+            for_policy(PolicyType::Vm, "vmware", "")
                 .unwrap_err()
                 .contains("unknown")
         );
-        assert!(for_policy("proxmox", "", r#"{"vmids": ["x"]}"#).is_err());
-        assert!(for_policy("proxmox", "", r#"{"vmids": [0]}"#).is_err());
-        assert!(for_policy("proxmox", "", r#"{"vmids": 100}"#).is_err());
+        assert!(for_policy(PolicyType::Proxmox, "", r#"{"vmids": ["x"]}"#).is_err());
+        assert!(for_policy(PolicyType::Proxmox, "", r#"{"vmids": [0]}"#).is_err());
+        assert!(for_policy(PolicyType::Proxmox, "", r#"{"vmids": 100}"#).is_err());
     }
 
     #[test]
     fn proxmox_guests_become_fifos() {
-        let s = for_policy("proxmox", "", r#"{"vmids": [100, "101"]}"#).unwrap();
+        let s = for_policy(PolicyType::Proxmox, "", r#"{"vmids": [100, "101"]}"#).unwrap();
         assert_eq!(s.paths, ["."]);
         let st = s.stream.unwrap();
         assert!(st.fifos);
         assert!(st.command.starts_with("ids='100 101'; "), "{}", st.command);
         assert_eq!(st.what, "vzdump of guest(s) 100, 101");
-        let all = for_policy("proxmox", "", "").unwrap().stream.unwrap();
+        let all = for_policy(PolicyType::Proxmox, "", "")
+            .unwrap()
+            .stream
+            .unwrap();
         assert!(all.command.contains("qm list"), "{}", all.command);
         // A vm policy through the Proxmox provider reads the same.
-        let vm = for_policy("vm", "proxmox", r#"{"vmids": [100, "101"]}"#).unwrap();
+        let vm = for_policy(PolicyType::Vm, "proxmox", r#"{"vmids": [100, "101"]}"#).unwrap();
         assert_eq!(vm.stream.unwrap().command, st.command);
     }
 

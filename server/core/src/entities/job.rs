@@ -1,3 +1,4 @@
+use cyborg_dto::{JobStatus, JobType, LaunchType};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -7,9 +8,9 @@ pub struct Model {
     pub id: i32,
     pub uuid: String,
     pub name: String,
-    pub job_type: String,
-    pub launch_type: String,
-    pub status: String,
+    pub job_type: JobType,
+    pub launch_type: LaunchType,
+    pub status: JobStatus,
     pub failed: bool,
     pub started: Option<DateTimeUtc>,
     pub finished: Option<DateTimeUtc>,

@@ -10,7 +10,7 @@ pub struct Model {
     pub extra_vars: String,
     pub repository_id: i32,
     pub schedule_id: i32,
-    pub policy_type: String,
+    pub policy_type: cyborg_dto::PolicyType,
     pub keep_hourly: Option<i32>,
     pub keep_daily: Option<i32>,
     pub keep_weekly: Option<i32>,

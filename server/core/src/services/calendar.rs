@@ -187,7 +187,7 @@ fn entries(
             policy: CalendarPolicy {
                 id: p.id,
                 name: p.name,
-                policy_type: p.policy_type,
+                policy_type: p.policy_type.to_string(),
             },
             schedule: CalendarSchedule {
                 id: s.id,
@@ -333,7 +333,7 @@ fn build_month(
             .map(|((p, s, _), _)| MonthPolicy {
                 id: p.id,
                 name: p.name.clone(),
-                policy_type: p.policy_type.clone(),
+                policy_type: p.policy_type.to_string(),
                 schedule_name: s.name.clone(),
                 repository_id: p.repository_id,
             })

@@ -86,7 +86,7 @@ impl Resource for Clients {
                 by_client.entry(l.client_id).or_default().push(PolicyRef {
                     id: p.id,
                     name: p.name.clone(),
-                    policy_type: p.policy_type.clone(),
+                    policy_type: p.policy_type.to_string(),
                     enabled: p.enabled,
                 });
             }

@@ -29,7 +29,7 @@ use super::{
     find,
 };
 use crate::{
-    engine::{JobUpdate, launch::ACTIVE},
+    engine::JobUpdate,
     entities::{job, job_event},
     error::{Error, Result},
     state::AppState,
@@ -131,7 +131,7 @@ struct OneJob {
     id: i32,
     rx: broadcast::Receiver<JobUpdate>,
     last_counter: i32,
-    last_status: Option<(String, DateTime<Utc>)>,
+    last_status: Option<(cyborg_dto::JobStatus, DateTime<Utc>)>,
     done: bool,
 }
 
@@ -222,12 +222,12 @@ impl OneJob {
         }
         match job::Entity::find_by_id(self.id).one(&self.st.db).await {
             Ok(Some(j)) => {
-                let key = (j.status.clone(), j.modified);
+                let key = (j.status, j.modified);
                 if self.last_status.as_ref() != Some(&key) {
                     self.last_status = Some(key);
                     out.push(status_event(&JobUpdate::status_of(&j)));
                 }
-                if !ACTIVE.contains(&j.status.as_str()) {
+                if j.status.is_finished() {
                     // Over: the last lines were written before the status; end the stream.
                     self.done = true;
                 }

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Days, NaiveDate, Utc};
 use cyborg_dto::{
-    JOB_LOG_LINES, Job, JobClientRef, JobEvent, JobPolicyRef, JobRepositoryRef, JobSummary,
-    JobView, Launched, Page, StatsDay,
+    JOB_LOG_LINES, Job, JobClientRef, JobEvent, JobPolicyRef, JobRepositoryRef, JobStatus,
+    JobSummary, JobType, JobView, Launched, Page, StatsDay,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -24,9 +24,6 @@ use crate::{
     error::{Error, Result},
     state::AppState,
 };
-
-/// Statuses of a job that is over; only such a job may be deleted.
-pub use cyborg_dto::FINISHED_STATUSES as FINISHED;
 
 const T: &str = "jobs";
 pub const FIELDS: &[Field] = &[
@@ -139,7 +136,7 @@ impl Resource for Jobs {
                         .map(|p| JobPolicyRef {
                             id: p.id,
                             name: p.name.clone(),
-                            policy_type: p.policy_type.clone(),
+                            policy_type: p.policy_type.to_string(),
                         }),
                     client: r
                         .client_id
@@ -165,9 +162,9 @@ impl Resource for Jobs {
                     summary_fields: summary,
                     audit: parts.audit,
                     name: r.name,
-                    job_type: r.job_type,
-                    launch_type: r.launch_type,
-                    status: r.status,
+                    job_type: r.job_type.to_string(),
+                    launch_type: r.launch_type.to_string(),
+                    status: r.status.to_string(),
                     failed: r.failed,
                     started: r.started,
                     finished: r.finished,
@@ -248,7 +245,7 @@ pub async fn cancel(st: &AppState, actor: &Actor, id: i32) -> Result<Job> {
 pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     actor.require_superuser()?;
     let row = find::<job::Entity>(&st.db, id).await?;
-    if !FINISHED.contains(&row.status.as_str()) {
+    if !row.status.is_finished() {
         return Err(Error::Conflict(format!(
             "The job is {}; only a finished job (successful, failed, error or canceled) can be \
              deleted. Cancel it first.",
@@ -369,7 +366,7 @@ pub async fn events(
 
 /// What the statistics read of one finished job: finished, status, job_type, original and
 /// deduplicated size.
-type StatsRow = (Option<chrono::DateTime<Utc>>, String, String, i64, i64);
+type StatsRow = (Option<chrono::DateTime<Utc>>, JobStatus, JobType, i64, i64);
 
 /// Days in the statistics window, today (UTC) included.
 pub const STATS_DAYS: u64 = 30;
@@ -418,7 +415,11 @@ async fn stats_at(st: &AppState, today: NaiveDate) -> Result<Vec<StatsDay>> {
         .column(job::Column::DeduplicatedSize)
         .filter(job::Column::Finished.gte(start))
         .filter(job::Column::Finished.lt(end))
-        .filter(job::Column::Status.is_in(["successful", "failed", "error"]))
+        .filter(job::Column::Status.is_in([
+            JobStatus::Successful,
+            JobStatus::Failed,
+            JobStatus::Error,
+        ]))
         .into_tuple()
         .all(&st.db)
         .await?;
@@ -426,9 +427,9 @@ async fn stats_at(st: &AppState, today: NaiveDate) -> Result<Vec<StatsDay>> {
         let Some(day) = finished.and_then(|f| days.get_mut(&f.date_naive())) else {
             continue;
         };
-        if status == "successful" {
+        if status == JobStatus::Successful {
             day.success += 1;
-            if job_type == "job" {
+            if job_type == JobType::Backup {
                 day.size = day.size.saturating_add(original);
                 day.dedup = day.dedup.saturating_add(dedup);
             }

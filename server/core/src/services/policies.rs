@@ -3,7 +3,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use cyborg_dto::{
-    ClientRef, POLICY_TYPES, Page, Policy, PolicyInput, PolicySummary, RepositoryRef, ScheduleRef,
+    ClientRef, Page, Policy, PolicyInput, PolicySummary, PolicyType, RepositoryRef, ScheduleRef,
     VM_PROVIDERS,
 };
 use sea_orm::{
@@ -183,7 +183,7 @@ impl Resource for Policies {
                     clients: client_ids,
                     repository: r.repository_id,
                     schedule: r.schedule_id,
-                    policy_type: r.policy_type,
+                    policy_type: r.policy_type.to_string(),
                     keep_hourly: r.keep_hourly,
                     keep_daily: r.keep_daily,
                     keep_weekly: r.keep_weekly,
@@ -359,22 +359,30 @@ async fn validate(
         c.error("name", "A policy with this name already exists.");
     }
 
-    let policy_type = c.required(
-        "policy_type",
-        input.policy_type.clone(),
-        base.map(|m| &m.policy_type),
-    );
-    if let Some(t) = &policy_type
-        && !POLICY_TYPES.contains(&t.as_str())
-    {
-        c.error(
+    let current_type = base.map(|m| m.policy_type.to_string());
+    let policy_type = c
+        .required(
             "policy_type",
-            format!(
-                "'{t}' is not a valid choice; choose one of {}.",
-                POLICY_TYPES.join(", ")
-            ),
-        );
-    }
+            input.policy_type.clone(),
+            current_type.as_ref(),
+        )
+        .and_then(|t| {
+            let parsed = PolicyType::parse(&t);
+            if parsed.is_none() {
+                c.error(
+                    "policy_type",
+                    format!(
+                        "'{t}' is not a valid choice; choose one of {}.",
+                        PolicyType::ALL
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            parsed
+        });
 
     let vmprovider = input
         .vmprovider
@@ -412,10 +420,10 @@ async fn validate(
     {
         c.rule(
             "extra_vars",
-            check_extra_vars_for_type(t, vmprovider.as_deref().unwrap_or(""), ev),
+            check_extra_vars_for_type(*t, vmprovider.as_deref().unwrap_or(""), ev),
         );
     }
-    if policy_type.as_deref() == Some("vm") && vmprovider.as_deref().unwrap_or("").is_empty() {
+    if policy_type == Some(PolicyType::Vm) && vmprovider.as_deref().unwrap_or("").is_empty() {
         c.error("__all__", "A vm policy needs a vmprovider.");
     }
 
@@ -600,7 +608,7 @@ fn extra_vars_text(v: &Value) -> std::result::Result<String, String> {
 /// when the backup fails at night. The engine's own reading (`sources::for_policy`) is the rule;
 /// folders must also be absolute here.
 fn check_extra_vars_for_type(
-    policy_type: &str,
+    policy_type: PolicyType,
     vmprovider: &str,
     text: &str,
 ) -> std::result::Result<(), String> {
@@ -614,7 +622,7 @@ fn check_extra_vars_for_type(
             validate::absolute_path(p).map_err(|m| format!("\"folders\": {m}"))?;
         }
     }
-    if policy_type == "vm" && vmprovider.is_empty() {
+    if policy_type == PolicyType::Vm && vmprovider.is_empty() {
         // Said once, by the rule that a vm policy needs a vmprovider.
         return Ok(());
     }
@@ -749,24 +757,43 @@ mod tests {
 
     #[test]
     fn extra_vars_per_type() {
-        assert!(check_extra_vars_for_type("folders", "", "").is_err());
-        assert!(check_extra_vars_for_type("folders", "", r#"{"folders":[]}"#).is_err());
-        assert!(check_extra_vars_for_type("folders", "", r#"{"folders":["rel"]}"#).is_err());
+        assert!(check_extra_vars_for_type(PolicyType::Folders, "", "").is_err());
+        assert!(check_extra_vars_for_type(PolicyType::Folders, "", r#"{"folders":[]}"#).is_err());
         assert!(
-            check_extra_vars_for_type("folders", "", r#"{"folders":["/a b"],"exclude":["*.tmp"]}"#)
-                .is_ok()
+            check_extra_vars_for_type(PolicyType::Folders, "", r#"{"folders":["rel"]}"#).is_err()
         );
-        assert!(check_extra_vars_for_type("rootfs", "", r#"{"exclude":["a\nb"]}"#).is_err());
-        assert!(check_extra_vars_for_type("rootfs", "", "").is_ok());
-        assert!(check_extra_vars_for_type("piped", "", r#"{"command":"  "}"#).is_err());
-        assert!(check_extra_vars_for_type("piped", "", r#"{"command":"echo hi"}"#).is_ok());
-        assert!(check_extra_vars_for_type("postgresql", "", r#"{"databases":["a=b"]}"#).is_err());
-        assert!(check_extra_vars_for_type("mysql", "", r#"{"databases":["shop"]}"#).is_ok());
-        assert!(check_extra_vars_for_type("proxmox", "", r#"{"vmids":[100]}"#).is_ok());
-        assert!(check_extra_vars_for_type("proxmox", "", r#"{"vmids":["web"]}"#).is_err());
-        assert!(check_extra_vars_for_type("vm", "", "").is_ok());
-        assert!(check_extra_vars_for_type("vm", "proxmox", r#"{"vmids":[100]}"#).is_ok());
-        assert!(check_extra_vars_for_type("vm", "proxmox", r#"{"vmids":["web"]}"#).is_err());
+        assert!(
+            check_extra_vars_for_type(
+                PolicyType::Folders,
+                "",
+                r#"{"folders":["/a b"],"exclude":["*.tmp"]}"#
+            )
+            .is_ok()
+        );
+        assert!(
+            check_extra_vars_for_type(PolicyType::Rootfs, "", r#"{"exclude":["a\nb"]}"#).is_err()
+        );
+        assert!(check_extra_vars_for_type(PolicyType::Rootfs, "", "").is_ok());
+        assert!(check_extra_vars_for_type(PolicyType::Piped, "", r#"{"command":"  "}"#).is_err());
+        assert!(
+            check_extra_vars_for_type(PolicyType::Piped, "", r#"{"command":"echo hi"}"#).is_ok()
+        );
+        assert!(
+            check_extra_vars_for_type(PolicyType::Postgresql, "", r#"{"databases":["a=b"]}"#)
+                .is_err()
+        );
+        assert!(
+            check_extra_vars_for_type(PolicyType::Mysql, "", r#"{"databases":["shop"]}"#).is_ok()
+        );
+        assert!(check_extra_vars_for_type(PolicyType::Proxmox, "", r#"{"vmids":[100]}"#).is_ok());
+        assert!(
+            check_extra_vars_for_type(PolicyType::Proxmox, "", r#"{"vmids":["web"]}"#).is_err()
+        );
+        assert!(check_extra_vars_for_type(PolicyType::Vm, "", "").is_ok());
+        assert!(check_extra_vars_for_type(PolicyType::Vm, "proxmox", r#"{"vmids":[100]}"#).is_ok());
+        assert!(
+            check_extra_vars_for_type(PolicyType::Vm, "proxmox", r#"{"vmids":["web"]}"#).is_err()
+        );
     }
 
     #[test]

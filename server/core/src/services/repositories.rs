@@ -143,7 +143,7 @@ async fn last_integrity(
 ) -> Result<std::collections::HashMap<i32, cyborg_dto::IntegrityResult>> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let jobs = crate::entities::job::Entity::find()
-        .filter(crate::entities::job::Column::JobType.eq("integrity"))
+        .filter(crate::entities::job::Column::JobType.eq(cyborg_dto::JobType::Integrity))
         .filter(crate::entities::job::Column::RepositoryId.is_in(ids))
         .order_by_desc(crate::entities::job::Column::Id)
         .all(&st.db)
@@ -153,7 +153,7 @@ async fn last_integrity(
         if let Some(repo) = j.repository_id {
             out.entry(repo).or_insert(cyborg_dto::IntegrityResult {
                 job: j.id,
-                status: j.status,
+                status: j.status.to_string(),
                 finished: j.finished,
                 explanation: j.job_explanation,
             });

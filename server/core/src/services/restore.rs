@@ -100,7 +100,7 @@ pub async fn restore(st: &AppState, actor: &Actor, input: RestoreInput) -> Resul
                 "Restore {} to {}:{}",
                 arch.name, dest.hostname, params.dest_folder
             ),
-            job_type: "restore",
+            job_type: cyborg_dto::JobType::Restore,
             policy: arch.policy_id,
             client: dest.id,
             repository: arch.repository_id,
