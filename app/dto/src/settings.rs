@@ -22,18 +22,6 @@ impl Default for Settings {
     }
 }
 
-/// `PATCH /api/v1/settings/`: the settings to change; unknown keys are refused.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SettingsInput {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_prune: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup_user: Option<String>,
-}
-
 /// `GET /api/v1/settings/ssh_public_key/`: the key clients must authorize.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

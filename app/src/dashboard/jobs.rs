@@ -14,7 +14,8 @@ use leptos_router::{
 };
 
 use super::{
-    JobOutcome, LIST_PAGE_SIZE, cancel_job, error_text, job_filters, list_jobs, listing::GetForm,
+    JobOutcome, cancel_job, error_text, job_filters, list_jobs,
+    listing::{GetForm, page_links},
     load_job, percent_encode, relaunch_job,
 };
 use crate::{
@@ -167,23 +168,16 @@ pub fn JobsPage() -> impl IntoView {
                     Ok(page) => {
                         shown.set_value(page.results.iter().map(|j| j.id).collect());
                         let f = filter.get_untracked();
-                        let pages = page.count.div_ceil(LIST_PAGE_SIZE).max(1);
-                        let previous = (f.page > 1).then(|| f.href(f.page - 1));
-                        let next = (f.page < pages).then(|| f.href(f.page + 1));
+                        let pager = page_links(
+                            page.count,
+                            ("job", "jobs"),
+                            f.page,
+                            "jobs-count".to_string(),
+                            &|p| f.href(p),
+                        );
                         view! {
                             <JobTable jobs=page.results live/>
-                            <nav class="pager" aria-label="Pages">
-                                <span id="jobs-count">
-                                    {format!(
-                                        "{} job{}, page {} of {pages}",
-                                        page.count,
-                                        if page.count == 1 { "" } else { "s" },
-                                        f.page
-                                    )}
-                                </span>
-                                {previous.map(|href| view! { <a href=href rel="prev">"Previous"</a> })}
-                                {next.map(|href| view! { <a href=href rel="next">"Next"</a> })}
-                            </nav>
+                            {pager}
                         }
                         .into_any()
                     }

@@ -132,9 +132,23 @@ pub fn Pager(
     current: u64,
     id: String,
 ) -> impl IntoView {
+    page_links(count, (noun, plural), current, id, &|page| {
+        list_href(base, &search, &order_by, page)
+    })
+}
+
+/// The pager's markup, for any list: "N things, page X of Y" and links to the pages before and
+/// after (`href` of a page number).
+pub fn page_links(
+    count: u64,
+    (noun, plural): (&'static str, &'static str),
+    current: u64,
+    id: String,
+    href: &dyn Fn(u64) -> String,
+) -> impl IntoView + use<> {
     let pages = count.div_ceil(LIST_PAGE_SIZE).max(1);
-    let previous = (current > 1).then(|| list_href(base, &search, &order_by, current - 1));
-    let next = (current < pages).then(|| list_href(base, &search, &order_by, current + 1));
+    let previous = (current > 1).then(|| href(current - 1));
+    let next = (current < pages).then(|| href(current + 1));
     view! {
         <nav class="pager" aria-label="Pages">
             <span id=id>

@@ -7,22 +7,64 @@ use serde_json::Value;
 
 use crate::{entities::setting, error::Result, validate};
 
-/// The stored settings over the defaults; a stored value of the wrong shape reads as the default.
+/// The setting keys: the fields of `Settings`, the one list that GET, PATCH and the stored rows
+/// share.
+pub fn keys() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `current` with `key` set to `value`: the key must be a field of `Settings`, the value of its
+/// type, and the result must hold the rules (a valid backup user name). The message says why not.
+pub fn with(current: &Settings, key: &str, value: Value) -> std::result::Result<Settings, String> {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(current) else {
+        return Err("The settings could not be read.".into());
+    };
+    if !fields.contains_key(key) {
+        return Err(format!("Unknown setting; known: {}.", keys().join(", ")));
+    }
+    fields.insert(key.to_string(), value);
+    let changed: Settings = serde_json::from_value(Value::Object(fields))
+        .map_err(|e| format!("Not a valid value: {e}."))?;
+    validate::unix_user(&changed.backup_user)?;
+    Ok(changed)
+}
+
+/// The stored settings over the defaults; a stored value of the wrong shape or against the
+/// rules reads as the default.
 pub async fn load(db: &impl sea_orm::ConnectionTrait) -> Result<Settings> {
     let mut s = Settings::default();
     for row in setting::Entity::find().all(db).await? {
-        let Ok(v) = serde_json::from_str::<Value>(&row.value) else {
-            tracing::warn!("setting {} holds no JSON value; using the default", row.key);
-            continue;
-        };
-        match (row.key.as_str(), v) {
-            ("catalog_enabled", Value::Bool(b)) => s.catalog_enabled = b,
-            ("auto_prune", Value::Bool(b)) => s.auto_prune = b,
-            ("backup_user", Value::String(u)) if validate::unix_user(&u).is_ok() => {
-                s.backup_user = u
-            }
-            _ => {}
+        let stored = serde_json::from_str::<Value>(&row.value)
+            .map_err(|e| e.to_string())
+            .and_then(|v| with(&s, &row.key, v));
+        match stored {
+            Ok(changed) => s = changed,
+            Err(why) => tracing::warn!("setting {}: {why}; using the default", row.key),
         }
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_changes_alone_and_only_within_the_rules() {
+        let d = Settings::default();
+        assert_eq!(keys(), ["auto_prune", "backup_user", "catalog_enabled"]);
+        let s = with(&d, "auto_prune", Value::Bool(false)).unwrap();
+        assert!(!s.auto_prune);
+        assert_eq!(s.backup_user, d.backup_user);
+        assert!(with(&d, "auto_prune", Value::from(1)).is_err());
+        assert!(with(&d, "backup_user", Value::from("-root")).is_err());
+        assert!(
+            with(&d, "colour", Value::from("red"))
+                .unwrap_err()
+                .contains("Unknown")
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! `/api/v1/settings/`: the server-wide settings and the server's SSH public key.
-use app::dto::{ErrorDetail, FieldErrors, Settings, SettingsInput, SshPublicKey};
+use app::dto::{ErrorDetail, FieldErrors, Settings, SshPublicKey};
 use axum::{Json, extract::State};
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -23,7 +23,8 @@ async fn read(State(st): State<AppState>, UserAuth(actor): UserAuth) -> Result<J
 
 /// Changes the settings sent (superuser). Unknown keys and invalid values are a 400, and then
 /// nothing is written.
-#[utoipa::path(patch, path = "/api/v1/settings/", tag = "settings", request_body = SettingsInput,
+#[utoipa::path(patch, path = "/api/v1/settings/", tag = "settings", request_body(content = Settings,
+        description = "Any of the settings' fields; the ones left out keep their value."),
     responses((status = 200, body = Settings), (status = 400, body = FieldErrors),
               (status = 403, body = ErrorDetail)))]
 async fn update(

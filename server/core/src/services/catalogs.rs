@@ -188,9 +188,9 @@ fn path_icontains(value: &str, backend: DbBackend, candidates: Option<&[i64]>) -
             .max_by_key(|run| run.len())
             .unwrap_or("");
         if !longest_ascii.is_empty() || value.is_empty() {
-            cond = cond.add(
-                col().like(LikeExpr::new(format!("%{}%", escape_like(longest_ascii))).escape('\\')),
-            );
+            cond = cond.add(col().like(
+                LikeExpr::new(format!("%{}%", list::escape_like(longest_ascii))).escape('\\'),
+            ));
         }
         if let Some(c) = value.chars().find(|c| !c.is_ascii()) {
             let mut forms: Vec<String> = vec![c.to_string()];
@@ -258,18 +258,6 @@ fn archive_icontains(column: &str, value: &str, backend: DbBackend) -> SimpleExp
         ))
         .to_owned();
     Expr::col((Alias::new(E), Alias::new("archive_id"))).in_subquery(archives)
-}
-
-/// `value` with LIKE's wildcards and escape character escaped by `\`.
-fn escape_like(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len() + 2);
-    for c in value.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 pub async fn get(st: &AppState, _actor: &Actor, id: i64) -> Result<CatalogEntry> {

@@ -2,9 +2,8 @@
 //! job — `borg check` of the repository, then a restore test of a sample of the newest archive
 //! of a policy (see `engine::exec::integrity`).
 use cyborg_dto::{IntegrityInput, Launched};
-use sea_orm::EntityTrait;
 
-use super::{Actor, find, validate::Check};
+use super::{Actor, find, referenced, validate::Check};
 pub use crate::engine::plans::{DEFAULT_SAMPLE, IntegrityParams, MAX_SAMPLE, plan};
 use crate::{
     engine::launch::{self, LaunchType},
@@ -27,17 +26,16 @@ pub async fn launch(
         c.error("sample", format!("At most {MAX_SAMPLE} files."));
     }
     let chosen = match input.policy {
-        Some(id) => match policy::Entity::find_by_id(id).one(&st.db).await? {
-            Some(p) if p.repository_id == repo.id => Some(p),
-            Some(_) => {
-                c.error("policy", "This policy backs up into another repository.");
-                None
+        Some(id) => {
+            match referenced::<policy::Entity>(&mut c, &st.db, "policy", "Policy", id).await? {
+                Some(p) if p.repository_id == repo.id => Some(p),
+                Some(_) => {
+                    c.error("policy", "This policy backs up into another repository.");
+                    None
+                }
+                None => None,
             }
-            None => {
-                c.error("policy", format!("Policy {id} does not exist."));
-                None
-            }
-        },
+        }
         None => None,
     };
     c.finish()?;

@@ -323,7 +323,8 @@ fn like_pattern(before: &str, value: &str, after: &str) -> LikeExpr {
     LikeExpr::new(format!("{before}{}{after}", escape_like(value))).escape('\\')
 }
 
-fn escape_like(value: &str) -> String {
+/// `value` with LIKE's wildcards and escape character escaped by `\` (for `ESCAPE '\'`).
+pub fn escape_like(value: &str) -> String {
     let mut escaped = String::with_capacity(value.len() + 2);
     for c in value.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -152,6 +152,31 @@ where
         .ok_or_else(Error::not_found)
 }
 
+/// The row that `field` names by `id`, or `None` with the field's message
+/// "`Noun` `id` does not exist." (the one wording of a reference to nothing).
+pub async fn referenced<E>(
+    c: &mut validate::Check,
+    db: &impl ConnectionTrait,
+    field: &str,
+    noun: &str,
+    id: i32,
+) -> Result<Option<E::Model>>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i32>,
+{
+    let row = E::find_by_id(id).one(db).await?;
+    if row.is_none() {
+        c.error(field, missing(noun, id));
+    }
+    Ok(row)
+}
+
+/// "`Noun` `id` does not exist."
+pub fn missing(noun: &str, id: i32) -> String {
+    format!("{noun} {id} does not exist.")
+}
+
 /// Stamps the audit fields of a row about to be written: `modified`/`modified_by` always, and on
 /// create `created`/`created_by` and a fresh `uuid` (for the tables that have one). The one place
 /// that decides what "made by" and "changed by" mean.

@@ -128,7 +128,7 @@ async fn connection(
         let p = policy::Entity::find_by_id(id)
             .one(&st.db)
             .await?
-            .ok_or_else(|| Error::field("policy", format!("Policy {id} does not exist.")))?;
+            .ok_or_else(|| Error::field("policy", super::missing("Policy", id)))?;
         let vars: Map<String, Value> = serde_json::from_str(&p.extra_vars).unwrap_or_default();
         let password = match sources::stored_password(&p.extra_vars) {
             Some(stored) => Some(st.secrets.decrypt(&stored).map_err(|e| {

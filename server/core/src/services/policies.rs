@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{
     Actor, audit_parts, find,
     list::{Field, Kind, ListRequest},
-    now,
+    now, referenced,
     resource::{self, Resource, taken},
     stamp, user_refs,
     validate::{self, Check},
@@ -434,10 +434,7 @@ async fn validate(
     );
     let mut repo = None;
     if let Some(id) = repository {
-        repo = repository::Entity::find_by_id(id).one(db).await?;
-        if repo.is_none() {
-            c.error("repository", format!("Repository {id} does not exist."));
-        }
+        repo = referenced::<repository::Entity>(&mut c, db, "repository", "Repository", id).await?;
     }
     let mode_pull = input
         .mode_pull
@@ -452,10 +449,7 @@ async fn validate(
     let schedule_id = c.required("schedule", input.schedule, base.map(|m| &m.schedule_id));
     let mut sched = None;
     if let Some(id) = schedule_id {
-        sched = schedule::Entity::find_by_id(id).one(db).await?;
-        if sched.is_none() {
-            c.error("schedule", format!("Schedule {id} does not exist."));
-        }
+        sched = referenced::<schedule::Entity>(&mut c, db, "schedule", "Schedule", id).await?;
     }
 
     let clients = input

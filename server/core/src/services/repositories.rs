@@ -7,7 +7,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use super::{
     Actor, audit_parts, find, host_keys,
     list::{Field, Kind, ListRequest},
-    now, policies,
+    now, policies, referenced,
     resource::{self, Resource, taken},
     stamp, user_refs,
     validate::{self, Check},
@@ -305,13 +305,9 @@ async fn validate(
     };
     let mut sched = None;
     if let Some(id) = integrity_schedule {
-        sched = schedule::Entity::find_by_id(id).one(&st.db).await?;
-        if sched.is_none() {
-            c.error(
-                "integrity_schedule",
-                format!("Schedule {id} does not exist."),
-            );
-        }
+        sched =
+            referenced::<schedule::Entity>(&mut c, &st.db, "integrity_schedule", "Schedule", id)
+                .await?;
     }
     let host_key = host_keys::given(&mut c, "host_key", input.host_key.as_deref());
     c.finish()?;

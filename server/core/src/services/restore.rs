@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 pub use crate::engine::plans::RestoreParams;
 
 use super::{
-    Actor,
+    Actor, referenced,
     validate::{self, Check, REQUIRED},
 };
 use crate::{
@@ -52,13 +52,7 @@ pub async fn restore(st: &AppState, actor: &Actor, input: RestoreInput) -> Resul
             c.error("client", REQUIRED);
             None
         }
-        Some(id) => {
-            let found = client::Entity::find_by_id(id).one(&st.db).await?;
-            if found.is_none() {
-                c.error("client", format!("Client {id} does not exist."));
-            }
-            found
-        }
+        Some(id) => referenced::<client::Entity>(&mut c, &st.db, "client", "Client", id).await?,
     };
     let dest_folder = match input.dest_folder.as_deref() {
         None => {

@@ -1,18 +1,16 @@
-//! Server-wide settings (SPEC §5), stored in `settings` as key → JSON value; a key never written
-//! reads as its default. Also the server's SSH public key.
+//! Server-wide settings as the API reads and changes them (`crate::settings` stores them; the
+//! fields of `Settings` are the keys). Also the server's SSH public key.
 use cyborg_dto::{FieldErrors, Settings, SshPublicKey};
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait, sea_query::OnConflict};
 use serde_json::{Map, Value};
 
-use super::{Actor, now, validate};
+use super::{Actor, now};
 use crate::{
     entities::setting,
     error::{Error, Result},
     ssh_keys,
     state::AppState,
 };
-
-const KEYS: &[&str] = &["catalog_enabled", "auto_prune", "backup_user"];
 
 pub use crate::settings::load;
 
@@ -25,25 +23,15 @@ pub async fn get(st: &AppState, _actor: &Actor) -> Result<Settings> {
 pub async fn update(st: &AppState, actor: &Actor, input: Map<String, Value>) -> Result<Settings> {
     actor.require_superuser()?;
     let mut errors = FieldErrors::new();
-    let mut add = |k: &str, m: String| errors.entry(k.to_string()).or_default().push(m);
+    let mut next = load(&st.db).await?;
     let mut writes: Vec<(String, Value)> = Vec::new();
     for (key, value) in input {
-        match key.as_str() {
-            "catalog_enabled" | "auto_prune" => match value {
-                Value::Bool(_) => writes.push((key, value)),
-                other => add(&key, format!("Must be true or false, not {other}.")),
-            },
-            "backup_user" => match &value {
-                Value::String(u) => match validate::unix_user(u) {
-                    Ok(()) => writes.push((key, value)),
-                    Err(m) => add(&key, m),
-                },
-                other => add(&key, format!("Must be a user name string, not {other}.")),
-            },
-            _ => add(
-                &key,
-                format!("Unknown setting; known: {}.", KEYS.join(", ")),
-            ),
+        match crate::settings::with(&next, &key, value.clone()) {
+            Ok(changed) => {
+                next = changed;
+                writes.push((key, value));
+            }
+            Err(m) => errors.entry(key).or_default().push(m),
         }
     }
     if !errors.is_empty() {
