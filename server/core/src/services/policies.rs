@@ -211,7 +211,9 @@ pub async fn get(st: &AppState, actor: &Actor, id: i32) -> Result<Policy> {
 
 pub async fn create(st: &AppState, actor: &Actor, input: PolicyInput) -> Result<Policy> {
     actor.require_superuser()?;
-    let (mut m, clients, sched) = validate(st, &input, None, false).await?;
+    let checked = check(st, &input, None, false).await?;
+    let (clients, sched) = (checked.clients.clone(), checked.schedule.clone());
+    let mut m = apply(checked, &input, None);
     stamp(&mut m, actor, true);
     let t = now();
     m.next_run = Set(next_run(*m.enabled.as_ref(), &sched, t));
@@ -231,7 +233,9 @@ pub async fn update(
 ) -> Result<Policy> {
     actor.require_superuser()?;
     let current = find::<policy::Entity>(&st.db, id).await?;
-    let (mut m, clients, sched) = validate(st, &input, Some(&current), partial).await?;
+    let checked = check(st, &input, Some(&current), partial).await?;
+    let (clients, sched) = (checked.clients.clone(), checked.schedule.clone());
+    let mut m = apply(checked, &input, Some(&current));
     stamp(&mut m, actor, false);
     let t = now();
     // Only a change of schedule or of `enabled` moves the next run: recomputing on any edit
@@ -331,13 +335,28 @@ async fn set_clients(db: &impl ConnectionTrait, policy_id: i32, clients: Vec<i32
     Ok(())
 }
 
-/// Answers the row to write, the new client list (None: unchanged) and the policy's schedule.
-async fn validate(
+/// What a save may write, once checked: the values that `apply` writes (each `None` keeps the
+/// stored one), the new client list (`None`: unchanged) and the policy's schedule.
+struct Checked {
+    name: Option<String>,
+    policy_type: Option<PolicyType>,
+    /// The text to store (sealed password), when `extra_vars` was sent.
+    extra_vars: Option<String>,
+    repository: Option<i32>,
+    schedule_id: Option<i32>,
+    keep_within: Option<String>,
+    clients: Option<Vec<i32>>,
+    schedule: schedule::Model,
+}
+
+/// Checks a create (`current` `None`) or an update against the rules and the stored rows; every
+/// refusal is collected by field (400), nothing is written.
+async fn check(
     st: &AppState,
     input: &PolicyInput,
     current: Option<&policy::Model>,
     partial: bool,
-) -> Result<(policy::ActiveModel, Option<Vec<i32>>, schedule::Model)> {
+) -> Result<Checked> {
     let db = &st.db;
     let mut c = Check::new();
     let base = if partial { current } else { None };
@@ -503,8 +522,20 @@ async fn validate(
         c.rule("keep_within", retention::parse_within(w).map(|_| ()));
     }
     c.finish()?;
-    let sched = sched.expect("checked above");
+    Ok(Checked {
+        name,
+        policy_type,
+        extra_vars: extra_vars.filter(|_| input.extra_vars.is_some()),
+        repository,
+        schedule_id,
+        keep_within,
+        clients: clients.map(|s| s.into_iter().collect()),
+        schedule: sched.expect("checked above"),
+    })
+}
 
+/// The row a checked save writes: the current row (or a new one's defaults) with what was sent.
+fn apply(c: Checked, input: &PolicyInput, current: Option<&policy::Model>) -> policy::ActiveModel {
     let mut m = match current {
         Some(cur) => policy::ActiveModel::from(cur.clone()),
         None => policy::ActiveModel {
@@ -522,24 +553,22 @@ async fn validate(
             ..Default::default()
         },
     };
-    if let Some(v) = name {
+    if let Some(v) = c.name {
         m.name = Set(v);
     }
-    if let Some(v) = policy_type {
+    if let Some(v) = c.policy_type {
         m.policy_type = Set(v);
     }
     if let Some(v) = input.vmprovider.clone() {
         m.vmprovider = Set(v);
     }
-    if input.extra_vars.is_some()
-        && let Some(v) = extra_vars
-    {
+    if let Some(v) = c.extra_vars {
         m.extra_vars = Set(v);
     }
-    if let Some(v) = repository {
+    if let Some(v) = c.repository {
         m.repository_id = Set(v);
     }
-    if let Some(v) = schedule_id {
+    if let Some(v) = c.schedule_id {
         m.schedule_id = Set(v);
     }
     if let Some(v) = input.keep_hourly {
@@ -557,7 +586,7 @@ async fn validate(
     if let Some(v) = input.keep_yearly {
         m.keep_yearly = Set(v);
     }
-    if let Some(v) = keep_within {
+    if let Some(v) = c.keep_within {
         m.keep_within = Set(v);
     }
     if let Some(v) = input.keep_last {
@@ -569,7 +598,7 @@ async fn validate(
     if let Some(v) = input.enabled {
         m.enabled = Set(v);
     }
-    Ok((m, clients.map(|s| s.into_iter().collect()), sched))
+    m
 }
 
 /// `extra_vars` is stored as the text of a JSON object (`""` for none); a client may send that
