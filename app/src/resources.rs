@@ -8,10 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{
-    display::bytes,
-    dto::{FieldErrors, PolicyType, VM_PROVIDERS},
-};
+use crate::dto::{FieldErrors, PolicyType, VM_PROVIDERS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,24 +51,12 @@ pub struct FormField {
     pub help: &'static str,
 }
 
-/// How a table cell shows its value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Show {
-    Text,
-    YesNo,
-    Bytes,
-    /// An array of objects, each shown by its `key`.
-    Names(&'static str),
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub label: &'static str,
-    /// JSON pointer into the API object.
-    pub pointer: &'static str,
-    /// The `order_by` field of the list engine; `""` when the column does not sort.
+    /// The `order_by` field of the list engine; `""` when the column does not sort. The cells
+    /// are made on the server from the typed objects (`dashboard::resource_calls`).
     pub order_by: &'static str,
-    pub show: Show,
 }
 
 const fn field(name: &'static str, label: &'static str, input: Input) -> FormField {
@@ -83,18 +68,8 @@ const fn field(name: &'static str, label: &'static str, input: Input) -> FormFie
     }
 }
 
-const fn col(label: &'static str, pointer: &'static str, order_by: &'static str) -> Column {
-    Column {
-        label,
-        pointer,
-        order_by,
-        show: Show::Text,
-    }
-}
-
-const fn shown(mut c: Column, show: Show) -> Column {
-    c.show = show;
-    c
+const fn col(label: &'static str, order_by: &'static str) -> Column {
+    Column { label, order_by }
 }
 
 const fn helped(mut f: FormField, help: &'static str) -> FormField {
@@ -208,58 +183,43 @@ const USER_FIELDS: &[FormField] = &[
 ];
 
 const CLIENT_COLUMNS: &[Column] = &[
-    col("Hostname", "/hostname", "hostname"),
-    col("User", "/username", "username"),
-    col("Port", "/port", "port"),
-    col("Borg", "/version", "version"),
-    shown(col("Ready", "/ready", "ready"), Show::YesNo),
-    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
-    col("Host key", "/host_key_status", ""),
-    shown(
-        col("Policies", "/summary_fields/policies", ""),
-        Show::Names("name"),
-    ),
+    col("Hostname", "hostname"),
+    col("User", "username"),
+    col("Port", "port"),
+    col("Borg", "version"),
+    col("Ready", "ready"),
+    col("Enabled", "enabled"),
+    col("Host key", ""),
+    col("Policies", ""),
 ];
 
 const REPOSITORY_COLUMNS: &[Column] = &[
-    col("Name", "/name", "name"),
-    col("Path", "/path", "path"),
-    shown(
-        col("Original", "/original_size", "original_size"),
-        Show::Bytes,
-    ),
-    shown(
-        col("Deduplicated", "/deduplicated_size", "deduplicated_size"),
-        Show::Bytes,
-    ),
-    shown(col("Ready", "/ready", "ready"), Show::YesNo),
-    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
-    col("Last check", "/last_integrity/status", ""),
-    col("Next check", "/integrity_next_run", "integrity_next_run"),
-    col("Host key", "/host_key_status", ""),
+    col("Name", "name"),
+    col("Path", "path"),
+    col("Original", "original_size"),
+    col("Deduplicated", "deduplicated_size"),
+    col("Ready", "ready"),
+    col("Enabled", "enabled"),
+    col("Last check", ""),
+    col("Next check", "integrity_next_run"),
+    col("Host key", ""),
 ];
 
 const POLICY_COLUMNS: &[Column] = &[
-    col("Name", "/name", "name"),
-    col("Type", "/policy_type", "policy_type"),
-    shown(
-        col("Clients", "/summary_fields/clients", ""),
-        Show::Names("hostname"),
-    ),
-    col("Repository", "/summary_fields/repository/name", ""),
-    col("Schedule", "/summary_fields/schedule/name", ""),
-    col("Next run", "/next_run", "next_run"),
-    shown(col("Enabled", "/enabled", "enabled"), Show::YesNo),
+    col("Name", "name"),
+    col("Type", "policy_type"),
+    col("Clients", ""),
+    col("Repository", ""),
+    col("Schedule", ""),
+    col("Next run", "next_run"),
+    col("Enabled", "enabled"),
 ];
 
 const USER_COLUMNS: &[Column] = &[
-    col("Email", "/email", "email"),
-    col("First name", "/first_name", "first_name"),
-    col("Last name", "/last_name", "last_name"),
-    shown(
-        col("Superuser", "/is_superuser", "is_superuser"),
-        Show::YesNo,
-    ),
+    col("Email", "email"),
+    col("First name", "first_name"),
+    col("Last name", "last_name"),
+    col("Superuser", "is_superuser"),
 ];
 
 impl ResourceKind {
@@ -520,31 +480,9 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-fn cell(obj: &Value, c: &Column) -> String {
-    let v = obj.pointer(c.pointer).unwrap_or(&Value::Null);
-    match c.show {
-        Show::Text => text_of(v),
-        Show::YesNo => match v.as_bool() {
-            Some(true) => "yes".into(),
-            Some(false) => "no".into(),
-            None => String::new(),
-        },
-        Show::Bytes => v.as_i64().map(bytes).unwrap_or_default(),
-        Show::Names(key) => v
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|i| text_of(i.get(key).unwrap_or(&Value::Null)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default(),
-    }
-}
-
-/// The row of one API object (as its JSON).
-pub fn row_of(kind: ResourceKind, obj: &Value) -> ResourceRow {
+/// The row of one API object (as its JSON) with its cells (one a column, made from the typed
+/// object on the server).
+pub fn row_of(kind: ResourceKind, obj: &Value, cells: Vec<String>) -> ResourceRow {
     let values = kind
         .fields()
         .iter()
@@ -559,7 +497,7 @@ pub fn row_of(kind: ResourceKind, obj: &Value) -> ResourceRow {
     ResourceRow {
         id: obj.get("id").and_then(Value::as_i64).unwrap_or_default() as i32,
         label: text_of(obj.get(kind.label_field()).unwrap_or(&Value::Null)),
-        cells: kind.columns().iter().map(|c| cell(obj, c)).collect(),
+        cells,
         values,
     }
 }
@@ -671,7 +609,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_show_cells_and_hide_secrets() {
+    fn rows_hide_secrets_from_the_form_values() {
         let repo = json!({
             "id": 7, "name": "main", "path": "/srv/borg", "repository_key": "s3cret",
             "original_size": 1536, "deduplicated_size": 0, "ready": true, "enabled": false,
@@ -680,23 +618,10 @@ mod tests {
             "integrity_schedule": 2, "integrity_next_run": "2027-01-01T00:00:00Z",
             "host_key_status": "not_needed"
         });
-        let r = row_of(ResourceKind::Repositories, &repo);
+        let r = row_of(ResourceKind::Repositories, &repo, vec!["main".into()]);
         assert_eq!(r.id, 7);
         assert_eq!(r.label, "main");
-        assert_eq!(
-            r.cells,
-            [
-                "main",
-                "/srv/borg",
-                "1.5 KiB",
-                "0 B",
-                "yes",
-                "no",
-                "successful",
-                "2027-01-01T00:00:00Z",
-                "not_needed"
-            ]
-        );
+        assert_eq!(r.cells, ["main"]);
         assert_eq!(r.values["repository_key"], "");
         assert_eq!(r.values["enabled"], "false");
 
@@ -706,10 +631,7 @@ mod tests {
             "summary_fields": {"clients": [{"hostname": "a"}, {"hostname": "b"}],
                                "repository": {"name": "main"}, "schedule": null}
         });
-        let p = row_of(ResourceKind::Policies, &policy);
-        assert_eq!(p.cells[2], "a, b");
-        assert_eq!(p.cells[3], "main");
-        assert_eq!(p.cells[4], "");
+        let p = row_of(ResourceKind::Policies, &policy, Vec::new());
         assert_eq!(p.values["clients"], "3,4");
         assert_eq!(p.values["keep_daily"], "");
         assert_eq!(p.values["keep_weekly"], "2");

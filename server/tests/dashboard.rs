@@ -621,8 +621,44 @@ async fn resource_functions_list_save_pick_and_delete() {
     let main = &page.results[0];
     assert_eq!(main.id as i64, f.repository);
     assert_eq!(main.label, "Main");
-    assert_eq!(main.cells[..2], ["Main", "/srv/borg/main"]);
+    // One cell a column, made from the typed repository.
+    assert_eq!(
+        main.cells,
+        [
+            "Main",
+            "/srv/borg/main",
+            "0 B",
+            "0 B",
+            "no",
+            "yes",
+            "",
+            "",
+            "not_needed"
+        ]
+    );
     assert_eq!(main.values["repository_key"], "");
+    let policies: Page<ResourceRow> = call(
+        "resources",
+        json!({"kind": "policies", "search": "", "order_by": "", "page": 1}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let web = &policies.results[0];
+    assert_eq!(web.cells.len(), 7);
+    assert_eq!(
+        web.cells[..5],
+        [
+            "Web config",
+            "config",
+            "web1.example.com",
+            "Main",
+            "Nightly"
+        ]
+    );
+    assert!(web.cells[5].ends_with('Z'), "next run: {:?}", web.cells);
+    assert_eq!(web.cells[6], "yes");
     let raw = serde_json::to_string(&page).unwrap();
     assert!(!raw.contains("s3cret-passphrase"), "{raw}");
 

@@ -12,7 +12,11 @@ use cyborg_core::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    dto::{ClientInput, Page, PolicyInput, RepositoryInput, UserInput},
+    display::bytes,
+    dto::{
+        Client, ClientInput, Page, Policy, PolicyInput, Repository, RepositoryInput, User,
+        UserInput,
+    },
     resources::{Choice, Choices, ResourceKind, ResourceRow, input_of, row_of},
 };
 
@@ -20,11 +24,102 @@ use crate::{
 /// searching picker; see docs/DASHBOARD.md).
 const PICKABLE: u64 = 1000;
 
-fn rows<T: Serialize>(kind: ResourceKind, page: Page<T>) -> Result<Page<ResourceRow>> {
+/// A table row's cells, one per column of the resource (`ResourceKind::columns`), read from the
+/// typed object: a renamed or retyped field fails to compile here.
+trait Cells {
+    fn cells(&self) -> Vec<String>;
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// A value as the API writes it (times in RFC 3339), `""` for none.
+fn text<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Null) | Err(_) => String::new(),
+        Ok(other) => other.to_string(),
+    }
+}
+
+fn names<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    items.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+impl Cells for Client {
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.hostname.clone(),
+            self.username.clone(),
+            self.port.to_string(),
+            self.version.clone(),
+            yes_no(self.ready),
+            yes_no(self.enabled),
+            self.host_key.host_key_status.clone(),
+            names(self.summary_fields.policies.iter().map(|p| &p.name)),
+        ]
+    }
+}
+
+impl Cells for Repository {
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.name.clone(),
+            self.path.clone(),
+            bytes(self.original_size),
+            bytes(self.deduplicated_size),
+            yes_no(self.ready),
+            yes_no(self.enabled),
+            self.last_integrity
+                .as_ref()
+                .map(|i| i.status.clone())
+                .unwrap_or_default(),
+            text(&self.integrity_next_run),
+            self.host_key.host_key_status.clone(),
+        ]
+    }
+}
+
+impl Cells for Policy {
+    fn cells(&self) -> Vec<String> {
+        let summary = &self.summary_fields;
+        vec![
+            self.name.clone(),
+            self.policy_type.clone(),
+            names(summary.clients.iter().map(|c| &c.hostname)),
+            summary
+                .repository
+                .as_ref()
+                .map(|r| r.name.clone())
+                .unwrap_or_default(),
+            summary
+                .schedule
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
+            text(&self.next_run),
+            yes_no(self.enabled),
+        ]
+    }
+}
+
+impl Cells for User {
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.email.clone(),
+            self.first_name.clone(),
+            self.last_name.clone(),
+            yes_no(self.is_superuser),
+        ]
+    }
+}
+
+fn rows<T: Serialize + Cells>(kind: ResourceKind, page: Page<T>) -> Result<Page<ResourceRow>> {
     let results = page
         .results
         .iter()
-        .map(|o| Ok(row_of(kind, &serde_json::to_value(o)?)))
+        .map(|o| Ok(row_of(kind, &serde_json::to_value(o)?, o.cells())))
         .collect::<std::result::Result<Vec<_>, serde_json::Error>>()
         .map_err(|e| anyhow::anyhow!("serializing a {}: {e}", kind.noun()))?;
     Ok(Page {
@@ -35,10 +130,10 @@ fn rows<T: Serialize>(kind: ResourceKind, page: Page<T>) -> Result<Page<Resource
     })
 }
 
-fn row<T: Serialize>(kind: ResourceKind, obj: &T) -> Result<ResourceRow> {
+fn row<T: Serialize + Cells>(kind: ResourceKind, obj: &T) -> Result<ResourceRow> {
     let v = serde_json::to_value(obj)
         .map_err(|e| anyhow::anyhow!("serializing a {}: {e}", kind.noun()))?;
-    Ok(row_of(kind, &v))
+    Ok(row_of(kind, &v, obj.cells()))
 }
 
 /// The API input type of a form's values (built by `input_of`, so it always has the right shape).
