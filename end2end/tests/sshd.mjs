@@ -1,4 +1,4 @@
-// A real OpenSSH server for the end-to-end tests, as server/tests/common/sshd.rs starts one:
+// A real OpenSSH server for the end-to-end tests, as server/tests/it/common/sshd.rs starts one:
 // /usr/sbin/sshd on 127.0.0.1 at a free port with a throw-away host key, authorizing one public
 // key. Needs root (sshd refuses to run otherwise).
 import { execFileSync, spawn } from 'node:child_process';

@@ -2,11 +2,10 @@
 //! server's memory flat and the bytes equal; a folder comes as a tar of equal files; what cannot
 //! be downloaded is refused. One test function: it measures this process's peak memory, which
 //! another test running beside it would disturb.
-mod common;
 
 use std::{os::unix::fs::PermissionsExt, path::Path, process::Command};
 
-use common::{
+use crate::common::{
     TestServer,
     borg::Borg,
     sshd,

@@ -1,7 +1,6 @@
 //! The API root, ping, config, me, trailing slashes, anonymous access, 404/405 bodies, OpenAPI.
-mod common;
 
-use common::{ADMIN_EMAIL, TestServer};
+use crate::common::{ADMIN_EMAIL, TestServer};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test]

@@ -1,11 +1,10 @@
 //! Module queries over a real sshd: the databases of the machine's PostgreSQL and MariaDB, the
 //! guests of a Proxmox node (a stand-in `pvesh` first on the client's PATH: there is no Proxmox
 //! host here), and the VM provider list.
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{
+use crate::common::{
     TestServer,
     databases::{mysql, psql},
     sshd,

@@ -2,11 +2,10 @@
 //! first form of `services::catalogs` finds exactly what the list engine's plain `icontains`
 //! over the joined rows finds, for ASCII and non-ASCII values, LIKE/GLOB wildcards and odd case
 //! mappings, before and after an archive is removed and re-ingested.
-mod common;
 
 use std::{collections::BTreeSet, sync::Arc};
 
-use common::{TestServer, seed_archive};
+use crate::common::{TestServer, seed_archive};
 use cyborg_core::{
     catalog::{self, search_index::SearchIndex},
     services::{

@@ -1,8 +1,7 @@
 //! Authentication (tokens, HTTP Basic, the dashboard session cookie) and permissions (SPEC §4).
-mod common;
 
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use reqwest::{
     Method, StatusCode,
     header::{AUTHORIZATION, COOKIE, HeaderValue, SET_COOKIE},

@@ -1,9 +1,8 @@
 //! The jobs read API, job logs, the delete rules and `/api/v1/stats/`, over jobs and job events
 //! seeded straight into the database (the engine that makes jobs comes later).
-mod common;
 
+use crate::common::{Fixture, TestServer, with_query};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use common::{Fixture, TestServer, with_query};
 use cyborg_core::entities::{job, job_event};
 use cyborg_dto::{JobStatus, JobType, LaunchType};
 use reqwest::{Method, StatusCode};

@@ -1,7 +1,6 @@
 //! The engine across process lives: a server killed with SIGKILL in the middle of a backup and
 //! started again, and the scheduler (once per minute; with two server processes on one
 //! PostgreSQL, each run exactly once).
-mod common;
 
 use std::{
     collections::BTreeMap,
@@ -9,12 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use common::{
+use crate::common::{
     TestServer, backend,
     borg::{Borg, launch, stdout, wait_chain, wait_done, wait_remote_pid},
     free_port, sshd,
 };
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::json;
 
 const CHAIN: Duration = Duration::from_secs(120);

@@ -3,7 +3,6 @@
 //! changed nothing (every list compared before and after), a read changed nothing, and every
 //! answer has the shape SPEC §4 promises. One server per database; `FUZZ_CASES` overrides the
 //! number of cases (500 by default).
-mod common;
 
 use std::{
     cell::{Cell, RefCell},
@@ -11,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer, backend, seed_archive};
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer, backend, seed_archive};
 use proptest::{
     collection::{btree_map, vec},
     prelude::*,

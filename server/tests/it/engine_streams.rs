@@ -2,11 +2,10 @@
 //! PostgreSQL and MariaDB, and `piped`, through a real sshd and borg — restored from the archive
 //! and compared, a failing command failing its job, and the database password kept out of argv,
 //! logs and API answers.
-mod common;
 
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     TestServer,
     borg::{Borg, launch, ps_args, stdout, wait_chain},
     databases::{mysql, psql, psql_script, run},
@@ -371,7 +370,7 @@ async fn cancel_stops_borg_and_the_command_feeding_it() {
         )
         .await;
     let ids = launch(&s, policy).await;
-    common::borg::wait_remote_pid(&s, ids[0]).await;
+    crate::common::borg::wait_remote_pid(&s, ids[0]).await;
     let sleeping = || {
         ps_args()
             .lines()
@@ -389,7 +388,7 @@ async fn cancel_stops_borg_and_the_command_feeding_it() {
         .post(&format!("/api/v1/jobs/{}/cancel/", ids[0]), json!({}))
         .await;
     assert_eq!(st.as_u16(), 202);
-    let done = common::borg::wait_done(&s, ids[0], CHAIN).await;
+    let done = crate::common::borg::wait_done(&s, ids[0], CHAIN).await;
     assert_eq!(done["status"], "canceled", "{done}");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while sleeping() {
@@ -442,8 +441,10 @@ async fn proxmox_guests_are_dumped_into_one_archive() {
         "echo 'VMID       Status     Lock         Name'\necho '101        running                   db'\n"
             .into(),
     );
-    let sshd =
-        sshd::TestSshd::start_with_path_first(&common::borg::server_key(&s).await, tools.path());
+    let sshd = sshd::TestSshd::start_with_path_first(
+        &crate::common::borg::server_key(&s).await,
+        tools.path(),
+    );
     let b = Borg::with_sshd(&s, sshd).await;
 
     // Every guest of the node (from qm list and pct list), each dump an item of one archive.

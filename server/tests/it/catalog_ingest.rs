@@ -1,6 +1,5 @@
 //! Catalog ingestion from real `borg list --json-lines` output (borg 1.2 at /usr/bin/borg) into
 //! the real database, checked through the HTTP API; path sharing, pruning and bad input.
-mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -9,7 +8,7 @@ use std::{
     process::Stdio,
 };
 
-use common::{
+use crate::common::{
     TestServer, seed_archive,
     tree::{make_tree, mode_string, walk},
     with_query,

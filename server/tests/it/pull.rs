@@ -4,11 +4,10 @@
 //! serves the repository through a socket forwarded over the job's own SSH connection) runs the
 //! whole chain, and its files download and restore through the same kind of tunnel. Nothing of
 //! the tunnels is left behind.
-mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{
+use crate::common::{
     TestServer,
     borg::{
         Borg, PASSPHRASE, launch, ps_args, server_key, sparse_file, stdout, wait_chain, wait_done,

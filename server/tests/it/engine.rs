@@ -1,11 +1,10 @@
 //! The job engine end to end: real borg on a "client" reached over a real sshd on 127.0.0.1
 //! with the server's own key — backups, catalog, sizes, dedup, prune, the live stream, cancel,
 //! injection and secrets. (Restart after SIGKILL and the scheduler are in `engine_process.rs`.)
-mod common;
 
 use std::{collections::BTreeMap, os::unix::fs::MetadataExt, path::Path, time::Duration};
 
-use common::{
+use crate::common::{
     TestServer,
     borg::{
         Borg, PASSPHRASE, job, launch, process_running, ps_args, stdout, wait_chain, wait_done,
@@ -504,7 +503,7 @@ async fn a_changed_host_key_fails_the_job_until_the_new_key_is_accepted() {
         sshd: old, root, ..
     } = b;
     drop(old);
-    let new = sshd::TestSshd::start_on(port, &common::borg::server_key(&s).await);
+    let new = sshd::TestSshd::start_on(port, &crate::common::borg::server_key(&s).await);
     let new_fp = cyborg_core::engine::host_keys::HostKey::parse(&new.host_public_key())
         .unwrap()
         .fingerprint();
@@ -631,7 +630,7 @@ async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
     // The client authorizes the server exactly as the API says.
     let b = Borg::with_sshd(&s, sshd::TestSshd::start(client_line)).await;
     let remote_repo = b.root.path().join("remote repo");
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let repo = s
         .create(
             "/api/v1/repositories/",

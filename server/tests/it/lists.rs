@@ -1,11 +1,10 @@
 //! SPEC §4 lists on every list endpoint: pagination and its links, ordering, filters with every
 //! lookup, `search`, and 400 (never 500) for anything malformed.
-mod common;
 
 use std::collections::BTreeSet;
 
+use crate::common::{TestServer, seed_archive, with_query};
 use chrono::{DateTime, Utc};
-use common::{TestServer, seed_archive, with_query};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

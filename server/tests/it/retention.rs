@@ -3,7 +3,6 @@
 //! its own lineage's archives (never another client's whose name shares the prefix, never
 //! another policy's), and `GET /api/v1/policies/{id}/retention/` shows what the next prune
 //! deletes.
-mod common;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -12,12 +11,12 @@ use std::{
     time::Duration,
 };
 
-use chrono::{DateTime, TimeDelta, Utc};
-use common::{
+use crate::common::{
     TestServer,
     borg::{PASSPHRASE, launch, server_key, wait_chain},
     sshd::{self, TestSshd},
 };
+use chrono::{DateTime, TimeDelta, Utc};
 use cyborg_core::engine::retention::{self, Rules};
 use proptest::{prelude::*, test_runner::TestRunner};
 use serde_json::{Value, json};
@@ -167,7 +166,7 @@ fn server_decisions(
 /// (each made with `borg create --timestamp`) times many rule sets each.
 #[test]
 fn keep_rules_answer_what_borg_prune_answers() {
-    if common::backend() != "sqlite" {
+    if crate::common::backend() != "sqlite" {
         eprintln!("the keep rules do not depend on the database: checked in the SQLite run");
         return;
     }
@@ -232,7 +231,7 @@ fn keep_rules_answer_what_borg_prune_answers() {
 /// server keeps everything (no prune) rather than reading `keep_daily=0` as "keep nothing".
 #[test]
 fn rules_of_only_zeros_prune_nothing_like_borg() {
-    if common::backend() != "sqlite" {
+    if crate::common::backend() != "sqlite" {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -408,7 +407,7 @@ async fn a_prune_deletes_only_its_own_lineage() {
         .post(&format!("/api/v1/jobs/{prune}/relaunch/"), json!({}))
         .await;
     assert_eq!(st.as_u16(), 201, "{relaunched}");
-    let done = common::borg::wait_done(
+    let done = crate::common::borg::wait_done(
         &s,
         relaunched["job"].as_i64().unwrap(),
         Duration::from_secs(120),
@@ -438,7 +437,7 @@ fn borg_list(repo: &Path) -> BTreeSet<String> {
 
 async fn catalogued(s: &TestServer, archive: &str) -> bool {
     let (st, body) = s
-        .get(&common::with_query(
+        .get(&crate::common::with_query(
             "/api/v1/catalogs/",
             &[("archive_name", archive), ("page_size", "1")],
         ))

@@ -1,10 +1,9 @@
 //! The catalog read side: the seed's exact object shape, filters, search, ordering, pagination
 //! and access, over archives seeded straight into the database (ingestion comes later).
-mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TestServer, seed_archive, with_query};
+use crate::common::{TestServer, seed_archive, with_query};
 use cyborg_core::entities::{archive, catalog_path, job};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};

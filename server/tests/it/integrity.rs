@@ -1,11 +1,10 @@
 //! Integrity jobs over a real sshd and borg: `borg check` plus a restore test of the newest
 //! archive's files against the catalog and the unchanged sources; a source that differs at the
 //! same size and mtime, and a damaged repository segment, fail the job.
-mod common;
 
 use std::{process::Command, time::Duration};
 
-use common::{
+use crate::common::{
     TestServer,
     borg::{Borg, stdout, wait_done},
     sshd,

@@ -1,8 +1,7 @@
 //! SPEC §6 over the API: crontab validation, next_run recomputation, calendars and the preview.
-mod common;
 
+use crate::common::TestServer;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Timelike, Utc, Weekday};
-use common::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

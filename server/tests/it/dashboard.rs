@@ -1,10 +1,9 @@
 //! The dashboard's server functions (`/rpc/…`) over real HTTP, and the backend's own logic (the
 //! next runs merged across policies and months). Runs on SQLite and PostgreSQL (CYBORG_TEST_DB).
-mod common;
 
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use app::dto::{FormOutcome, Overview, Page, Schedule, SchedulePreview, SessionUser};
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use cyborg_core::{
     entities::{job, user},
     secrets::Secrets,
@@ -927,7 +926,8 @@ async fn catalog_functions_walk_from_the_top_and_search() {
         let (s, token) = (&s, token.clone());
         async move { rpc(s, name, body, Some(&token), &[]).await }
     };
-    let (_, archive) = common::seed_archive(&s, f.repository, "folders-web1-2030", &[]).await;
+    let (_, archive) =
+        crate::common::seed_archive(&s, f.repository, "folders-web1-2030", &[]).await;
     let line = |path: &str, dir: bool, size: i64| {
         json!({
             "type": if dir { "d" } else { "-" },

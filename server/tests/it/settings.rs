@@ -1,9 +1,8 @@
 //! `/api/v1/settings/`: defaults, PATCH validation and permissions, and the server's SSH key pair.
-mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use cyborg_core::{config::Config, entities::setting};
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
@@ -245,7 +244,7 @@ async fn a_first_start_keeps_its_secrets_owner_only_and_out_of_the_log() {
     let data = tmp.path().join("data");
     let key_file = tmp.path().join("secret-key");
     std::fs::write(&key_file, "a-secret-key-from-a-file\n").unwrap();
-    let port = common::free_port();
+    let port = crate::common::free_port();
     let log = tmp.path().join("server.log");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cyborgbackup"));
     cmd.env_clear()
@@ -318,7 +317,7 @@ async fn a_first_start_keeps_its_secrets_owner_only_and_out_of_the_log() {
         "the password is in the log: {out}"
     );
     if let Some(name) = pg {
-        common::drop_pg_database(name);
+        crate::common::drop_pg_database(name);
     }
 }
 

@@ -2,11 +2,10 @@
 //! password, cookie-authenticated writes refused from other sites, security headers (with the
 //! page's script nonce), credential changes ending the other sessions and tokens, live streams
 //! that end with their session and are limited per user, and job logs read page by page.
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode, header::HeaderValue};
 use sea_orm::{ActiveModelTrait, EntityTrait, Set};

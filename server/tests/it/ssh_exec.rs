@@ -1,10 +1,9 @@
-//! The job engine's SSH execution against a REAL OpenSSH server (`common::sshd::TestSshd`, needs
+//! The job engine's SSH execution against a REAL OpenSSH server (`crate::common::sshd::TestSshd`, needs
 //! root): quoting of nasty values, both output streams, exit statuses, secrets over stdin (never
 //! in `ps`), and host key pinning (only the pinned key is accepted: no trust on first use, a
 //! changed key refused).
-mod common;
 
-use common::sshd::{self, TestSshd};
+use crate::common::sshd::{self, TestSshd};
 use cyborg_core::{
     engine::{
         host_keys,

@@ -1,8 +1,7 @@
 //! CRUD and validation of users, clients, schedules, repositories and policies (SPEC §4–§5).
-mod common;
 
+use crate::common::{ADMIN_EMAIL, TestServer};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use common::{ADMIN_EMAIL, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

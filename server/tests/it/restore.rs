@@ -1,7 +1,6 @@
 //! Restore (SPEC §7): `POST /api/v1/restore/` runs `borg extract` on a client over a real sshd;
 //! the restored files equal the originals, a dry run writes nothing, and no item can escape the
 //! destination folder.
-mod common;
 
 use std::{
     os::unix::fs::{MetadataExt, PermissionsExt},
@@ -9,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use common::{
+use crate::common::{
     TestServer,
     borg::{Borg, stdout, wait_done},
     sshd,
