@@ -3,7 +3,7 @@
 // compressed on its own with `gzip -9` (as the server sends them, one response per file; the
 // same measure as the single-file sizes of earlier builds).
 // Usage: node scripts/wasm-sizes.mjs [site pkg directory, default target/site/pkg]
-// (docs/PERFORMANCE.md records its output for release builds against issue 5's 400 KB budget).
+// (docs/PERFORMANCE.md records its output for release builds against the 400 KB budget of a page's first load).
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';

@@ -420,7 +420,7 @@ pub fn connection_params(extra_vars: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// What each policy type backs up and what its `extra_vars` may hold (SPEC §5, §7).
+/// What each policy type backs up and what its `extra_vars` may hold.
 pub fn policy_type_help(policy_type: &str) -> &'static str {
     match policy_type {
         "rootfs" => {

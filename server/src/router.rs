@@ -125,7 +125,7 @@ async fn fallback(uri: Uri, State(site): State<Site>, req: Request<Body>) -> Res
     leptos_axum::file_and_error_handler(app::shell)(uri, State(site), req).await
 }
 
-/// SPEC §4: every API route answers with and without the trailing slash, without a redirect.
+/// Every API route answers with and without the trailing slash, without a redirect.
 /// Routes are declared with the slash; a request without one is given it before routing
 /// (files such as `openapi.json` keep their name).
 pub fn normalize_path(mut req: Request) -> Request {

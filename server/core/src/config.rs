@@ -1,4 +1,4 @@
-//! Configuration of SPEC §3: each setting is an environment variable and a command-line flag.
+//! Configuration: each setting is an environment variable and a command-line flag.
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand};

@@ -1,4 +1,4 @@
-//! Request extractors that turn every malformed input into the error bodies of SPEC §4:
+//! Request extractors that turn every malformed input into the API's error bodies (docs/API.md):
 //! JSON bodies, object ids in paths, and list query strings.
 use axum::{
     body::Bytes,

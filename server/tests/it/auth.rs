@@ -1,4 +1,4 @@
-//! Authentication (tokens, HTTP Basic, the dashboard session cookie) and permissions (SPEC §4).
+//! Authentication (tokens, HTTP Basic, the dashboard session cookie) and permissions.
 
 use crate::common::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
 use base64::{Engine, engine::general_purpose::STANDARD, engine::general_purpose::URL_SAFE_NO_PAD};

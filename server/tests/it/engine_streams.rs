@@ -1,4 +1,4 @@
-//! Backups of a command's output (SPEC §7): `postgresql` and `mysql` dumps of the machine's own
+//! Backups of a command's output: `postgresql` and `mysql` dumps of the machine's own
 //! PostgreSQL and MariaDB, and `piped`, through a real sshd and borg — restored from the archive
 //! and compared, a failing command failing its job, and the database password kept out of argv,
 //! logs and API answers.

@@ -1,7 +1,7 @@
 //! Property test: random JSON bodies, random bytes and random query strings thrown at every write
 //! and list endpoint. For every request: never a 5xx, the server still answers ping, a 4xx
 //! changed nothing (every list compared before and after), a read changed nothing, and every
-//! answer has the shape SPEC §4 promises. One server per database; `FUZZ_CASES` overrides the
+//! answer has the documented shape (docs/API.md). One server per database; `FUZZ_CASES` overrides the
 //! number of cases (500 by default).
 
 use std::{

@@ -1,4 +1,4 @@
-//! SPEC §4 lists on every list endpoint: pagination and its links, ordering, filters with every
+//! The lists of every list endpoint: pagination and its links, ordering, filters with every
 //! lookup, `search`, and 400 (never 500) for anything malformed.
 
 use std::collections::BTreeSet;

@@ -1,4 +1,4 @@
-//! Pull mode (SPEC §7) with a real sshd, borg and socat: the client's sshd runs in a mount
+//! Pull mode with a real sshd, borg and socat: the client's sshd runs in a mount
 //! namespace where the repository's folder is an empty read-only tmpfs, so the client can neither
 //! see nor write the repository. A push-mode backup into it fails; a pull-mode one (the server
 //! serves the repository through a socket forwarded over the job's own SSH connection) runs the

@@ -1,4 +1,4 @@
-//! CRUD and validation of users, clients, schedules, repositories and policies (SPEC §4–§5).
+//! CRUD and validation of users, clients, schedules, repositories and policies.
 
 use crate::common::{ADMIN_EMAIL, TestServer};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 const REQUIRED: &str = "This field is required.";
 
-/// The fields every stored object carries (SPEC §4).
+/// The fields every stored object carries.
 const COMMON: &[&str] = &[
     "id",
     "type",
@@ -19,7 +19,7 @@ const COMMON: &[&str] = &[
     "created_by",
     "modified_by",
 ];
-/// The seed's fields of each resource, plus the ones SPEC §5 adds.
+/// The seed's fields of each resource, plus the ones this server adds.
 const USER_FIELDS: &[&str] = &["first_name", "last_name", "email", "is_superuser"];
 const CLIENT_FIELDS: &[&str] = &[
     "hostname",
@@ -483,7 +483,7 @@ async fn repositories_crud() {
     for size in ["original_size", "compressed_size", "deduplicated_size"] {
         assert_eq!(v[size], 0, "{size}");
     }
-    // Every path form of SPEC §5.
+    // Every form of a repository path.
     for (i, path) in [
         "/srv/borg/local",
         "user@host.example.com:/srv/borg",
@@ -1346,7 +1346,7 @@ async fn policy_fields_are_validated() {
     }
 }
 
-/// SPEC §5/§7: a folders policy backs up `extra_vars.folders`, so one without it is refused —
+/// A folders policy backs up `extra_vars.folders`, so one without it is refused —
 /// also when `extra_vars` is not sent at all.
 #[tokio::test]
 async fn a_folders_or_piped_policy_without_extra_vars_is_refused() {

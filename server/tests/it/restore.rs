@@ -1,4 +1,4 @@
-//! Restore (SPEC §7): `POST /api/v1/restore/` runs `borg extract` on a client over a real sshd;
+//! Restore: `POST /api/v1/restore/` runs `borg extract` on a client over a real sshd;
 //! the restored files equal the originals, a dry run writes nothing, and no item can escape the
 //! destination folder.
 

@@ -1,4 +1,4 @@
-//! SPEC §6 over the API: crontab validation, next_run recomputation, calendars and the preview.
+//! Schedules over the API: crontab validation, next_run recomputation, calendars and the preview.
 
 use crate::common::TestServer;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Timelike, Utc, Weekday};

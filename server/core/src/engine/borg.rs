@@ -203,7 +203,7 @@ pub fn compact(repo: &str) -> Vec<String> {
     argv(&["borg", "compact", "--lock-wait", LOCK_WAIT, "--", repo])
 }
 
-/// SPEC §7: `{policy_type}-{hostname}-{YYYY-mm-dd_HH-MM}` (UTC); `taken` says whether a name is
+/// Archive names: `{policy_type}-{hostname}-{YYYY-mm-dd_HH-MM}` (UTC); `taken` says whether a name is
 /// already used in the repository, and then `-2`, `-3`… is appended.
 pub fn archive_name(
     policy_type: &str,

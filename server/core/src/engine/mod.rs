@@ -1,4 +1,4 @@
-//! The job engine (SPEC §7): launching chains of jobs, running them on clients over OpenSSH with
+//! The job engine: launching chains of jobs, running them on clients over OpenSSH with
 //! real borg, their logs, cancel, recovery after a restart, and the scheduler.
 //!
 //! - `launch`: a launch makes, per enabled client, `[check] → backup → [catalog] → [prune]`,

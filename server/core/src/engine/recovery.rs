@@ -1,4 +1,4 @@
-//! Start-up recovery (SPEC §7 Restart): jobs this node left `running` (the process was killed or
+//! Start-up recovery: jobs this node left `running` (the process was killed or
 //! crashed) are stopped and marked `error`; `pending` and `waiting` jobs simply resume.
 //!
 //! A killed server leaves its `ssh` children running (they have their own process group) and

@@ -289,7 +289,7 @@ async fn mark_canceled(
     }))
 }
 
-/// SPEC §5 cancel: 409 when the job is over; a queued job is canceled at once (with what waits
+/// Cancel: 409 when the job is over; a queued job is canceled at once (with what waits
 /// on it); a running one is stopped by the process that runs it — this one, or another through
 /// `cancel_requested`.
 pub async fn cancel(eng: &Engine, id: i32) -> Result<job::Model> {

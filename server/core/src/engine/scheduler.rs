@@ -1,4 +1,4 @@
-//! The scheduler (SPEC §7): launches every enabled policy whose `next_run` has come, and the
+//! The scheduler: launches every enabled policy whose `next_run` has come, and the
 //! integrity check of every enabled repository whose `integrity_next_run` has come, with
 //! launch_type `scheduled`, exactly once per run however many server processes share the
 //! database.

@@ -1,4 +1,4 @@
-//! What a backup of each policy type reads on the client (SPEC §7): files for `rootfs`,
+//! What a backup of each policy type reads on the client: files for `rootfs`,
 //! `config`, `mail` and `folders`; one command's standard output for `mysql`, `postgresql` and
 //! `piped` (archived as one item by `borg create --stdin-name NAME -`). The same parsing checks
 //! `extra_vars` when a policy is saved (`services::policies`), so a policy the engine cannot run

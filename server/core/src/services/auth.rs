@@ -446,7 +446,7 @@ async fn basic(st: &AppState, email: &str, password: &str, from: IpAddr) -> Resu
     Ok(u)
 }
 
-/// SPEC §3: when no user exists, create the configured superuser, or `admin@cyborg.local` with a
+/// When no user exists, create the configured superuser, or `admin@cyborg.local` with a
 /// random password that is returned so the caller can print it once.
 pub async fn ensure_first_superuser(
     db: &impl ConnectionTrait,

@@ -1,4 +1,4 @@
-//! The time side of policies: month calendars and the crontab preview (SPEC §5–§6). All UTC.
+//! The time side of policies: month calendars and the crontab preview. All UTC.
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};

@@ -1,4 +1,4 @@
-//! The list engine of SPEC §4, shared by every list endpoint: filters (`field`, `field__lookup`),
+//! The list engine, shared by every list endpoint: filters (`field`, `field__lookup`),
 //! `search`, `order_by`/`order`, `page`/`page_size`, and the `next`/`previous` links. Each
 //! resource only declares its fields; every rule about query strings lives here.
 use chrono::{DateTime, NaiveDate, Utc};

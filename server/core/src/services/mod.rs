@@ -67,7 +67,7 @@ impl Actor {
         self.user.is_superuser
     }
 
-    /// Superusers may do everything; everyone else may read (SPEC §4).
+    /// Superusers may do everything; everyone else may read.
     pub fn require_superuser(&self) -> Result<()> {
         if self.user.is_superuser {
             Ok(())

@@ -1,4 +1,4 @@
-//! Module queries (SPEC §7 "modules"): what a policy form can offer for a client — the databases
+//! Module queries: what a policy form can offer for a client — the databases
 //! its PostgreSQL or MySQL/MariaDB holds, the guests of its hypervisor — asked on the client over
 //! SSH with the same tools and connection options the backups use. Superusers only: it runs
 //! commands on clients.

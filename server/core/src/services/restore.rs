@@ -1,4 +1,4 @@
-//! Restore (SPEC §7): `POST /api/v1/restore/` makes a `restore` job that runs `borg extract` on a
+//! Restore: `POST /api/v1/restore/` makes a `restore` job that runs `borg extract` on a
 //! client, into a folder there. Everything is checked here, before the job exists; the engine
 //! (`engine::exec`) only runs it.
 use cyborg_dto::{Launched, RestoreInput};
