@@ -4,7 +4,7 @@
 //! meaning on `/rpc` (401, 403, 404, 409, 400 …); what the framework itself refuses before any of
 //! our code runs (arguments that do not decode) is the caller's mistake and answers 400.
 use leptos::server_fn::{
-    codec::JsonEncoding,
+    Bytes, ContentType, Decodes, Encodes, Format, FormatType,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 use serde::{Deserialize, Serialize};
@@ -35,8 +35,46 @@ impl RpcError {
     }
 }
 
+/// How an `RpcError` travels: `status|message` as plain text. Not JSON: the login page's WASM
+/// holds no JSON decoder, and this keeps it out (docs/PERFORMANCE.md).
+pub struct StatusLine;
+
+impl ContentType for StatusLine {
+    const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+}
+
+impl FormatType for StatusLine {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl Encodes<RpcError> for StatusLine {
+    type Error = std::convert::Infallible;
+
+    fn encode(e: &RpcError) -> Result<Bytes, Self::Error> {
+        Ok(Bytes::from(format!("{}|{}", e.status, e.message)))
+    }
+}
+
+impl Decodes<RpcError> for StatusLine {
+    type Error = String;
+
+    fn decode(bytes: Bytes) -> Result<RpcError, Self::Error> {
+        let text = String::from_utf8_lossy(&bytes);
+        let (status, message) = text
+            .split_once('|')
+            .ok_or_else(|| format!("not a status line: {text}"))?;
+        let status = status
+            .parse()
+            .map_err(|_| format!("not a status: {status}"))?;
+        Ok(RpcError {
+            status,
+            message: message.to_string(),
+        })
+    }
+}
+
 impl FromServerFnError for RpcError {
-    type Encoder = JsonEncoding;
+    type Encoder = StatusLine;
 
     fn from_server_fn_error(e: ServerFnErrorErr) -> Self {
         match e {
@@ -64,5 +102,22 @@ fn set_status(status: u16) {
         && let Ok(status) = http::StatusCode::from_u16(status)
     {
         res.set_status(status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_line_round_trips_and_keeps_bars_in_the_message() {
+        let e = RpcError {
+            status: 409,
+            message: "in use | twice".into(),
+        };
+        let line = <StatusLine as Encodes<RpcError>>::encode(&e).unwrap();
+        assert_eq!(&line[..], b"409|in use | twice");
+        assert_eq!(<StatusLine as Decodes<RpcError>>::decode(line).unwrap(), e);
+        assert!(<StatusLine as Decodes<RpcError>>::decode(Bytes::from("oops")).is_err());
     }
 }
