@@ -471,7 +471,7 @@ pub struct Choice {
 /// The objects each picking field (`Input::Pick`, `Input::PickMany`) offers, by field name.
 pub type Choices = BTreeMap<String, Vec<Choice>>;
 
-fn text_of(v: &Value) -> String {
+pub(crate) fn text_of(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

@@ -46,7 +46,10 @@ async fn create_user(
     password: String,
     superuser: bool,
 ) -> anyhow::Result<()> {
-    use cyborg_core::{error::Error, services::users};
+    use cyborg_core::{
+        error::{Error, fields_line},
+        services::users,
+    };
     use sea_orm::{ActiveModelTrait, Set};
 
     let conn = cyborg_core::data_dir::open_database(config).await?;
@@ -59,14 +62,9 @@ async fn create_user(
     let mut model = users::checked_new(&conn, &input)
         .await
         .map_err(|e| match e {
-            Error::Validation(fields) => anyhow::anyhow!(
-                "{}",
-                fields
-                    .iter()
-                    .map(|(f, ms)| format!("--{f}: {}", ms.join(" ")))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
+            Error::Validation(fields) => {
+                anyhow::anyhow!("{}", fields_line(&fields, |field| format!("--{field}")))
+            }
             e => anyhow::anyhow!("{}", e.client_message()),
         })?;
     model.password_hash = Set(hash_password_now(password)

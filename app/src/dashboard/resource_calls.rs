@@ -17,7 +17,7 @@ use crate::{
         Client, ClientInput, Page, Policy, PolicyInput, Repository, RepositoryInput, User,
         UserInput,
     },
-    resources::{Choice, Choices, ResourceKind, ResourceRow, input_of, row_of},
+    resources::{Choice, Choices, ResourceKind, ResourceRow, input_of, row_of, text_of},
 };
 
 /// How many objects a picker offers, in name order (a fleet with more clients than this needs a
@@ -36,11 +36,7 @@ fn yes_no(b: bool) -> String {
 
 /// A value as the API writes it (times in RFC 3339), `""` for none.
 fn text<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(serde_json::Value::Null) | Err(_) => String::new(),
-        Ok(other) => other.to_string(),
-    }
+    text_of(&serde_json::to_value(v).unwrap_or_default())
 }
 
 fn names<'a>(items: impl Iterator<Item = &'a String>) -> String {

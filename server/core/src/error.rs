@@ -98,11 +98,7 @@ impl Error {
     /// details and answered with a short message; field messages are joined (`field: message`).
     pub fn client_message(&self) -> String {
         match self {
-            Error::Validation(fields) => fields
-                .iter()
-                .map(|(field, ms)| format!("{field}: {}", ms.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; "),
+            Error::Validation(fields) => fields_line(fields, |field| field.to_string()),
             Error::BadRequest(m)
             | Error::Forbidden(m)
             | Error::NotFound(m)
@@ -127,4 +123,14 @@ impl Error {
             }
         }
     }
+}
+
+/// Field messages as one line, each under the name `name_of` gives its field (an API field, a
+/// command-line flag, an environment variable): `name: message message; name: message`.
+pub fn fields_line(fields: &FieldErrors, name_of: impl Fn(&str) -> String) -> String {
+    fields
+        .iter()
+        .map(|(field, ms)| format!("{}: {}", name_of(field), ms.join(" ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

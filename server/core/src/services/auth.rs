@@ -474,20 +474,13 @@ pub async fn ensure_first_superuser(
     let mut model = super::users::checked_new(db, &input)
         .await
         .map_err(|e| match e {
-            Error::Validation(fields) => Error::BadRequest(
-                fields
-                    .iter()
-                    .map(|(f, ms)| {
-                        let var = match f.as_str() {
-                            "email" => "CYBORG_ADMIN_EMAIL",
-                            "password" => "CYBORG_ADMIN_PASSWORD",
-                            other => other,
-                        };
-                        format!("{var}: {}", ms.join(" "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Error::Validation(fields) => {
+                Error::BadRequest(crate::error::fields_line(&fields, |field| match field {
+                    "email" => "CYBORG_ADMIN_EMAIL".into(),
+                    "password" => "CYBORG_ADMIN_PASSWORD".into(),
+                    other => other.into(),
+                }))
+            }
             e => e,
         })?;
     model.password_hash = Set(hash_password_now(password).await?);
