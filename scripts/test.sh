@@ -141,9 +141,9 @@ step check "mariadb" ensure_mariadb
 step check "cargo fmt --check" cargo fmt --all -- --check --color never
 step check "cargo clippy" cargo clippy -p server -p cyborg-core -p cyborg-dto -p app --all-targets -- -D warnings
 step test "cargo test (SQLite)" env CYBORG_TEST_DB=sqlite cargo test --no-fail-fast -p server -p cyborg-core -p cyborg-dto -p migrations -p app
-# Only the integration tests (server/tests/it/, one binary) read CYBORG_TEST_DB, so the second run is limited
-# to them (`--test it`): the unit and doc tests do not depend on the backend and ran above.
-step test "cargo test (PostgreSQL)" env CYBORG_TEST_DB=postgres cargo test --no-fail-fast -p server --test it
+# Only the integration tests (server/tests/it/, and download.rs on its own) read CYBORG_TEST_DB, so the second run is limited
+# to them (`--test it --test download`): the unit and doc tests do not depend on the backend and ran above.
+step test "cargo test (PostgreSQL)" env CYBORG_TEST_DB=postgres cargo test --no-fail-fast -p server --test it --test download
 # --split as scripts/run.sh builds it: the end-to-end tests load the pages from their chunks.
 step check "cargo leptos build --split" cargo leptos build --split
 step test "end-to-end (Chromium)" node --test end2end/tests/*.test.mjs

@@ -10,7 +10,6 @@ mod catalog_ingest;
 mod catalog_search;
 mod catalogs;
 mod dashboard;
-mod download;
 mod engine;
 mod engine_process;
 mod engine_streams;

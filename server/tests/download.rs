@@ -2,10 +2,14 @@
 //! server's memory flat and the bytes equal; a folder comes as a tar of equal files; what cannot
 //! be downloaded is refused. One test function: it measures this process's peak memory, which
 //! another test running beside it would disturb.
+// Its own binary, not a module of `it`: it measures the peak memory of its process, which
+// other tests running beside it in one process would add to.
+#[path = "it/common/mod.rs"]
+mod common;
 
 use std::{os::unix::fs::PermissionsExt, path::Path, process::Command};
 
-use crate::common::{
+use common::{
     TestServer,
     borg::Borg,
     sshd,
