@@ -29,6 +29,8 @@ pub enum Input {
     Number,
     /// A whole number or empty for `null`.
     OptNumber,
+    /// A number with decimals or empty for `null`.
+    OptDecimal,
     Bool,
     /// One of fixed values.
     Choice(&'static [&'static str]),
@@ -140,6 +142,14 @@ const POLICY_FIELDS: &[FormField] = &[
     helped(
         field("keep_last", "Keep last", Input::OptNumber),
         "The newest archives to keep whatever their age; empty for no rule.",
+    ),
+    helped(
+        field("max_age_hours", "Late after (hours)", Input::OptDecimal),
+        "Hours without a successful backup before a client is shown late and alerted; empty: 1.5 times the gap between two runs of the schedule.",
+    ),
+    helped(
+        field("time_limit_hours", "Time limit (hours)", Input::OptDecimal),
+        "A job of this policy running longer is canceled; empty: 24 hours.",
     ),
     helped(
         field("keep_hourly", "Keep hourly", Input::OptNumber),
@@ -522,7 +532,14 @@ pub fn input_of(
             Input::OptPick if text.is_empty() => Some(Value::Null),
             Input::Secret => Some(Value::from(raw)),
             Input::Bool => Some(Value::from(text == "true" || text == "on")),
-            Input::OptNumber if text.is_empty() => Some(Value::Null),
+            Input::OptNumber | Input::OptDecimal if text.is_empty() => Some(Value::Null),
+            Input::OptDecimal => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(Value::from(v)),
+                _ => {
+                    errors.insert(f.name.into(), vec!["Enter a number.".into()]);
+                    None
+                }
+            },
             Input::Number | Input::OptNumber | Input::Pick | Input::OptPick => match whole(text) {
                 Ok(v) => Some(v),
                 Err(_) => {

@@ -9,6 +9,7 @@ mod m20261128_000005_job_extra_vars;
 mod m20261128_000006_integrity_schedule;
 mod m20261128_000007_catalog_pg_references;
 mod m20261202_000008_trust;
+mod m20261202_000009_health;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_integrity_schedule::Migration),
             Box::new(m20261128_000007_catalog_pg_references::Migration),
             Box::new(m20261202_000008_trust::Migration),
+            Box::new(m20261202_000009_health::Migration),
         ]
     }
 }

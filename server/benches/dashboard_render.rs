@@ -104,6 +104,9 @@ async fn main() {
         scheduler: false,
         catalog_index_mb: 64,
         trusted_proxies: Vec::new(),
+        metrics_token: None,
+        metrics_token_file: None,
+        metrics_addr: None,
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

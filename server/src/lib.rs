@@ -3,6 +3,7 @@
 pub mod api;
 pub mod csrf;
 pub mod error;
+pub mod metrics;
 pub mod router;
 pub mod security_headers;
 
@@ -49,6 +50,20 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         app::VERSION,
         listener.local_addr()?
     );
+    if let Some(addr) = config.metrics_addr {
+        let metrics = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr} for /metrics"))?;
+        tracing::info!("/metrics also on http://{addr}/metrics, without authentication");
+        let app = axum::Router::new()
+            .route("/metrics", axum::routing::get(metrics::open_metrics))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, app).await {
+                tracing::error!("the /metrics listener stopped: {e}");
+            }
+        });
+    }
     let leptos = leptos_options(&config, config.site_addr);
     router::serve(listener, router::Site { app: state, leptos }).await
 }

@@ -55,6 +55,11 @@ pub fn app_router(site: Site) -> Router {
             let options = site.leptos.clone();
             move || app::shell(options.clone())
         })
+        // Routed requests only: they have a route pattern to be counted under.
+        .route_layer(middleware::from_fn_with_state(
+            site.app.clone(),
+            crate::metrics::record,
+        ))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError(Error::MethodNotAllowed) })
         .layer(middleware::from_fn(crate::csrf::guard))

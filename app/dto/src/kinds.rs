@@ -142,6 +142,61 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// How the backups of one policy on one client are doing, from the worst.
+    HealthState {
+        /// No successful backup within the policy's expected interval.
+        Late = "late",
+        /// The last attempts (the `failing_after` setting) all failed.
+        Failing = "failing",
+        /// Never backed up successfully yet.
+        Never = "never",
+        Ok = "ok",
+        /// The policy or the client is disabled: nothing is expected.
+        Disabled = "disabled",
+    }
+}
+
+string_enum! {
+    /// What an alert is about; also the events a notification channel subscribes to.
+    AlertKind {
+        /// A policy's backups of a client fail (its health is `failing`).
+        BackupFailed = "backup_failed",
+        /// No successful backup within the expected interval (health `late`).
+        BackupLate = "backup_late",
+        /// A repository's newest integrity check failed.
+        IntegrityFailed = "integrity_failed",
+        /// A repository with an integrity schedule had no successful check for too long.
+        CheckOverdue = "check_overdue",
+        /// The newest job on a client could not reach it over SSH.
+        ClientUnreachable = "client_unreachable",
+    }
+}
+
+string_enum! {
+    /// Where a notification channel sends its messages.
+    ChannelKind {
+        /// A JSON POST signed with HMAC-SHA256 (`X-CyBorg-Signature`).
+        Webhook = "webhook",
+        /// An ntfy topic URL, or a Gotify `…/message?token=…` URL.
+        Ntfy = "ntfy",
+        /// A Slack or Mattermost incoming webhook.
+        Slack = "slack",
+        /// Email over SMTP.
+        Email = "email",
+    }
+}
+
+string_enum! {
+    /// What a personal API token may do.
+    TokenScope {
+        /// Every `GET`; any other method answers 403.
+        Read = "read",
+        /// Everything its owner may do.
+        Write = "write",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

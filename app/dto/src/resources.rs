@@ -288,6 +288,13 @@ pub struct Policy {
     pub next_run: Option<DateTime<Utc>>,
     pub mode_pull: bool,
     pub enabled: bool,
+    /// Hours without a successful backup before a client of this policy is `late`; `null`:
+    /// 1.5 times the gap between two runs of its schedule.
+    #[serde(default)]
+    pub max_age_hours: Option<f64>,
+    /// Hours a job of this policy may run before it is canceled; `null`: 24.
+    #[serde(default)]
+    pub time_limit_hours: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -354,6 +361,20 @@ pub struct PolicyInput {
     pub vmprovider: Option<String>,
     pub mode_pull: Option<bool>,
     pub enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub max_age_hours: Option<Option<f64>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub time_limit_hours: Option<Option<f64>>,
 }
 
 /// The VM providers a `vm` policy may name (`""` for none); the server's registry

@@ -10,6 +10,20 @@ pub struct Settings {
     pub auto_prune: bool,
     /// Unix user the backups run as on the clients.
     pub backup_user: String,
+    /// Consecutive failed attempts after which a policy's client is `failing` (1 to 100).
+    #[serde(default = "default_failing_after")]
+    pub failing_after: u32,
+    /// Days the logs of finished jobs are kept (1 to 36500); the job rows and their summary stay.
+    #[serde(default = "default_log_days")]
+    pub job_log_retention_days: u32,
+}
+
+fn default_failing_after() -> u32 {
+    1
+}
+
+fn default_log_days() -> u32 {
+    90
 }
 
 impl Default for Settings {
@@ -18,6 +32,8 @@ impl Default for Settings {
             catalog_enabled: true,
             auto_prune: true,
             backup_user: "root".into(),
+            failing_after: default_failing_after(),
+            job_log_retention_days: default_log_days(),
         }
     }
 }

@@ -595,8 +595,9 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
     let set = move |v: String| editor.set(name, v);
     let options = choices.get(name).cloned().unwrap_or_default();
     let control = match field.input {
-        Input::Text | Input::Number | Input::OptNumber | Input::Secret => {
+        Input::Text | Input::Number | Input::OptNumber | Input::OptDecimal | Input::Secret => {
             let numeric = matches!(field.input, Input::Number | Input::OptNumber);
+            let decimal = field.input == Input::OptDecimal;
             let secret = field.input == Input::Secret;
             view! {
                 <label for=id.clone()>{field.label}</label>
@@ -605,7 +606,13 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
                     name=name
                     type=if secret { "password" } else { "text" }
                     autocomplete=if secret { "new-password" } else { "off" }
-                    inputmode=if numeric { "numeric" } else { "text" }
+                    inputmode=if numeric {
+                        "numeric"
+                    } else if decimal {
+                        "decimal"
+                    } else {
+                        "text"
+                    }
                     aria-describedby=described
                     prop:value=value
                     on:input=move |ev| set(event_target_value(&ev))

@@ -87,6 +87,21 @@ pub struct Config {
     /// logins are throttled per client address, which behind a proxy is the one it forwards.
     #[arg(long, env = "CYBORG_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A bearer token that may read `/metrics` (for Prometheus' `authorization` setting); any
+    /// user's credentials (an API token too) may read it as well.
+    #[arg(long, env = "CYBORG_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// The same, read from a file (its first line).
+    #[arg(
+        long,
+        env = "CYBORG_METRICS_TOKEN_FILE",
+        conflicts_with = "metrics_token"
+    )]
+    pub metrics_token_file: Option<PathBuf>,
+    /// A second listen address that serves only `/metrics`, without authentication (bind it
+    /// where only Prometheus can reach it, such as 127.0.0.1:9464).
+    #[arg(long, env = "CYBORG_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
     /// Tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -105,6 +120,10 @@ impl Config {
 
     pub fn admin_password(&self) -> anyhow::Result<Option<String>> {
         secret(&self.admin_password, &self.admin_password_file)
+    }
+
+    pub fn metrics_token(&self) -> anyhow::Result<Option<String>> {
+        Ok(secret(&self.metrics_token, &self.metrics_token_file)?.filter(|t| !t.is_empty()))
     }
 
     pub fn secret_key(&self) -> anyhow::Result<Option<String>> {

@@ -11,6 +11,8 @@ pub mod db;
 pub mod engine;
 pub mod entities;
 pub mod error;
+pub mod metrics;
+pub mod notify;
 pub mod secrets;
 pub mod services;
 pub mod settings;
@@ -60,5 +62,6 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
         config.catalog_index_mb << 20,
     );
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
+    state.metrics_token = config.metrics_token()?.map(std::sync::Arc::new);
     Ok(state)
 }

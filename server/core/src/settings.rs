@@ -29,6 +29,12 @@ pub fn with(current: &Settings, key: &str, value: Value) -> std::result::Result<
     let changed: Settings = serde_json::from_value(Value::Object(fields))
         .map_err(|e| format!("Not a valid value: {e}."))?;
     validate::unix_user(&changed.backup_user)?;
+    if !(1..=100).contains(&changed.failing_after) {
+        return Err("failing_after: between 1 and 100 attempts.".into());
+    }
+    if !(1..=36_500).contains(&changed.job_log_retention_days) {
+        return Err("job_log_retention_days: between 1 and 36500 days.".into());
+    }
     Ok(changed)
 }
 
@@ -55,7 +61,16 @@ mod tests {
     #[test]
     fn a_key_changes_alone_and_only_within_the_rules() {
         let d = Settings::default();
-        assert_eq!(keys(), ["auto_prune", "backup_user", "catalog_enabled"]);
+        assert_eq!(
+            keys(),
+            [
+                "auto_prune",
+                "backup_user",
+                "catalog_enabled",
+                "failing_after",
+                "job_log_retention_days"
+            ]
+        );
         let s = with(&d, "auto_prune", Value::Bool(false)).unwrap();
         assert!(!s.auto_prune);
         assert_eq!(s.backup_user, d.backup_user);

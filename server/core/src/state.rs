@@ -35,6 +35,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<std::net::IpAddr>>,
     /// Each user's open live streams.
     pub streams: Arc<StreamSlots>,
+    /// `CYBORG_METRICS_TOKEN`: a bearer token that may read `/metrics`.
+    pub metrics_token: Option<Arc<String>>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             logins: Arc::default(),
             trusted_proxies: Arc::default(),
             streams: Arc::default(),
+            metrics_token: None,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Turns a request's credentials (Basic, Bearer or the dashboard cookie) into an `Actor`.
-use axum::http::header::AUTHORIZATION;
+use axum::http::{Method, header::AUTHORIZATION};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
@@ -45,7 +45,17 @@ impl FromRequestParts<AppState> for UserAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let credentials = credentials(parts)?.ok_or_else(Error::unauthorized)?;
-        Ok(UserAuth(resolve(state, credentials).await?))
+        let actor = resolve(state, credentials).await?;
+        // The one place a read-only API token is held to reads: every write of the API is a
+        // method other than these.
+        if actor.read_only && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
+            return Err(Error::Forbidden(
+                "This API token is read-only: only GET requests are allowed.".into(),
+            )
+            .into());
+        }
+        Ok(UserAuth(actor))
     }
 }
 

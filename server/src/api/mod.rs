@@ -1,12 +1,15 @@
 //! The JSON REST API under `/api/v1` (and the token endpoints under `/api`): one router per
 //! resource, merged here; the OpenAPI document is collected from the handlers themselves.
-mod auth;
+mod api_tokens;
+pub(crate) mod auth;
 mod calendar;
 mod catalogs;
 mod clients;
 pub mod crud;
 pub mod extract;
+mod health;
 mod jobs;
+mod notifications;
 mod policies;
 mod repositories;
 mod restore;
@@ -72,13 +75,19 @@ pub fn api_router() -> Router<AppState> {
         .merge(jobs::router())
         .merge(restore::router())
         .merge(settings::router())
+        .merge(api_tokens::router())
+        .merge(health::router())
+        .merge(notifications::router())
+        .merge(notifications::actions::router())
         .split_for_parts();
     doc.info.version = app::VERSION.into();
     let doc = serde_json::to_value(&doc).expect("the OpenAPI document serializes");
-    router.route(
-        "/api/v1/openapi.json",
-        get(move |st, actor| openapi(st, actor, doc.clone())),
-    )
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move |st, actor| openapi(st, actor, doc.clone())),
+        )
+        .route("/metrics", get(crate::metrics::metrics))
 }
 
 async fn openapi(

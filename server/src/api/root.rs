@@ -34,6 +34,10 @@ async fn index() -> Json<BTreeMap<&'static str, &'static str>> {
         ("jobs", "/api/v1/jobs/"),
         ("restore", "/api/v1/restore/"),
         ("stats", "/api/v1/stats/"),
+        ("health", "/api/v1/health/"),
+        ("alerts", "/api/v1/alerts/"),
+        ("notifications", "/api/v1/notifications/"),
+        ("tokens", "/api/v1/me/tokens/"),
         ("settings", "/api/v1/settings/"),
         ("openapi", "/api/v1/openapi.json"),
     ]))

@@ -14,6 +14,7 @@ mod engine;
 mod engine_process;
 mod engine_streams;
 mod fuzz;
+mod health;
 mod integrity;
 mod jobs_api;
 mod lists;

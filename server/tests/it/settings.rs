@@ -204,6 +204,9 @@ async fn ssh_key_pair_is_made_once_and_kept() {
         scheduler: false,
         catalog_index_mb: 0,
         trusted_proxies: Vec::new(),
+        metrics_token: None,
+        metrics_token_file: None,
+        metrics_addr: None,
         log: "warn".into(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -306,7 +306,7 @@ async fn ssh_failure(eng: &Engine, c: &client::Model, lines: &[String]) -> Strin
     }
     if all.contains("Permission denied") {
         return format!(
-            "{host} refused the server's SSH key: add the line from GET \
+            "{host} {REFUSED_KEY}: add the line from GET \
              /api/v1/settings/ssh_public_key/ (authorized_keys) to ~{}/.ssh/authorized_keys on \
              the client.",
             c.username
@@ -318,5 +318,18 @@ async fn ssh_failure(eng: &Engine, c: &client::Model, lines: &[String]) -> Strin
         .find(|l| !l.trim().is_empty())
         .cloned()
         .unwrap_or_default();
-    format!("SSH to {host} failed: {last}")
+    format!("{SSH_TO}{host}{FAILED}{last}")
+}
+
+const SSH_TO: &str = "SSH to ";
+const FAILED: &str = " failed: ";
+const REFUSED_KEY: &str = "refused the server's SSH key";
+
+/// Whether a job's explanation is one of [`ssh_failure`]'s "could not reach the client" (the
+/// alert rules' `client_unreachable`).
+pub fn is_ssh_failure(explanation: &str) -> bool {
+    explanation.contains(REFUSED_KEY)
+        || explanation
+            .find(SSH_TO)
+            .is_some_and(|i| explanation[i..].contains(FAILED))
 }

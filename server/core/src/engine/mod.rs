@@ -9,6 +9,7 @@
 //!   pid, its output, cancel.
 //! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`.
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
+//! - `monitor`: evaluates the alert rules, wakes the notification sender, prunes old job logs.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
 //! - `download`: one borg's output streamed to an HTTP client (catalog downloads).
 //! - `access`: how a job reaches its client and repository; `tunnel`: the repository served
@@ -24,6 +25,7 @@ pub mod host_keys;
 pub mod launch;
 pub mod location;
 pub mod log;
+pub mod monitor;
 pub mod node;
 pub mod plans;
 mod recovery;
@@ -48,6 +50,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{Notify, watch};
 
 pub use access::Access;
+pub use exec::is_ssh_failure;
 pub use log::{Hub, JobUpdate};
 
 use crate::{catalog::search_index::SearchIndex, secrets::Secrets};
@@ -75,6 +78,11 @@ pub struct Inner {
     /// Serialises claims (and launches) inside this process; the database lock does it across
     /// processes.
     claim: tokio::sync::Mutex<()>,
+    /// The series this process counts for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Wakes the health monitor (a job ended) and the notification sender (an alert changed).
+    pub monitor_wake: Arc<Notify>,
+    pub notify_wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for Engine {
@@ -101,6 +109,9 @@ impl Engine {
             wake: Notify::new(),
             running: Mutex::default(),
             claim: tokio::sync::Mutex::new(()),
+            metrics: Arc::default(),
+            monitor_wake: Arc::default(),
+            notify_wake: Arc::default(),
         }))
     }
 
@@ -117,6 +128,14 @@ impl Engine {
         tokio::spawn(runner::run(self.clone()));
         if scheduler {
             tokio::spawn(scheduler::run(self.clone()));
+            // Alerts, notifications and housekeeping follow the scheduler: a process that
+            // launches nothing on its own (CYBORG_SCHEDULER=false) does not evaluate rules either.
+            tokio::spawn(monitor::run(self.clone()));
+            tokio::spawn(crate::notify::run(
+                self.db.clone(),
+                self.secrets.clone(),
+                self.notify_wake.clone(),
+            ));
         }
         Ok(())
     }

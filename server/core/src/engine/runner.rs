@@ -134,9 +134,28 @@ async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
         log,
         cancel,
     };
+    let limit = time_limit(&eng, run.job.policy_id).await;
     // A panic inside the job must not leave it `running` forever.
-    let outcome = tokio::spawn(run.execute()).await;
+    let mut task = tokio::spawn(run.execute());
+    let (outcome, over_time) = tokio::select! {
+        r = &mut task => (r, false),
+        _ = tokio::time::sleep(limit) => {
+            // Stopped like a cancel (the remote borg too), then recorded as an error that says why.
+            if let Some(tx) = eng.running.lock().expect("running map lock").get(&id) {
+                let _ = tx.send(true);
+            }
+            (task.await, true)
+        }
+    };
     let (outcome, log) = match outcome {
+        Ok((_, log)) if over_time => (
+            Outcome::Error(format!(
+                "Canceled: the job ran longer than its time limit of {:.1} hours (the policy's \
+                 time_limit_hours, 24 when not set).",
+                limit.as_secs_f64() / 3600.0
+            )),
+            Some(log),
+        ),
         Ok((o, log)) => (o, Some(log)),
         Err(e) => (Outcome::Error(format!("the job task failed: {e}")), None),
     };
@@ -145,6 +164,23 @@ async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
     }
     eng.running.lock().expect("running map lock").remove(&id);
     eng.wake();
+}
+
+/// How long a job of `policy` may run: its `time_limit_hours`, 24 hours when not set. Jobs of no
+/// policy (restores, integrity checks of a whole repository) have no limit.
+async fn time_limit(eng: &Engine, policy: Option<i32>) -> std::time::Duration {
+    const DEFAULT_HOURS: f64 = 24.0;
+    let Some(id) = policy else {
+        return std::time::Duration::MAX;
+    };
+    let hours = crate::entities::policy::Entity::find_by_id(id)
+        .one(&eng.db)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|p| p.time_limit_hours)
+        .unwrap_or(DEFAULT_HOURS);
+    std::time::Duration::from_secs_f64(hours.clamp(0.0, 8760.0) * 3600.0)
 }
 
 /// Writes how a job ended, releases (success) or cancels (otherwise) the jobs waiting on it.
@@ -198,6 +234,8 @@ pub async fn finish(
     };
     let updated = sea_orm::ActiveModelTrait::update(updated, &eng.db).await?;
     eng.hub.send(JobUpdate::status_of(&updated));
+    eng.metrics.job_finished(updated.job_type, status, elapsed);
+    eng.monitor_wake.notify_one();
     if status == JobStatus::Successful {
         release_dependents(eng, id).await?;
     } else {

@@ -228,6 +228,8 @@ async fn take_run(eng: &Engine, p: &policy::Model, t: DateTime<Utc>) -> anyhow::
         Ok(launched) => {
             txn.commit().await?;
             drop(_one_at_a_time);
+            eng.metrics
+                .scheduler_lag((t - due).num_milliseconds() as f64 / 1000.0);
             tracing::info!(
                 "scheduler: launched policy {} ({}), run of {}: jobs {:?}",
                 p.id,

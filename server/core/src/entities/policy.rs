@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "policies")]
 pub struct Model {
     #[sea_orm(primary_key)]
@@ -24,6 +24,11 @@ pub struct Model {
     pub next_run: Option<DateTimeUtc>,
     pub mode_pull: bool,
     pub enabled: bool,
+    /// Hours without a success before the pairs of this policy are `late`; `None`: 1.5 times the
+    /// gap of its schedule.
+    pub max_age_hours: Option<f64>,
+    /// Hours a job of this policy may run before it is canceled; `None`: 24.
+    pub time_limit_hours: Option<f64>,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

@@ -381,6 +381,16 @@ async fn record_login(db: &impl ConnectionTrait, u: &user::Model) -> Result<()> 
 pub async fn resolve(st: &AppState, credentials: Credentials) -> Result<Actor> {
     let gone = |m: &str| Error::Unauthorized(m.into());
     match credentials {
+        Credentials::Bearer(token) if token.starts_with(super::api_tokens::PREFIX) => {
+            let (user, read_only) = super::api_tokens::resolve(st, &token)
+                .await?
+                .ok_or_else(|| gone("Given token not valid or expired."))?;
+            Ok(Actor {
+                user,
+                session: None,
+                read_only,
+            })
+        }
         Credentials::Bearer(token) => {
             let claims = read_access(&st.secrets, &token)
                 .ok_or_else(|| gone("Given token not valid or expired."))?;
@@ -407,6 +417,7 @@ pub async fn resolve(st: &AppState, credentials: Credentials) -> Result<Actor> {
             Ok(Actor {
                 user,
                 session: Some(row.id),
+                read_only: false,
             })
         }
         Credentials::Basic {

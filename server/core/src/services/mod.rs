@@ -1,10 +1,13 @@
 //! The service layer: every read and write of the product. The `/api/v1` handlers and the Leptos
 //! server functions are thin callers; permissions and validation are decided here, once.
+pub mod alerts;
+pub mod api_tokens;
 pub mod auth;
 pub mod calendar;
 pub mod catalogs;
 pub mod clients;
 pub mod download;
+pub mod health;
 pub mod host_keys;
 pub mod integrity;
 pub mod job_stream;
@@ -12,6 +15,7 @@ pub mod jobs;
 pub mod list;
 pub mod login_guard;
 pub mod modules;
+pub mod notifications;
 pub mod overview;
 pub mod policies;
 pub mod repositories;
@@ -48,6 +52,8 @@ pub struct Actor {
     /// The dashboard session the request came with (its `auth_tokens` row), if it came with one:
     /// a password change ends every other session, not this one.
     pub session: Option<i32>,
+    /// Acting through a `read` API token: anything but a read is refused (403).
+    pub read_only: bool,
 }
 
 impl Actor {
@@ -56,6 +62,7 @@ impl Actor {
         Self {
             user,
             session: None,
+            read_only: false,
         }
     }
 

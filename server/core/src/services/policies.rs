@@ -71,6 +71,8 @@ pub const FIELDS: &[Field] = &[
 const MAX_EXTRA_VARS: usize = 65_536;
 const MAX_CLIENTS: usize = 10_000;
 const MAX_KEEP: i32 = 100_000;
+/// A year: the largest `max_age_hours` and `time_limit_hours`.
+const MAX_HOURS: f64 = 8760.0;
 
 pub struct Policies;
 
@@ -195,6 +197,8 @@ impl Resource for Policies {
                     next_run: r.next_run,
                     mode_pull: r.mode_pull,
                     enabled: r.enabled,
+                    max_age_hours: r.max_age_hours,
+                    time_limit_hours: r.time_limit_hours,
                 }
             })
             .collect())
@@ -517,6 +521,19 @@ async fn check(
             );
         }
     }
+    for (field, value) in [
+        ("max_age_hours", input.max_age_hours),
+        ("time_limit_hours", input.time_limit_hours),
+    ] {
+        if let Some(Some(h)) = value
+            && !(h.is_finite() && h > 0.0 && h <= MAX_HOURS)
+        {
+            c.error(
+                field,
+                format!("Ensure this value is a number of hours above 0 and at most {MAX_HOURS}, or null."),
+            );
+        }
+    }
     let keep_within = input.keep_within.clone().map(Option::unwrap_or_default);
     if let Some(w) = keep_within.as_deref().filter(|w| !w.is_empty()) {
         c.rule("keep_within", retention::parse_within(w).map(|_| ()));
@@ -550,6 +567,8 @@ fn apply(c: Checked, input: &PolicyInput, current: Option<&policy::Model>) -> po
             vmprovider: Set(String::new()),
             mode_pull: Set(false),
             enabled: Set(true),
+            max_age_hours: Set(None),
+            time_limit_hours: Set(None),
             ..Default::default()
         },
     };
@@ -597,6 +616,12 @@ fn apply(c: Checked, input: &PolicyInput, current: Option<&policy::Model>) -> po
     }
     if let Some(v) = input.enabled {
         m.enabled = Set(v);
+    }
+    if let Some(v) = input.max_age_hours {
+        m.max_age_hours = Set(v);
+    }
+    if let Some(v) = input.time_limit_hours {
+        m.time_limit_hours = Set(v);
     }
     m
 }

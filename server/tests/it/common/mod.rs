@@ -86,6 +86,8 @@ pub struct Options {
     pub engine: bool,
     /// The scheduler (with the engine).
     pub scheduler: bool,
+    /// `CYBORG_METRICS_TOKEN`.
+    pub metrics_token: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
         Options {
             engine: true,
             scheduler: true,
+            metrics_token: None,
         }
     }
 }
@@ -109,6 +112,7 @@ impl TestServer {
         Self::start_with(Options {
             engine: false,
             scheduler: false,
+            metrics_token: None,
         })
         .await
     }
@@ -150,6 +154,9 @@ impl TestServer {
             scheduler: opts.scheduler,
             catalog_index_mb: 64,
             trusted_proxies: Vec::new(),
+            metrics_token: opts.metrics_token.map(String::from),
+            metrics_token_file: None,
+            metrics_addr: None,
             log: "warn".into(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -609,6 +616,7 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 pub mod borg;
 pub mod databases;
+pub mod receivers;
 pub mod sshd;
 pub use sshd::free_port;
 pub mod tree;
