@@ -10,8 +10,8 @@ use leptos_router::{
 
 use crate::{
     dashboard::{
-        CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage, JobsPage, LoginPage,
-        OverviewPage, ResourcePage, RetentionPage, SchedulesPage,
+        AlertsPage, CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage, JobsPage,
+        LoginPage, OverviewPage, ResourcePage, RetentionPage, SchedulesPage, SettingsPage,
     },
     resources::ResourceKind,
 };
@@ -95,6 +95,16 @@ pub fn App() -> impl IntoView {
                         view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=StaticSegment("alerts")
+                        view={Lazy::<PolicyPages>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("settings")
+                        view={Lazy::<PolicyPages>::new()}
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -163,15 +173,17 @@ impl LazyRoute for ResourcePages {
     }
 }
 
-/// The calendar, and the pages reached from a policy's or a client's row that show what the
-/// server does on its own (when it runs, what a prune keeps, which host it trusts): one lazily
-/// loaded route. Every split point of its own splits the code the pages share further and makes
+/// The calendar, the pages reached from a policy's or a client's row that show what the
+/// server does on its own (when it runs, what a prune keeps, which host it trusts), the alerts
+/// and the settings: one lazily loaded route. Every split point of its own splits the code the pages share further and makes
 /// every page heavier (docs/PERFORMANCE.md: a route of their own added 10-16 KB to every other
 /// page); the calendar's first load has the room for them.
 enum PolicyPages {
     Calendar,
     HostKey,
     Retention,
+    Alerts,
+    Settings,
 }
 
 #[lazy_route]
@@ -181,6 +193,8 @@ impl LazyRoute for PolicyPages {
         match path.trim_end_matches('/') {
             "/host-key" => PolicyPages::HostKey,
             "/retention" => PolicyPages::Retention,
+            "/alerts" => PolicyPages::Alerts,
+            "/settings" => PolicyPages::Settings,
             _ => PolicyPages::Calendar,
         }
     }
@@ -191,6 +205,8 @@ impl LazyRoute for PolicyPages {
             PolicyPages::Calendar => view! { <CalendarPage/> }.into_any(),
             PolicyPages::HostKey => view! { <HostKeyPage/> }.into_any(),
             PolicyPages::Retention => view! { <RetentionPage/> }.into_any(),
+            PolicyPages::Alerts => view! { <AlertsPage/> }.into_any(),
+            PolicyPages::Settings => view! { <SettingsPage/> }.into_any(),
         }
     }
 }

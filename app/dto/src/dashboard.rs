@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Job, StatsDay};
+use super::{
+    Alert, ApiToken, HealthRow, HealthSummary, Job, NotificationChannel, Settings, StatsDay,
+};
 
 /// The logged-in operator, as the dashboard's header shows them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -39,6 +41,46 @@ pub struct Overview {
     pub next_runs: Vec<NextRun>,
     /// The 10 newest jobs, newest first.
     pub last_jobs: Vec<Job>,
+    pub schedules: u64,
+    /// How many policy × client pairs are in each state, and the open alerts.
+    pub health: HealthSummary,
+    /// The late and failing pairs, worst first (at most 20).
+    pub attention: Vec<HealthRow>,
+    /// The `authorized_keys` line clients need, while the first steps are not all done.
+    pub authorized_keys: Option<String>,
+}
+
+impl Overview {
+    /// The first steps of a new installation, in order, and whether each is done: a client, a
+    /// repository, a schedule, a policy, a first run.
+    pub fn first_steps(&self) -> [(&'static str, &'static str, bool); 5] {
+        [
+            ("Add a client", "/clients", self.clients > 0),
+            ("Add a repository", "/repositories", self.repositories > 0),
+            ("Add a schedule", "/schedules", self.schedules > 0),
+            ("Add a policy", "/policies", self.policies > 0),
+            ("Run it now", "/policies", !self.last_jobs.is_empty()),
+        ]
+    }
+}
+
+/// The settings page: the key clients authorize, the settings, the notification channels
+/// (superusers only) and the caller's API tokens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SettingsView {
+    pub pubkey: String,
+    pub authorized_keys: String,
+    pub settings: Settings,
+    pub is_superuser: bool,
+    pub channels: Vec<NotificationChannel>,
+    pub tokens: Vec<ApiToken>,
+}
+
+/// The alerts page: open alerts, then the most recently resolved ones.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AlertsView {
+    pub open: Vec<Alert>,
+    pub resolved: Vec<Alert>,
 }
 
 /// A job status change as `/api/v1/jobs/stream/` sends it in a `status` event.

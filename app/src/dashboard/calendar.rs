@@ -118,6 +118,7 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>, policy: Option<i32>) -> im
     let selected_day = selected.and_then(|d| m.days.get(d.checked_sub(1)? as usize).cloned());
     let blanks =
         (0..m.first_weekday).map(|_| view! { <div class="cal-blank" aria-hidden="true"></div> });
+    let names: Vec<String> = m.policies.iter().map(|p| p.name.clone()).collect();
     let cells = m
         .days
         .iter()
@@ -129,6 +130,7 @@ fn MonthView(m: CalendarMonth, selected: Option<u32>, policy: Option<i32>) -> im
                     today=m.today == Some(d.day)
                     selected=selected == Some(d.day)
                     title=title.clone()
+                    names=names.clone()
                 />
             }
         })
@@ -207,7 +209,15 @@ fn move_focus(ev: &leptos::ev::KeyboardEvent, days: i64) {
 }
 
 #[component]
-fn DayCell(d: MonthDay, href: String, today: bool, selected: bool, title: String) -> impl IntoView {
+fn DayCell(
+    d: MonthDay,
+    href: String,
+    today: bool,
+    selected: bool,
+    title: String,
+    /// The month's policy names, by the index `per_policy` counts in.
+    names: Vec<String>,
+) -> impl IntoView {
     let mut busiest: Vec<(usize, u64)> = d
         .per_policy
         .iter()
@@ -217,12 +227,24 @@ fn DayCell(d: MonthDay, href: String, today: bool, selected: bool, title: String
         .collect();
     busiest.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let hidden = busiest.len().saturating_sub(CHIPS);
+    let name = move |i: usize| names.get(i).cloned().unwrap_or_default();
+    // The chips' colours name no policy for a screen reader or a colour-blind eye: the link's
+    // label and each chip's title do.
+    let named: Vec<String> = busiest
+        .iter()
+        .map(|(i, n)| format!("{} {n}", name(*i)))
+        .collect();
     let label = format!(
-        "{} {}: {} run{}{}",
+        "{} {}: {} run{}{}{}",
         d.day,
         title,
         d.total,
         if d.total == 1 { "" } else { "s" },
+        if named.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", named.join(", "))
+        },
         match d.conflicts {
             0 => String::new(),
             n => format!(", {n} in conflict"),
@@ -247,7 +269,10 @@ fn DayCell(d: MonthDay, href: String, today: bool, selected: bool, title: String
                 {busiest
                     .into_iter()
                     .take(CHIPS)
-                    .map(|(i, n)| view! { <span class=format!("chip {}", colour(i))>{n}</span> })
+                    .map(|(i, n)| {
+                        let what = format!("{}: {n} run{}", name(i), if n == 1 { "" } else { "s" });
+                        view! { <span class=format!("chip {}", colour(i)) title=what>{n}</span> }
+                    })
                     .collect_view()}
                 {(hidden > 0).then(|| view! { <span class="chip more">{format!("+{hidden}")}</span> })}
             </span>

@@ -5,6 +5,7 @@ mod calendar;
 mod catalog;
 mod chart;
 mod confirm;
+mod health;
 mod jobs;
 mod listing;
 #[cfg(feature = "hydrate")]
@@ -22,6 +23,7 @@ mod trust;
 
 pub use calendar::CalendarPage;
 pub use catalog::CatalogPage;
+pub use health::{AlertsPage, SettingsPage};
 pub use jobs::{JobPage, JobsPage};
 pub use overview::OverviewPage;
 pub use resource_page::ResourcePage;
@@ -62,6 +64,34 @@ pub fn percent_encode(text: &str, keep: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A button that puts `text` on the clipboard (in the browser; the text stays selectable
+/// beside it for browsers that refuse).
+#[leptos::component]
+pub fn CopyButton(text: String) -> impl leptos::IntoView {
+    use leptos::prelude::*;
+    let copied = RwSignal::new(false);
+    let on_click = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::{JsValue, closure::Closure};
+            let written = window().navigator().clipboard().write_text(&text);
+            copied.set(true);
+            // A browser that refuses (no permission, not a secure context) rejects the promise:
+            // say so instead of an unhandled rejection.
+            let refused = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| copied.set(false));
+            let _ = written.catch(&refused);
+            refused.forget();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" class="copy" on:click=on_click>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
+    }
 }
 
 /// The message of a server function's error, for the operator.

@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use super::RpcError;
 use leptos_meta::Title;
 
-use super::{chart::StatsChart, error_text, overview_data};
+use super::{CopyButton, chart::StatsChart, error_text, overview_data};
 use crate::{
     display::minute,
-    dto::{Job, NextRun, Overview},
+    dto::{HealthRow, Job, NextRun, Overview},
 };
 
 fn when(t: Option<DateTime<Utc>>) -> String {
@@ -47,7 +47,16 @@ fn OverviewBody(o: Overview, data: Resource<Result<Overview, RpcError>>) -> impl
         ),
         ("count-running", "Jobs running", o.jobs_running, "/jobs"),
         ("count-failed", "Failed in 24 h", o.jobs_failed_24h, "/jobs"),
+        ("count-late", "Late", o.health.late, "/alerts"),
+        ("count-failing", "Failing", o.health.failing, "/alerts"),
     ];
+    let steps = o.first_steps();
+    let first_steps = steps
+        .iter()
+        .any(|(_, _, done)| !done)
+        .then(|| view! { <FirstSteps steps=steps authorized_keys=o.authorized_keys.clone()/> });
+    let attention =
+        (!o.attention.is_empty()).then(|| view! { <Attention rows=o.attention.clone()/> });
     view! {
         <section aria-labelledby="counts-title">
             <h2 id="counts-title" class="visually-hidden">"Counts"</h2>
@@ -55,7 +64,8 @@ fn OverviewBody(o: Overview, data: Resource<Result<Overview, RpcError>>) -> impl
                 {counts
                     .into_iter()
                     .map(|(id, label, n, href)| {
-                        let alert = id == "count-failed" && n > 0;
+                        let alert = matches!(id, "count-failed" | "count-late" | "count-failing")
+                            && n > 0;
                         view! {
                             <div class="count" class:alert=alert>
                                 <dt>{label}</dt>
@@ -66,6 +76,8 @@ fn OverviewBody(o: Overview, data: Resource<Result<Overview, RpcError>>) -> impl
                     .collect_view()}
             </dl>
         </section>
+        {attention}
+        {first_steps}
         <section aria-labelledby="chart-title">
             <h2 id="chart-title">"Last 30 days"</h2>
             <StatsChart days=o.stats/>
@@ -82,6 +94,94 @@ fn OverviewBody(o: Overview, data: Resource<Result<Overview, RpcError>>) -> impl
         </div>
     }
     .into_any()
+}
+
+/// The late and failing policy × client pairs, worst first, in red, with why and the last job.
+#[component]
+fn Attention(rows: Vec<HealthRow>) -> impl IntoView {
+    view! {
+        <section aria-labelledby="attention-title" class="attention">
+            <h2 id="attention-title">"Needs attention"</h2>
+            <div class="table-wrap">
+                <table id="attention">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Policy"</th>
+                            <th scope="col">"Client"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col">"Why"</th>
+                            <th scope="col">"Last job"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {rows
+                            .into_iter()
+                            .map(|r| {
+                                let job = r.last_attempt_job.map(|id| {
+                                    view! { <a href=format!("/jobs/{id}")>{format!("#{id}")}</a> }
+                                });
+                                let class = format!("health-row health-{}", r.state);
+                                view! {
+                                    <tr class=class>
+                                        <td>{r.policy_name}</td>
+                                        <td>{r.client_hostname}</td>
+                                        <td><span class="status status-failed">{r.state}</span></td>
+                                        <td>{r.reason}</td>
+                                        <td>{job}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}
+
+/// A new installation's way to its first backup: each step links to its page and is ticked
+/// once done; the client step shows the line to authorize on the client.
+#[component]
+fn FirstSteps(
+    steps: [(&'static str, &'static str, bool); 5],
+    authorized_keys: Option<String>,
+) -> impl IntoView {
+    view! {
+        <section aria-labelledby="first-steps-title" class="first-steps">
+            <h2 id="first-steps-title">"First steps"</h2>
+            <ol id="first-steps">
+                {steps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (label, href, done))| {
+                        let key = (i == 0)
+                            .then(|| authorized_keys.clone())
+                            .flatten()
+                            .map(|line| {
+                                view! {
+                                    <p class="muted">
+                                        "On the client, add this line to the backup user's "
+                                        <code>"~/.ssh/authorized_keys"</code>":"
+                                    </p>
+                                    <pre class="key-line" id="first-steps-key">{line.clone()}</pre>
+                                    <CopyButton text=line/>
+                                }
+                            });
+                        view! {
+                            <li class:done=done data-done=done.to_string()>
+                                <span class="step-mark" aria-hidden="true">
+                                    {if done { "✓" } else { "○" }}
+                                </span>
+                                <a href=href>{label}</a>
+                                {done.then(|| view! { <span class="visually-hidden">" (done)"</span> })}
+                                {key}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
 }
 
 #[component]

@@ -9,9 +9,10 @@ use leptos::server_fn::codec::Json;
 
 use crate::{
     dto::{
-        ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry, FormOutcome, HostKeyOp, HostKeyView,
-        HostKind, Job, JobView, ModuleItem, Overview, Page, RestoreInput, Retention, Schedule,
-        SchedulePreview, SessionUser,
+        AlertsView, ApiToken, ApiTokenInput, ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry,
+        FormOutcome, HostKeyOp, HostKeyView, HostKind, Job, JobView, ModuleItem, NotificationTest,
+        Overview, Page, RestoreInput, Retention, Schedule, SchedulePreview, SessionUser,
+        SettingsView,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -560,4 +561,102 @@ pub async fn host_key(kind: HostKind, id: i32, op: HostKeyOp) -> Result<HostKeyV
     cyborg_core::services::host_keys::page(&st, &actor, kind, id, op)
         .await
         .map_err(ssr::fail)
+}
+
+/// The settings page's data: the key to authorize, the settings, the notification channels
+/// (superusers) and the caller's API tokens.
+#[server(prefix = "/rpc", endpoint = "settings_view", input = Json)]
+pub async fn settings_page_data() -> Result<SettingsView, RpcError> {
+    use cyborg_core::services::{api_tokens, list::ListRequest, notifications, settings};
+    let (st, actor) = ssr::caller().await?;
+    let key = settings::ssh_public_key(&st, &actor)
+        .await
+        .map_err(ssr::fail)?;
+    let channels = if actor.is_superuser() {
+        let all = ListRequest::of(
+            "/api/v1/notifications/",
+            &[("page_size", "1000".into()), ("order_by", "name".into())],
+        );
+        notifications::list(&st, &actor, &all)
+            .await
+            .map_err(ssr::fail)?
+            .results
+    } else {
+        Vec::new()
+    };
+    Ok(SettingsView {
+        pubkey: key.pubkey,
+        authorized_keys: key.authorized_keys,
+        settings: settings::get(&st, &actor).await.map_err(ssr::fail)?,
+        is_superuser: actor.is_superuser(),
+        channels,
+        tokens: api_tokens::list(&st, &actor).await.map_err(ssr::fail)?,
+    })
+}
+
+/// Makes an API token for the caller; the answer holds its secret, shown once.
+#[server(prefix = "/rpc", endpoint = "create_token", input = Json)]
+pub async fn create_token(input: ApiTokenInput) -> Result<FormOutcome<ApiToken>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::form_outcome(cyborg_core::services::api_tokens::create(&st, &actor, input).await)
+}
+
+/// Revokes one of the caller's API tokens; `Some(message)` when refused.
+#[server(prefix = "/rpc", endpoint = "revoke_token", input = Json)]
+pub async fn revoke_token(id: i32) -> Result<Option<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::delete_outcome(cyborg_core::services::api_tokens::revoke(&st, &actor, id).await)
+}
+
+/// Sends a channel's test message now.
+#[server(prefix = "/rpc", endpoint = "test_channel", input = Json)]
+pub async fn test_channel(id: i32) -> Result<NotificationTest, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::notifications::test(&st, &actor, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The open alerts, then the 20 most recently resolved.
+#[server(prefix = "/rpc", endpoint = "alerts_view", input = Json)]
+pub async fn alerts_page_data() -> Result<AlertsView, RpcError> {
+    use cyborg_core::services::{alerts, list::ListRequest};
+    let (st, actor) = ssr::caller().await?;
+    let open = ListRequest::of(
+        "/api/v1/alerts/",
+        &[
+            ("resolved__isnull", "true".into()),
+            ("order_by", "-first_seen".into()),
+            ("page_size", "1000".into()),
+        ],
+    );
+    let resolved = ListRequest::of(
+        "/api/v1/alerts/",
+        &[
+            ("resolved__isnull", "false".into()),
+            ("order_by", "-resolved".into()),
+            ("page_size", "20".into()),
+        ],
+    );
+    Ok(AlertsView {
+        open: alerts::list(&st, &actor, &open)
+            .await
+            .map_err(ssr::fail)?
+            .results,
+        resolved: alerts::list(&st, &actor, &resolved)
+            .await
+            .map_err(ssr::fail)?
+            .results,
+    })
+}
+
+/// Acknowledges an open alert; `Some(message)` when refused (already resolved).
+#[server(prefix = "/rpc", endpoint = "acknowledge_alert", input = Json)]
+pub async fn acknowledge_alert(id: i32) -> Result<Option<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::delete_outcome(
+        cyborg_core::services::alerts::acknowledge(&st, &actor, id)
+            .await
+            .map(|_| ()),
+    )
 }

@@ -23,6 +23,8 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/policies", "Policies"),
     ("/users", "Users"),
     ("/catalog", "Catalog"),
+    ("/alerts", "Alerts"),
+    ("/settings", "Settings"),
 ];
 
 /// Header, navigation and the page. The session is checked again on every navigation: without a

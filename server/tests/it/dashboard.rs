@@ -1167,3 +1167,69 @@ async fn month_view_counts_lists_and_flags_conflicts() {
     assert!(none.policies.is_empty());
     assert!(none.days.iter().all(|d| d.total == 0 && d.runs.is_empty()));
 }
+
+#[tokio::test]
+async fn overview_shows_what_needs_attention_and_the_first_steps() {
+    let s = TestServer::start_api_only().await;
+    let f = s.fixture().await;
+    let (token, _, _) = login(&s, "/", &[]).await;
+    let overview = || async {
+        rpc(&s, "overview", json!({}), Some(&token), &[])
+            .await
+            .json::<Overview>()
+            .await
+            .unwrap()
+    };
+    let o = overview().await;
+    let done: Vec<bool> = o.first_steps().iter().map(|s| s.2).collect();
+    assert_eq!(done, [true, true, true, true, false], "no job yet");
+    assert!(
+        o.authorized_keys
+            .as_deref()
+            .is_some_and(|k| k.starts_with("restrict,port-forwarding ssh-ed25519 ")),
+        "{:?}",
+        o.authorized_keys
+    );
+    assert!(o.attention.is_empty());
+    assert_eq!((o.health.never, o.health.late), (1, 0));
+
+    // The fixture's pair last succeeded three days ago on a daily schedule: late.
+    let db = s.db().await;
+    let id = seed_job(&s, "successful", Some(TimeDelta::days(3))).await;
+    job::Entity::update_many()
+        .col_expr(
+            job::Column::PolicyId,
+            sea_orm::sea_query::Expr::value(f.policy as i32),
+        )
+        .col_expr(
+            job::Column::ClientId,
+            sea_orm::sea_query::Expr::value(f.client as i32),
+        )
+        .exec(&db)
+        .await
+        .unwrap();
+    let o = overview().await;
+    assert_eq!(o.health.late, 1);
+    assert_eq!(o.attention.len(), 1);
+    assert_eq!(o.attention[0].state, "late");
+    assert_eq!(o.attention[0].last_attempt_job, Some(id));
+    assert!(o.authorized_keys.is_none(), "every first step is done");
+
+    // The page itself, rendered on the server: the row in red with its reason and job link.
+    let html = s
+        .http
+        .get(s.url("/"))
+        .header("cookie", format!("cyborg_session={token}"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"id="attention""#), "{html}");
+    assert!(html.contains("health-row health-late"), "{html}");
+    assert!(html.contains(&format!(r#"href="/jobs/{id}""#)), "{html}");
+    assert!(html.contains("No successful backup since"), "{html}");
+    assert!(!html.contains(r#"id="first-steps""#));
+}

@@ -683,10 +683,13 @@ async fn notification_channels_are_validated_superuser_only_and_tested_for_real(
 
 #[tokio::test]
 async fn metrics_are_valid_exposition_format_behind_a_token() {
+    let open_addr: std::net::SocketAddr =
+        format!("127.0.0.1:{}", sshd::free_port()).parse().unwrap();
     let s = TestServer::start_with(Options {
         engine: false,
         scheduler: false,
         metrics_token: Some("metrics-token-0123456789"),
+        metrics_addr: Some(open_addr),
     })
     .await;
     let f = s.fixture().await;
@@ -768,6 +771,16 @@ async fn metrics_are_valid_exposition_format_behind_a_token() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
+    // The separate listener serves /metrics without credentials, and nothing else.
+    let open = reqwest::get(format!("http://{open_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(open.status().as_u16(), 200);
+    assert!(open.text().await.unwrap().contains("cyborg_health_state"));
+    let other = reqwest::get(format!("http://{open_addr}/api/v1/clients/"))
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 404);
     let _ = f;
 }
 

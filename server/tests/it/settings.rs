@@ -12,7 +12,8 @@ const PATH: &str = "/api/v1/settings/";
 const KEY_PATH: &str = "/api/v1/settings/ssh_public_key/";
 
 fn defaults() -> Value {
-    json!({"catalog_enabled": true, "auto_prune": true, "backup_user": "root"})
+    json!({"catalog_enabled": true, "auto_prune": true, "backup_user": "root",
+           "failing_after": 1, "job_log_retention_days": 90})
 }
 
 #[tokio::test]
@@ -27,7 +28,8 @@ async fn defaults_patch_and_validation() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(
         v,
-        json!({"catalog_enabled": false, "auto_prune": true, "backup_user": "root"})
+        json!({"catalog_enabled": false, "auto_prune": true, "backup_user": "root",
+               "failing_after": 1, "job_log_retention_days": 90})
     );
     let (st, v) = s
         .patch(
@@ -36,8 +38,8 @@ async fn defaults_patch_and_validation() {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let changed =
-        json!({"catalog_enabled": false, "auto_prune": false, "backup_user": "borg_backup"});
+    let changed = json!({"catalog_enabled": false, "auto_prune": false, "backup_user": "borg_backup",
+               "failing_after": 1, "job_log_retention_days": 90});
     assert_eq!(v, changed);
     assert_eq!(s.get(PATH).await.1, changed);
 

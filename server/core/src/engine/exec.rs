@@ -325,11 +325,39 @@ const SSH_TO: &str = "SSH to ";
 const FAILED: &str = " failed: ";
 const REFUSED_KEY: &str = "refused the server's SSH key";
 
-/// Whether a job's explanation is one of [`ssh_failure`]'s "could not reach the client" (the
-/// alert rules' `client_unreachable`).
+/// Whether a job's explanation is one of [`ssh_failure`]'s "could not reach the client", or a
+/// host key that could not be fetched because nothing answered (the alert rules'
+/// `client_unreachable`).
 pub fn is_ssh_failure(explanation: &str) -> bool {
     explanation.contains(REFUSED_KEY)
+        || explanation.contains(super::host_keys::NO_HOST_KEY)
         || explanation
             .find(SSH_TO)
             .is_some_and(|i| explanation[i..].contains(FAILED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_failures_are_recognised_and_nothing_else() {
+        for unreachable in [
+            "SSH to root@web1:22 failed: ssh: connect to host web1 port 22: Connection refused",
+            "Scheduled late. SSH to root@web1:22 failed: Connection timed out",
+            "root@web1:22 refused the server's SSH key: add the line …",
+            "The SSH host key of client web1 is not confirmed yet, and it could not be fetched: \
+             web1:22 presented no SSH host key (unreachable, or not an SSH server): ",
+        ] {
+            assert!(is_ssh_failure(unreachable), "{unreachable}");
+        }
+        for other in [
+            "borg create ended with status 2",
+            "the job's policy no longer exists",
+            "SSH to the moon",
+            "",
+        ] {
+            assert!(!is_ssh_failure(other), "{other}");
+        }
+    }
 }

@@ -176,11 +176,14 @@ pub async fn scan(host: &str, port: u16) -> Result<HostKey, String> {
         .collect();
     preferred(keys).ok_or_else(|| {
         format!(
-            "{host}:{port} presented no SSH host key (unreachable, or not an SSH server): {}",
+            "{host}:{port} {NO_HOST_KEY} (unreachable, or not an SSH server): {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )
     })
 }
+
+/// How a host that answered no SSH key is told (`engine::is_ssh_failure` recognises it).
+pub const NO_HOST_KEY: &str = "presented no SSH host key";
 
 fn preferred(mut keys: Vec<HostKey>) -> Option<HostKey> {
     keys.sort_by_key(|k| KEY_TYPES.iter().position(|t| *t == k.kind));

@@ -3,11 +3,18 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use cyborg_dto::{CalendarEntry, NextRun, Overview};
 
-use super::{Actor, calendar, clients, jobs, list::ListRequest, policies, repositories, resource};
+use cyborg_dto::HealthState;
+
+use super::{
+    Actor, calendar, clients, health, jobs, list::ListRequest, policies, repositories, resource,
+    schedules,
+};
 use crate::{error::Result, state::AppState};
 
 /// How many coming runs and recent jobs the overview shows.
 pub const OVERVIEW_ROWS: usize = 10;
+/// How many late or failing pairs the overview lists.
+pub const ATTENTION_ROWS: usize = 20;
 
 pub async fn overview(st: &AppState, actor: &Actor) -> Result<Overview> {
     let day_ago =
@@ -32,19 +39,33 @@ pub async fn overview(st: &AppState, actor: &Actor) -> Result<Overview> {
             ("order_by", "-id".into()),
         ],
     );
-    let (clients, policies, repositories, jobs_running, jobs_failed_24h) = futures_util::try_join!(
+    let all_schedules = ListRequest::of("/api/v1/schedules/", &[]);
+    let (clients, policies, repositories, schedules, jobs_running, jobs_failed_24h) = futures_util::try_join!(
         resource::count::<clients::Clients>(st, &all_clients),
         resource::count::<policies::Policies>(st, &all_policies),
         resource::count::<repositories::Repositories>(st, &all_repositories),
+        resource::count::<schedules::Schedules>(st, &all_schedules),
         resource::count::<jobs::Jobs>(st, &running),
         resource::count::<jobs::Jobs>(st, &failed),
     )?;
+    let rows = health::rows(&st.db, Utc::now()).await?;
+    let summary = health::summary_of(&st.db, &rows).await?;
+    let attention: Vec<_> = rows
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                HealthState::parse(&r.state),
+                Some(HealthState::Late | HealthState::Failing)
+            )
+        })
+        .take(ATTENTION_ROWS)
+        .collect();
     let (stats, next_runs, last_jobs) = futures_util::try_join!(
         jobs::stats(st, actor),
         next_runs(st, actor, Utc::now()),
         jobs::list(st, actor, &last),
     )?;
-    Ok(Overview {
+    let mut o = Overview {
         clients,
         policies,
         repositories,
@@ -53,7 +74,19 @@ pub async fn overview(st: &AppState, actor: &Actor) -> Result<Overview> {
         stats,
         next_runs,
         last_jobs: last_jobs.results,
-    })
+        schedules,
+        health: summary,
+        attention,
+        authorized_keys: None,
+    };
+    if o.first_steps().iter().any(|(_, _, done)| !done) {
+        o.authorized_keys = Some(
+            super::settings::ssh_public_key(st, actor)
+                .await?
+                .authorized_keys,
+        );
+    }
+    Ok(o)
 }
 
 /// The first `OVERVIEW_ROWS` runs after `now` of every enabled policy: each policy's first

@@ -88,6 +88,8 @@ pub struct Options {
     pub scheduler: bool,
     /// `CYBORG_METRICS_TOKEN`.
     pub metrics_token: Option<&'static str>,
+    /// `CYBORG_METRICS_ADDR`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             engine: true,
             scheduler: true,
             metrics_token: None,
+            metrics_addr: None,
         }
     }
 }
@@ -113,6 +116,7 @@ impl TestServer {
             engine: false,
             scheduler: false,
             metrics_token: None,
+            metrics_addr: None,
         })
         .await
     }
@@ -156,7 +160,7 @@ impl TestServer {
             trusted_proxies: Vec::new(),
             metrics_token: opts.metrics_token.map(String::from),
             metrics_token_file: None,
-            metrics_addr: None,
+            metrics_addr: opts.metrics_addr,
             log: "warn".into(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
