@@ -15,6 +15,16 @@ enum Policies {
 }
 
 #[derive(DeriveIden)]
+enum Jobs {
+    Table,
+    PolicyId,
+    ClientId,
+    JobType,
+    Status,
+    Id,
+}
+
+#[derive(DeriveIden)]
 enum Alerts {
     Table,
     Id,
@@ -220,10 +230,43 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Health reads, per (policy, client), the newest backup of some statuses and the
+        // failures since the newest success: with this index those are seeks, not scans of
+        // every job ever run.
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_jobs_pair_health")
+                    .table(Jobs::Table)
+                    .col(Jobs::PolicyId)
+                    .col(Jobs::ClientId)
+                    .col(Jobs::JobType)
+                    .col(Jobs::Status)
+                    .col(Jobs::Id)
+                    .to_owned(),
+            )
+            .await?;
+        // And the newest finished job of each client (the unreachable-client rule).
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_jobs_client_health")
+                    .table(Jobs::Table)
+                    .col(Jobs::ClientId)
+                    .col(Jobs::Status)
+                    .col(Jobs::Id)
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for name in ["idx_jobs_pair_health", "idx_jobs_client_health"] {
+            manager
+                .drop_index(Index::drop().name(name).table(Jobs::Table).to_owned())
+                .await?;
+        }
         for t in [
             ApiTokens::Table.into_iden(),
             NotificationOutbox::Table.into_iden(),

@@ -218,6 +218,8 @@ async fn main() {
     let resp = c
         .http
         .post(format!("{}/api/session/", c.base))
+        // The login refuses cross-site posts: a browser sends its page's origin.
+        .header("origin", c.base.as_str())
         .json(&json!({"email": EMAIL, "password": PASSWORD}))
         .send()
         .await

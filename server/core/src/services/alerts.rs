@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use cyborg_dto::{Alert, AlertKind, HealthState, JobStatus, JobType, Page};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait, sea_query::Expr,
+    QuerySelect, Set, Statement, TransactionTrait, sea_query::Expr,
 };
 
 use super::{
@@ -149,7 +149,7 @@ pub async fn wanted(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<W
             message: format!("{} on {}: {}", r.policy_name, r.client_hostname, r.reason),
         });
     }
-    for r in health::repositories(db, now).await? {
+    for r in health::repository_checks(db, now).await? {
         let failed = matches!(r.last_check_status.as_str(), "failed" | "error");
         if failed {
             out.push(Wanted {
@@ -203,20 +203,26 @@ async fn newest_integrity(db: &DatabaseConnection, repository: i32) -> Result<Op
 /// Clients whose newest finished job (of any type) could not reach them over SSH; resolved by
 /// the next job that does.
 async fn unreachable_clients(db: &DatabaseConnection) -> Result<Vec<Wanted>> {
-    let newest: Vec<Option<i32>> = job::Entity::find()
-        .select_only()
-        .column_as(job::Column::Id.max(), "id")
-        .filter(job::Column::ClientId.is_not_null())
-        .filter(job::Column::Status.is_in([
-            JobStatus::Successful,
-            JobStatus::Failed,
-            JobStatus::Error,
-        ]))
-        .group_by(job::Column::ClientId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let ids: Vec<i32> = newest.into_iter().flatten().collect();
+    // The newest finished job per client: one index seek per client and status
+    // (`idx_jobs_client_health`) instead of a GROUP BY over every job.
+    let mut newest: HashMap<i32, i32> = HashMap::new();
+    for status in [JobStatus::Successful, JobStatus::Failed, JobStatus::Error] {
+        let sql = format!(
+            "SELECT c.id, (SELECT MAX(j.id) FROM jobs j \
+               WHERE j.client_id = c.id AND j.status = '{s}') FROM clients c",
+            s = status.as_str()
+        );
+        let rows = db
+            .query_all(Statement::from_string(db.get_database_backend(), sql))
+            .await?;
+        for r in rows {
+            if let Some(id) = r.try_get_by_index::<Option<i32>>(1)? {
+                let e = newest.entry(r.try_get_by_index(0)?).or_insert(id);
+                *e = (*e).max(id);
+            }
+        }
+    }
+    let ids: Vec<i32> = newest.into_values().collect();
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let failed: Vec<job::Model> = job::Entity::find()

@@ -111,25 +111,55 @@ type JobFacts = (
     String,
 );
 
-/// The newest job per (policy, client) among backups with one of `statuses`.
+/// The newest job id per (policy, client) among backups with `status`: one index seek per
+/// pair (`idx_jobs_pair_health`), where a GROUP BY would read every backup ever run on each
+/// health read.
+async fn newest_backup_ids(
+    db: &impl ConnectionTrait,
+    status: JobStatus,
+) -> Result<HashMap<(i32, i32), i32>> {
+    let sql = format!(
+        "SELECT pc.policy_id, pc.client_id, (SELECT MAX(j.id) FROM jobs j \
+           WHERE j.policy_id = pc.policy_id AND j.client_id = pc.client_id \
+             AND j.job_type = '{b}' AND j.status = '{s}') \
+         FROM policy_clients pc",
+        b = JobType::Backup.as_str(),
+        s = status.as_str(),
+    );
+    let mut out = HashMap::new();
+    let rows = db
+        .query_all(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    for r in rows {
+        if let Some(id) = r.try_get_by_index::<Option<i32>>(2)? {
+            out.insert((r.try_get_by_index(0)?, r.try_get_by_index(1)?), id);
+        }
+    }
+    Ok(out)
+}
+
+/// Per (policy, client): the newest successful backup, and the newest finished attempt
+/// (successful, failed or error).
+#[allow(clippy::type_complexity)]
 async fn newest_backups(
     db: &impl ConnectionTrait,
-    statuses: &[JobStatus],
-) -> Result<HashMap<(i32, i32), JobFacts>> {
-    let ids: Vec<Option<i32>> = job::Entity::find()
-        .select_only()
-        .column_as(job::Column::Id.max(), "id")
-        .filter(job::Column::JobType.eq(JobType::Backup))
-        .filter(job::Column::Status.is_in(statuses.iter().copied()))
-        .filter(job::Column::PolicyId.is_not_null())
-        .filter(job::Column::ClientId.is_not_null())
-        .group_by(job::Column::PolicyId)
-        .group_by(job::Column::ClientId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let ids: Vec<i32> = ids.into_iter().flatten().collect();
-    let mut out = HashMap::new();
+) -> Result<(HashMap<(i32, i32), JobFacts>, HashMap<(i32, i32), JobFacts>)> {
+    let successes = newest_backup_ids(db, JobStatus::Successful).await?;
+    let mut attempts = successes.clone();
+    for status in [JobStatus::Failed, JobStatus::Error] {
+        for (pair, id) in newest_backup_ids(db, status).await? {
+            let e = attempts.entry(pair).or_insert(id);
+            *e = (*e).max(id);
+        }
+    }
+    let mut ids: Vec<i32> = successes
+        .values()
+        .chain(attempts.values())
+        .copied()
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut facts: HashMap<i32, JobFacts> = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let rows: Vec<JobFacts> = job::Entity::find()
             .select_only()
@@ -147,13 +177,14 @@ async fn newest_backups(
             .into_tuple()
             .all(db)
             .await?;
-        for r in rows {
-            if let (Some(p), Some(c)) = (r.1, r.2) {
-                out.insert((p, c), r);
-            }
-        }
+        facts.extend(rows.into_iter().map(|r| (r.0, r)));
     }
-    Ok(out)
+    let pick = |m: HashMap<(i32, i32), i32>| {
+        m.into_iter()
+            .filter_map(|(pair, id)| facts.get(&id).map(|f| (pair, f.clone())))
+            .collect()
+    };
+    Ok((pick(successes), pick(attempts)))
 }
 
 /// Failed attempts per pair since its last success (all of them without one).
@@ -211,12 +242,7 @@ pub async fn rows(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<H
         .map(|r| (r.id, r.name))
         .collect();
     let pairs = policy_client::Entity::find().all(db).await?;
-    let successes = newest_backups(db, &[JobStatus::Successful]).await?;
-    let attempts = newest_backups(
-        db,
-        &[JobStatus::Successful, JobStatus::Failed, JobStatus::Error],
-    )
-    .await?;
+    let (successes, attempts) = newest_backups(db).await?;
     let failures = failures_since_success(db).await?;
     let crontabs: HashMap<i32, Crontab> = schedules
         .values()
@@ -418,8 +444,9 @@ pub async fn summary_of(db: &impl ConnectionTrait, rows: &[HealthRow]) -> Result
 /// An integrity job: id, repository, status, finished.
 type CheckFacts = (i32, Option<i32>, JobStatus, Option<DateTime<Utc>>);
 
-/// Every repository's integrity checks, newest archive and daily growth over 30 days.
-pub async fn repositories(
+/// Every repository's integrity checks and newest archive, without the daily growth (what the
+/// alert rules read every few seconds).
+pub async fn repository_checks(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Vec<RepositoryHealth>> {
@@ -471,6 +498,41 @@ pub async fn repositories(
             e.1 = Some((id, status, finished));
         }
     }
+    Ok(repos
+        .into_iter()
+        .map(|r| {
+            let (newest_check, last_ok) = by_repo.remove(&r.id).unwrap_or_default();
+            let overdue_from = last_ok.as_ref().and_then(|c| c.2).unwrap_or(r.created);
+            let check_overdue = r
+                .integrity_schedule_id
+                .and_then(|s| crontabs.get(&s))
+                .and_then(|c| deadline(overdue_from, Some(c), None))
+                .is_some_and(|d| d < now);
+            RepositoryHealth {
+                repository: r.id,
+                name: r.name,
+                size: r.deduplicated_size,
+                last_check_success: last_ok.as_ref().and_then(|c| c.2),
+                last_check_job: last_ok.as_ref().map(|c| c.0),
+                last_check_status: newest_check
+                    .as_ref()
+                    .map(|c| c.1.to_string())
+                    .unwrap_or_default(),
+                check_overdue,
+                newest_archive: newest.get(&r.id).copied().flatten(),
+                added_per_day: Vec::new(),
+            }
+        })
+        .collect())
+}
+
+/// Every repository's integrity checks, newest archive and the bytes its successful backups
+/// added on each of the last 30 days (oldest first).
+pub async fn repositories(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<RepositoryHealth>> {
+    let mut repos = repository_checks(db, now).await?;
     let first_day = now.date_naive() - Days::new(29);
     let since = first_day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let added: Vec<(Option<i32>, Option<DateTime<Utc>>, i64)> = job::Entity::find()
@@ -493,35 +555,13 @@ pub async fn repositories(
             *growth.entry(repo).or_default().entry(day).or_default() += bytes;
         }
     }
-    Ok(repos
-        .into_iter()
-        .map(|r| {
-            let (newest_check, last_ok) = by_repo.remove(&r.id).unwrap_or_default();
-            let overdue_from = last_ok.as_ref().and_then(|c| c.2).unwrap_or(r.created);
-            let check_overdue = r
-                .integrity_schedule_id
-                .and_then(|s| crontabs.get(&s))
-                .and_then(|c| deadline(overdue_from, Some(c), None))
-                .is_some_and(|d| d < now);
-            let days = growth.remove(&r.id).unwrap_or_default();
-            RepositoryHealth {
-                repository: r.id,
-                name: r.name,
-                size: r.deduplicated_size,
-                last_check_success: last_ok.as_ref().and_then(|c| c.2),
-                last_check_job: last_ok.as_ref().map(|c| c.0),
-                last_check_status: newest_check
-                    .as_ref()
-                    .map(|c| c.1.to_string())
-                    .unwrap_or_default(),
-                check_overdue,
-                newest_archive: newest.get(&r.id).copied().flatten(),
-                added_per_day: (0..30)
-                    .map(|d| days.get(&d).copied().unwrap_or(0))
-                    .collect(),
-            }
-        })
-        .collect())
+    for r in &mut repos {
+        let days = growth.remove(&r.repository).unwrap_or_default();
+        r.added_per_day = (0..30)
+            .map(|d| days.get(&d).copied().unwrap_or(0))
+            .collect();
+    }
+    Ok(repos)
 }
 
 /// `GET /api/v1/health/repositories/`.
