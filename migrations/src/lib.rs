@@ -10,6 +10,7 @@ mod m20261128_000006_integrity_schedule;
 mod m20261128_000007_catalog_pg_references;
 mod m20261202_000008_trust;
 mod m20261202_000009_health;
+mod m20261203_000010_catalog_versions;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_catalog_pg_references::Migration),
             Box::new(m20261202_000008_trust::Migration),
             Box::new(m20261202_000009_health::Migration),
+            Box::new(m20261203_000010_catalog_versions::Migration),
         ]
     }
 }

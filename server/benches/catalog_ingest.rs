@@ -1,14 +1,15 @@
-//! Issue 4 catalog targets: ingesting a synthetic 1,000,000-line `borg list --json-lines` file at
-//! ≥ 200,000 entries/s into SQLite and ≥ 100,000 entries/s into PostgreSQL with a peak RSS
-//! ≤ 150 MB; browsing one directory of a 1,000,000-entry archive ≤ 10 ms.
+//! Catalog ingestion targets: a lineage of synthetic 1,000,000-line `borg list --json-lines`
+//! listings (`common/listing.rs`: the first archive all new, each later one with 1 % of its
+//! files changed and 0.1 % left out). Per archive: entries/s, versions written and closed, peak
+//! RSS; then the database bytes of the catalog after the first and after the last archive,
+//! browsing one directory, the history of one path, and pruning an archive in the middle and
+//! the newest one.
 //!
 //! Run: `cargo bench -p server --bench catalog_ingest` (SQLite), and with
 //! `CYBORG_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres` also PostgreSQL (a fresh
 //! database is created and dropped). `CYBORG_BENCH_LINES` changes the size (default 1,000,000),
-//! `CYBORG_BENCH_ARCHIVES` the number of archives ingested (default 2: a first one where every
-//! path is new, then one sharing all its paths, the common case for tens of archives a client).
+//! `CYBORG_BENCH_ARCHIVES` the number of archives (default 2; 30 for the storage target).
 use std::{
-    io::Write,
     path::Path,
     time::{Duration, Instant},
 };
@@ -19,51 +20,8 @@ use cyborg_core::{
 };
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, Set, Statement};
 
-/// Writes `n` lines like borg's: 100 top directories, 10 × 10 nested below each, files in the
-/// leaves; directories come before their contents, as borg lists them.
-fn generate(path: &Path, n: usize) -> Vec<String> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
-    let mut written = 0;
-    let mut leaves = Vec::new();
-    let line = |out: &mut std::io::BufWriter<std::fs::File>, kind: &str, p: &str, size: u64| {
-        let mode = if kind == "d" {
-            "drwxr-xr-x"
-        } else {
-            "-rw-r--r--"
-        };
-        writeln!(
-            out,
-            r#"{{"type": "{kind}", "mode": "{mode}", "user": "www-data", "group": "www-data", "uid": 33, "gid": 33, "path": "{p}", "healthy": true, "source": "", "linktarget": "", "flags": 0, "size": {size}, "mtime": "2024-05-06T07:08:09.123456"}}"#
-        )
-        .unwrap();
-    };
-    'outer: for top in 0.. {
-        let t = format!("srv/www/site{top:03}.example.com");
-        line(&mut out, "d", &t, 0);
-        written += 1;
-        for a in 0..10 {
-            let da = format!("{t}/htdocs/wp-content/uploads{a}");
-            line(&mut out, "d", &da, 0);
-            written += 1;
-            for b in 0..10 {
-                let db = format!("{da}/2024-{b:02} caf\\u00e9");
-                line(&mut out, "d", &db, 0);
-                written += 1;
-                leaves.push(db.replace("\\u00e9", "é"));
-                for f in 0..100 {
-                    if written >= n {
-                        break 'outer;
-                    }
-                    let p = format!("{db}/image-{f:04}-{}x{}.jpg", 100 + f, 200 + b);
-                    line(&mut out, "-", &p, (f * 7919 + b * 31) as u64);
-                    written += 1;
-                }
-            }
-        }
-    }
-    out.flush().unwrap();
-    leaves
-}
+#[path = "common/listing.rs"]
+mod listing;
 
 fn status(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -108,8 +66,8 @@ async fn setup(db: &DatabaseConnection, archives: usize) -> Vec<i32> {
             client_id: Set(None),
             policy_id: Set(None),
             job_id: Set(None),
-            name: Set(format!("rootfs-web-2024-05-{:02}_03-00", i + 1)),
-            created: Set(now),
+            name: Set(format!("rootfs-web-{:03}", i + 1)),
+            created: Set(now + chrono::Duration::seconds(i as i64)),
             ..Default::default()
         }
         .insert(db)
@@ -120,66 +78,147 @@ async fn setup(db: &DatabaseConnection, archives: usize) -> Vec<i32> {
     ids
 }
 
-async fn run(label: &str, db: &DatabaseConnection, file: &Path, n: usize, leaves: &[String]) {
+/// The bytes the catalog's tables and indexes take.
+async fn catalog_bytes(db: &DatabaseConnection) -> i64 {
+    let sql = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT CAST(pg_total_relation_size('catalog_versions') + \
+             pg_total_relation_size('catalog_paths') + pg_total_relation_size('catalog_lineages') \
+             AS BIGINT)"
+        }
+        // The whole file's pages in use (the other tables are a few pages).
+        _ => {
+            "SELECT (p.page_count - f.freelist_count) * s.page_size \
+              FROM pragma_page_count() p, pragma_freelist_count() f, pragma_page_size() s"
+        }
+    };
+    db.query_one(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}
+
+fn mb(bytes: i64) -> f64 {
+    bytes as f64 / 1_000_000.0
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn run(label: &str, db: &DatabaseConnection, dir: &Path, n: usize) {
     let archives: usize = std::env::var("CYBORG_BENCH_ARCHIVES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     let ids = setup(db, archives).await;
+    let file = dir.join("list.jsonl");
+    let mut leaves = Vec::new();
+    let mut first_bytes = 0;
     for (i, id) in ids.iter().enumerate() {
+        {
+            let mut out =
+                std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&file).unwrap());
+            leaves = listing::write(&mut out, n, i + 1);
+        }
         reset_peak();
         let rss_before = status("VmRSS:");
-        let f = tokio::fs::File::open(file).await.unwrap();
+        let f = tokio::fs::File::open(&file).await.unwrap();
         let reader = tokio::io::BufReader::with_capacity(1 << 16, f);
         let t = Instant::now();
         let stats = catalog::ingest(db, *id, reader).await.unwrap();
         let dt = t.elapsed();
-        assert_eq!(stats.entries as usize, n);
         println!(
-            "{label}: archive {} ({}): {} entries, {} new paths in {:.2} s = {:.0} entries/s; \
-             RSS before {} MB, peak {} MB",
+            "{label}: archive {}: {} lines, {} entries in {:.2} s = {:.0} entries/s \
+             ({} versions written, {} closed, {} new paths; {} open versions loaded in {:.2} s, \
+             listing streamed in {:.2} s); RSS before {} MB, peak {} MB",
             i + 1,
-            if stats.new_paths > 0 {
-                "new paths"
-            } else {
-                "paths shared"
-            },
+            stats.lines,
             stats.entries,
-            stats.new_paths,
             dt.as_secs_f64(),
-            stats.entries as f64 / dt.as_secs_f64(),
+            stats.lines as f64 / dt.as_secs_f64(),
+            stats.versions,
+            stats.closed,
+            stats.new_paths,
+            stats.open_versions,
+            stats.load_micros as f64 / 1e6,
+            stats.stream_micros as f64 / 1e6,
             rss_before / 1024,
             status("VmHWM:") / 1024,
         );
+        if i == 0 {
+            first_bytes = catalog_bytes(db).await;
+        }
     }
-    // Browsing one directory (100 files) of the last archive.
-    let mut best = Duration::MAX;
-    let mut total = Duration::ZERO;
-    let samples = 200;
-    for i in 0..samples {
+    let last_bytes = catalog_bytes(db).await;
+    println!(
+        "{label}: catalog bytes: {:.1} MB after archive 1, {:.1} MB after {} archives ({:.2}x)",
+        mb(first_bytes),
+        mb(last_bytes),
+        ids.len(),
+        last_bytes as f64 / first_bytes as f64
+    );
+    let last = *ids.last().unwrap();
+    // Browsing one directory (100 files) of the newest archive.
+    let mut times = Vec::new();
+    for i in 0..200 {
         let dir = &leaves[(i * 7919) % leaves.len()];
         let t = Instant::now();
-        let (items, _) = catalog::browse(db, *ids.last().unwrap(), dir, "", 1000)
+        let (items, _) = catalog::browse(db, last, dir, "", 1000).await.unwrap();
+        times.push(t.elapsed());
+        assert!(!items.is_empty(), "{dir}");
+    }
+    times.sort();
+    println!(
+        "{label}: browse one directory (≤100 items) of the newest archive: median {:.2} ms, \
+         worst {:.2} ms",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
+    // The history of one file across the lineage.
+    let mut times = Vec::new();
+    for i in 0..200 {
+        // A file of a full leaf directory (the last one may be cut short).
+        let leaf = (i * 31) % (leaves.len() - 1);
+        let f = i % 100;
+        let path = format!(
+            "{}/image-{f:04}-{}x{}.jpg",
+            leaves[leaf],
+            100 + f,
+            200 + leaf % 10
+        );
+        let t = Instant::now();
+        let h = catalog::history(db, &path, Default::default())
             .await
             .unwrap();
-        let dt = t.elapsed();
-        assert!(!items.is_empty(), "{dir}");
-        best = best.min(dt);
-        total += dt;
+        times.push(t.elapsed());
+        assert!(!h.is_empty(), "{path}");
     }
+    times.sort();
     println!(
-        "{label}: browse one directory (≤100 items) of a {n}-entry archive: mean {:.2} ms, best {:.2} ms",
-        total.as_secs_f64() * 1000.0 / samples as f64,
-        best.as_secs_f64() * 1000.0
+        "{label}: history of one path over {} archives: median {:.2} ms, worst {:.2} ms",
+        ids.len(),
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
     );
-    let t = Instant::now();
-    let removed = catalog::remove_archive(db, ids[0]).await.unwrap();
-    println!(
-        "{label}: remove_archive (prune): {} entries, {} orphaned paths in {:.2} s",
-        removed.entries,
-        removed.paths,
-        t.elapsed().as_secs_f64()
-    );
+    let mut order: Vec<(&str, i32)> = Vec::new();
+    if ids.len() > 2 {
+        order.push(("an archive in the middle", ids[ids.len() / 2]));
+    }
+    order.push(("the newest archive", last));
+    for (what, id) in order {
+        let t = Instant::now();
+        let removed = catalog::remove_archive(db, id).await.unwrap();
+        println!(
+            "{label}: prune {what}: {} entries listed, {} versions and {} paths deleted in {:.3} s",
+            removed.entries,
+            removed.versions,
+            removed.paths,
+            t.elapsed().as_secs_f64()
+        );
+    }
 }
 
 fn main() {
@@ -190,14 +229,6 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(if quick { 10_000 } else { 1_000_000 });
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("list.jsonl");
-    let t = Instant::now();
-    let leaves = generate(&file, n);
-    println!(
-        "generated {n} lines ({} MB) in {:.2} s",
-        std::fs::metadata(&file).unwrap().len() / 1_000_000,
-        t.elapsed().as_secs_f64()
-    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -206,15 +237,8 @@ fn main() {
     rt.block_on(async {
         let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
         let db = cyborg_core::db::connect(&url).await.unwrap();
-        run("SQLite", &db, &file, n, &leaves).await;
+        run("SQLite", &db, dir.path(), n).await;
         db.close().await.ok();
-        println!(
-            "SQLite database file: {} MB",
-            std::fs::metadata(dir.path().join("bench.db"))
-                .unwrap()
-                .len()
-                / 1_000_000
-        );
 
         if let Ok(admin_url) = std::env::var("CYBORG_BENCH_PG") {
             let name = format!("cyborg_bench_{}", uuid::Uuid::new_v4().simple());
@@ -227,18 +251,7 @@ fn main() {
             let db = cyborg_core::db::connect(&format!("{base}/{name}"))
                 .await
                 .unwrap();
-            run("PostgreSQL", &db, &file, n, &leaves).await;
-            let size = db
-                .query_one(Statement::from_string(
-                    db.get_database_backend(),
-                    "SELECT pg_database_size(current_database())",
-                ))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index::<i64>(0)
-                .unwrap();
-            println!("PostgreSQL database size: {} MB", size / 1_000_000);
+            run("PostgreSQL", &db, dir.path(), n).await;
             db.close().await.ok();
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

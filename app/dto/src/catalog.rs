@@ -58,3 +58,47 @@ pub struct CatalogItem {
     pub mtime: Option<DateTime<Utc>>,
     pub healthy: bool,
 }
+
+/// Every version of one path across the catalogued archives, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CatalogHistory {
+    pub path: String,
+    pub count: usize,
+    pub results: Vec<CatalogVersion>,
+}
+
+/// One state of a path (its attributes) and the archives that hold it in that state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CatalogVersion {
+    pub repository: i32,
+    pub policy: Option<i32>,
+    pub client: Option<i32>,
+    /// `appeared`: no earlier archive of the same policy and client held the path; `changed`:
+    /// the archive before held another version; `reappeared`: it held none, an older one did.
+    pub change: String,
+    /// What the next archive of the same policy and client holds: `current` (there is none
+    /// yet), `changed` (another version) or `vanished` (not the path).
+    pub then: String,
+    pub mode: String,
+    pub mtime: Option<DateTime<Utc>>,
+    pub owner: String,
+    pub group: String,
+    pub size: i64,
+    pub healthy: bool,
+    /// The archives holding this version, oldest first.
+    pub archives: Vec<CatalogVersionArchive>,
+}
+
+/// An archive holding a version, with the catalog entry of the path in it (for its details,
+/// download or restore).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CatalogVersionArchive {
+    pub id: i32,
+    pub name: String,
+    pub created: DateTime<Utc>,
+    pub job: Option<i32>,
+    pub entry: i64,
+}

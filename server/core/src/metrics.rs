@@ -299,7 +299,8 @@ impl Metrics {
         let row = db
             .query_one(Statement::from_string(
                 backend,
-                "SELECT COUNT(*) FROM catalog_entries",
+                // Each archive records its item count at ingestion: no scan of the view.
+                "SELECT CAST(COALESCE(SUM(entries), 0) AS BIGINT) FROM archives",
             ))
             .await?;
         let n: i64 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);

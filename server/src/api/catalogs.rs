@@ -1,5 +1,5 @@
 //! `/api/v1/catalogs/`: read-only.
-use app::dto::{CatalogEntry, ErrorDetail, FieldErrors, Page};
+use app::dto::{CatalogEntry, CatalogHistory, ErrorDetail, FieldErrors, Page};
 use axum::{
     Json,
     extract::State,
@@ -20,6 +20,7 @@ use crate::{
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
+        .routes(routes!(history))
         .routes(routes!(read))
         .routes(routes!(download))
 }
@@ -36,6 +37,22 @@ async fn list(
     Ok(Json(
         catalogs::list(&st, &actor, &q.list("/api/v1/catalogs/")).await?,
     ))
+}
+
+/// Every version of one path across the catalogued archives, oldest first: its attributes, the
+/// archives holding it (each with the path's entry id), whether it appeared, changed or
+/// reappeared, and whether the next archive changed it, lost it or is yet to come. `path` is
+/// required (exact, as archived); `repository`, `policy` and `client` narrow it.
+#[utoipa::path(get, path = "/api/v1/catalogs/history/", tag = "catalogs",
+    params(("path" = String, Query), ("repository" = Option<i32>, Query),
+           ("policy" = Option<i32>, Query), ("client" = Option<i32>, Query)),
+    responses((status = 200, body = CatalogHistory), (status = 400, body = FieldErrors)))]
+async fn history(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+    Query(params): Query,
+) -> Result<Json<CatalogHistory>> {
+    Ok(Json(catalogs::history(&st, &actor, &params).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/catalogs/{id}/", tag = "catalogs", params(("id" = i64, Path)),

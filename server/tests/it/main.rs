@@ -8,6 +8,7 @@ mod api_root;
 mod auth;
 mod catalog_ingest;
 mod catalog_search;
+mod catalog_versions;
 mod catalogs;
 mod dashboard;
 mod engine;

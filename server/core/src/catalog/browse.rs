@@ -1,8 +1,9 @@
 //! Browsing one directory of an archive's catalog, a page at a time.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 
-use super::{hash, placeholder, stmt};
+use super::{entry_id, hash, placeholder, stmt};
+use crate::entities::archive;
 
 /// One item of a directory listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct DirEntry {
 
 /// The items directly inside `dir` (`""` for the top level) in one archive, by path: an index
 /// range of the `(parent_hash, path_hash)` index, with the parent re-checked so a hash collision
-/// cannot leak in.
+/// cannot leak in, each path's version in the archive found through `(path_id, lineage_id)`.
 pub async fn browse(
     db: &DatabaseConnection,
     archive_id: i32,
@@ -27,22 +28,33 @@ pub async fn browse(
     after: &str,
     limit: usize,
 ) -> anyhow::Result<(Vec<DirEntry>, Option<String>)> {
+    let Some(archive) = archive::Entity::find_by_id(archive_id).one(db).await? else {
+        return Ok((Vec::new(), None));
+    };
+    let (Some(lineage), Some(seq)) = (archive.lineage_id, archive.lineage_seq) else {
+        return Ok((Vec::new(), None));
+    };
     let backend = db.get_database_backend();
     let dir = dir.trim_end_matches('/');
-    // CROSS JOIN: SQLite must start from the directory's paths, not the archive's entries.
+    // CROSS JOIN: SQLite must start from the directory's paths, not the lineage's versions.
     let mut sql = String::from(
-        "SELECT e.id, p.path, e.mode, e.size, e.owner, e.\"group\", e.mtime, e.healthy \
-         FROM catalog_paths p CROSS JOIN catalog_entries e WHERE p.parent_hash = ",
+        "SELECT p.id, p.path, v.mode, v.size, v.owner, v.\"group\", v.mtime, v.healthy \
+         FROM catalog_paths p CROSS JOIN catalog_versions v WHERE p.parent_hash = ",
     );
     placeholder(&mut sql, backend, 1);
-    sql.push_str(" AND e.path_id = p.id AND e.archive_id = ");
+    sql.push_str(" AND v.path_id = p.id AND v.lineage_id = ");
     placeholder(&mut sql, backend, 2);
-    sql.push_str(" AND p.path > ");
+    sql.push_str(" AND v.first_seq <= ");
     placeholder(&mut sql, backend, 3);
+    sql.push_str(" AND v.last_seq >= ");
+    placeholder(&mut sql, backend, 3);
+    sql.push_str(" AND p.path > ");
+    placeholder(&mut sql, backend, 4);
     sql.push_str(&format!(" ORDER BY p.path LIMIT {}", limit + 1));
     let values = vec![
         hash::dir_hash(dir).into(),
-        archive_id.into(),
+        lineage.into(),
+        seq.into(),
         after.to_string().into(),
     ];
     let mut rows = db.query_all(stmt(backend, &sql, values)).await?;
@@ -63,7 +75,7 @@ pub async fn browse(
             continue;
         }
         out.push(DirEntry {
-            id: row.try_get_by_index(0)?,
+            id: entry_id(archive_id, row.try_get_by_index(0)?),
             path,
             mode: row.try_get_by_index(2)?,
             size: row.try_get_by_index(3)?,

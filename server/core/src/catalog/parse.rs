@@ -10,16 +10,32 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
-/// What the catalog keeps of one archived item.
+/// What the catalog keeps of one archived item, borrowed from the line where the JSON has no
+/// escapes (most lines): an unchanged file costs no allocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Item {
-    pub path: String,
-    pub mode: String,
-    pub user: String,
-    pub group: String,
+pub struct Item<'a> {
+    pub path: Cow<'a, str>,
+    pub mode: Cow<'a, str>,
+    pub user: Cow<'a, str>,
+    pub group: Cow<'a, str>,
     pub mtime: Option<DateTime<Utc>>,
     pub size: i64,
     pub healthy: bool,
+}
+
+impl Item<'_> {
+    /// The item with its own copies of the fields, for keeping beyond the line.
+    pub fn into_owned(self) -> Item<'static> {
+        Item {
+            path: Cow::Owned(self.path.into_owned()),
+            mode: Cow::Owned(self.mode.into_owned()),
+            user: Cow::Owned(self.user.into_owned()),
+            group: Cow::Owned(self.group.into_owned()),
+            mtime: self.mtime,
+            size: self.size,
+            healthy: self.healthy,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +74,7 @@ struct Raw<'a> {
 const KINDS: &[&str] = &["-", "d", "l", "b", "c", "p", "s", "h"];
 
 /// Parses one line (without its newline); `line` is its 1-based number, for the error.
-pub fn parse_line(text: &str, line: u64) -> Result<Item, ParseError> {
+pub fn parse_line(text: &str, line: u64) -> Result<Item<'_>, ParseError> {
     let err = |message: String| ParseError { line, message };
     let raw: Raw = match serde_json::from_str(text) {
         Ok(r) => r,
@@ -67,7 +83,7 @@ pub fn parse_line(text: &str, line: u64) -> Result<Item, ParseError> {
         Err(e) if text.contains("\\udc") || text.contains("\\uDC") => {
             let fixed = replace_lone_surrogates(text);
             return match serde_json::from_str::<Raw>(&fixed) {
-                Ok(r) => convert(r, line),
+                Ok(r) => convert(r, line).map(Item::into_owned),
                 Err(_) => Err(err(format!("not a borg list JSON line: {e}"))),
             };
         }
@@ -76,7 +92,7 @@ pub fn parse_line(text: &str, line: u64) -> Result<Item, ParseError> {
     convert(raw, line)
 }
 
-fn convert(raw: Raw<'_>, line: u64) -> Result<Item, ParseError> {
+fn convert(raw: Raw<'_>, line: u64) -> Result<Item<'_>, ParseError> {
     let err = |message: String| ParseError { line, message };
     if !KINDS.contains(&raw.kind.as_ref()) {
         return Err(err(format!("unknown item type {:?}", raw.kind)));
@@ -97,16 +113,16 @@ fn convert(raw: Raw<'_>, line: u64) -> Result<Item, ParseError> {
     }
     // borg prints the numeric id when the name is unknown on the archiving host.
     let user = match raw.user {
-        Some(u) if !u.is_empty() => u.into_owned(),
-        _ => raw.uid.map(|u| u.to_string()).unwrap_or_default(),
+        Some(u) if !u.is_empty() => u,
+        _ => Cow::Owned(raw.uid.map(|u| u.to_string()).unwrap_or_default()),
     };
     let group = match raw.group {
-        Some(g) if !g.is_empty() => g.into_owned(),
-        _ => raw.gid.map(|g| g.to_string()).unwrap_or_default(),
+        Some(g) if !g.is_empty() => g,
+        _ => Cow::Owned(raw.gid.map(|g| g.to_string()).unwrap_or_default()),
     };
     Ok(Item {
-        path: raw.path.into_owned(),
-        mode: raw.mode.into_owned(),
+        path: raw.path,
+        mode: raw.mode,
         user: truncate(user, 255),
         group: truncate(group, 255),
         mtime,
@@ -115,15 +131,21 @@ fn convert(raw: Raw<'_>, line: u64) -> Result<Item, ParseError> {
     })
 }
 
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut i = max;
-        while !s.is_char_boundary(i) {
-            i -= 1;
-        }
-        s.truncate(i);
+fn truncate(s: Cow<'_, str>, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return s;
     }
-    s
+    let mut i = max;
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[..i]),
+        Cow::Owned(mut o) => {
+            o.truncate(i);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// `2018-11-23T23:03:52.000000` (UTC assumed) or an RFC 3339 time with an offset.
@@ -226,7 +248,7 @@ mod tests {
         let i = parse_line(LINE, 1).unwrap();
         assert_eq!(i.path, "dir with space/Été.txt");
         assert_eq!(i.mode, "-rw-r--r--");
-        assert_eq!((i.user.as_str(), i.group.as_str()), ("root", "wheel"));
+        assert_eq!((i.user.as_ref(), i.group.as_ref()), ("root", "wheel"));
         assert_eq!(i.size, 6);
         assert!(i.healthy);
         assert_eq!(
@@ -239,7 +261,7 @@ mod tests {
     fn offsets_unhealthy_and_numeric_owners() {
         let l = r#"{"type": "l", "mode": "lrwxrwxrwx", "user": "", "group": "", "uid": 1001, "gid": 1002, "path": "a/link", "healthy": false, "size": 3, "mtime": "2026-11-27T14:00:39+02:00"}"#;
         let i = parse_line(l, 7).unwrap();
-        assert_eq!((i.user.as_str(), i.group.as_str()), ("1001", "1002"));
+        assert_eq!((i.user.as_ref(), i.group.as_ref()), ("1001", "1002"));
         assert!(!i.healthy);
         assert_eq!(i.mtime.unwrap().to_rfc3339(), "2026-11-27T12:00:39+00:00");
     }

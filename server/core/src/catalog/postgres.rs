@@ -1,15 +1,16 @@
 //! Ingestion into PostgreSQL: `unnest` array statements, `PG_WRITERS` connections writing
 //! batches side by side, the last commit synchronous.
 
-use anyhow::bail;
+use futures_util::TryStreamExt;
 use sea_orm::{
     DatabaseConnection,
-    sqlx::{self, Connection as _},
+    sqlx::{self, Connection as _, Row as _},
 };
 use tokio::io::AsyncBufRead;
 
 use super::{
-    BatchWriter, IngestStats, PATHS_LOCK, Row, Written, pipeline, search_index, sorted_paths,
+    Batch, BatchWriter, IngestStats, Key, OPEN, OpenSet, PATHS_LOCK, Target, Written, pipeline,
+    search_index, sorted_paths,
 };
 
 const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash) \
@@ -22,15 +23,21 @@ const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash)
 // after it in array order), across batches written side by side the one written first. In path
 // order: two such batches that share some paths wait for each other's rows in the same order,
 // never in a cycle (a deadlock).
-const PG_ENTRIES: &str = "INSERT INTO catalog_entries \
-    (archive_id, path_id, mode, mtime, owner, \"group\", size, healthy) \
-    SELECT $1, p.id, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy \
-    FROM unnest($2::bytea[], $3::int8[], $4::text[], $5::timestamptz[], $6::text[], \
-    $7::text[], $8::int8[], $9::bool[]) WITH ORDINALITY \
-    AS v(h, ph, mode, mtime, owner, grp, size, healthy, n) \
+const PG_VERSIONS: &str = "INSERT INTO catalog_versions \
+    (lineage_id, path_id, first_seq, last_seq, mode, mtime, owner, \"group\", size, healthy, fp) \
+    SELECT $1, p.id, $2, 2147483647, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy, v.fp \
+    FROM unnest($3::bytea[], $4::int8[], $5::text[], $6::timestamptz[], $7::text[], \
+    $8::text[], $9::int8[], $10::bool[], $11::int8[]) WITH ORDINALITY \
+    AS v(h, ph, mode, mtime, owner, grp, size, healthy, fp, n) \
     JOIN catalog_paths p ON p.parent_hash = v.ph AND p.path_hash = v.h \
     ORDER BY p.id, v.n \
-    ON CONFLICT (archive_id, path_id) DO NOTHING";
+    ON CONFLICT (lineage_id, path_id, first_seq) DO NOTHING";
+
+// Only versions opened before this ingestion: a changed file's new version, written in the
+// same or an earlier batch, stays open.
+const PG_CLOSE: &str = "UPDATE catalog_versions SET last_seq = $1 \
+    WHERE lineage_id = $2 AND last_seq = 2147483647 AND first_seq <= $1 \
+    AND path_id = ANY($3::int8[])";
 
 /// PostgreSQL connections writing batches side by side: each batch's statements run in one
 /// server process, so on this 2-core machine a second one keeps the other core busy
@@ -48,7 +55,7 @@ fn pool_mostly_free(pool: &sqlx::PgPool) -> bool {
 
 pub(super) async fn pg_ingest<R>(
     db: &DatabaseConnection,
-    archive_id: i32,
+    target: Target,
     lines: R,
 ) -> anyhow::Result<(IngestStats, Vec<String>)>
 where
@@ -59,31 +66,62 @@ where
     while writers.is_empty() || (writers.len() < PG_WRITERS && pool_mostly_free(pool)) {
         writers.push(PgWriter {
             conn: pool.acquire().await?,
-            archive_id,
+            target,
         });
     }
-    let result = pipeline(lines, &mut writers).await?;
-    // The batches committed with `synchronous_commit = off`. One synchronous commit with a
-    // transaction id (ANALYZE writes the statistics) flushes the WAL up to it, so every batch
-    // is durable when `ingest` returns. Fresh statistics after a bulk load also keep
-    // PostgreSQL's plans on the indexes (browsing a directory would otherwise scan) without
-    // waiting for autovacuum; ANALYZE samples, so its cost does not grow with the catalog.
-    let mut txn = writers[0].conn.begin().await?;
-    sqlx::raw_sql("ANALYZE catalog_paths, catalog_entries; SELECT txid_current()")
-        .execute(&mut *txn)
-        .await?;
-    txn.commit().await?;
-    Ok(result)
+    let t = std::time::Instant::now();
+    let open = load_open(&mut writers[0].conn, target.lineage).await?;
+    let (open_versions, load_micros) = (open.len() as u64, t.elapsed().as_micros() as u64);
+    let t = std::time::Instant::now();
+    let (mut stats, roots) = pipeline(lines, open, &mut writers).await?;
+    stats.open_versions = open_versions;
+    stats.load_micros = load_micros;
+    stats.stream_micros = t.elapsed().as_micros() as u64;
+    if stats.versions > 0 {
+        // Fresh statistics after a bulk load keep PostgreSQL's plans on the indexes (browsing a
+        // directory would otherwise scan) without waiting for autovacuum; ANALYZE samples, so
+        // its cost does not grow with the catalog.
+        sqlx::raw_sql("ANALYZE catalog_paths, catalog_versions")
+            .execute(&mut *writers[0].conn)
+            .await?;
+    }
+    Ok((stats, roots))
+}
+
+/// The lineage's open versions, keyed by their path's hash.
+async fn load_open(conn: &mut sqlx::PgConnection, lineage: i32) -> anyhow::Result<OpenSet> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM catalog_versions WHERE lineage_id = $1 AND last_seq = 2147483647",
+    )
+    .bind(lineage)
+    .fetch_one(&mut *conn)
+    .await?;
+    let mut open = OpenSet::with_capacity(usize::try_from(count).unwrap_or(0));
+    let sql = format!(
+        "SELECT v.path_id, p.path_hash, v.fp FROM catalog_versions v \
+         JOIN catalog_paths p ON p.id = v.path_id \
+         WHERE v.lineage_id = $1 AND v.last_seq = {OPEN}"
+    );
+    let mut rows = sqlx::query(&sql).bind(lineage).fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        let hash: &[u8] = row.try_get(1)?;
+        open.insert(
+            Key::of(hash),
+            row.try_get(0)?,
+            row.try_get::<i64, _>(2)? as u64,
+        );
+    }
+    Ok(open)
 }
 
 struct PgWriter {
     conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
-    archive_id: i32,
+    target: Target,
 }
 
 impl BatchWriter for PgWriter {
-    async fn write(&mut self, batch: &[Row]) -> anyhow::Result<Written> {
-        let archive_id = self.archive_id;
+    async fn write(&mut self, batch: &Batch) -> anyhow::Result<Written> {
+        let target = self.target;
         let mut txn = self.conn.begin().await?;
         // While the catalog grows inside the ingestion, PostgreSQL's statistics say
         // `catalog_paths` is tiny and the path join could become a hash join over a sequential
@@ -102,26 +140,25 @@ impl BatchWriter for PgWriter {
         ))
         .execute(&mut *txn)
         .await?;
-        // The archive row stays locked until the batch commits: its deletion (whose trigger
-        // deletes its entries, see migration m20261128_000007) waits and then sees this batch.
-        // Once a batch instead of a foreign-key check on every entry.
-        let archive = sqlx::query("SELECT 1 FROM archives WHERE id = $1 FOR KEY SHARE")
-            .bind(archive_id)
-            .fetch_optional(&mut *txn)
-            .await?;
-        if archive.is_none() {
-            bail!("catalog ingestion: archive {archive_id} was deleted meanwhile");
-        }
-
         let mut written = Written::default();
-        let paths = sorted_paths(batch);
+        if !batch.close.is_empty() {
+            written.closed = sqlx::query(PG_CLOSE)
+                .bind(target.n - 1)
+                .bind(target.lineage)
+                .bind(&batch.close)
+                .execute(&mut *txn)
+                .await?
+                .rows_affected();
+        }
+        let batch_rows = &batch.rows;
+        let paths = sorted_paths(batch_rows);
         let (mut p, mut h, mut ph) = (
             Vec::with_capacity(paths.len()),
             Vec::with_capacity(paths.len()),
             Vec::with_capacity(paths.len()),
         );
         for r in &paths {
-            p.push(r.item.path.as_str());
+            p.push(r.item.path.as_ref());
             h.push(&r.hash[..]);
             ph.push(r.parent);
         }
@@ -132,7 +169,8 @@ impl BatchWriter for PgWriter {
             .execute(&mut *txn)
             .await?
             .rows_affected();
-        let n = batch.len();
+        let n = batch_rows.len();
+        let mut fp = Vec::with_capacity(n);
         let (mut h, mut ph, mut mode, mut mtime, mut owner, mut group, mut size, mut healthy) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -143,19 +181,21 @@ impl BatchWriter for PgWriter {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for r in batch {
+        for r in batch_rows {
             let i = &r.item;
             h.push(&r.hash[..]);
             ph.push(r.parent);
-            mode.push(i.mode.as_str());
+            mode.push(i.mode.as_ref());
             mtime.push(i.mtime);
-            owner.push(i.user.as_str());
-            group.push(i.group.as_str());
+            owner.push(i.user.as_ref());
+            group.push(i.group.as_ref());
             size.push(i.size);
             healthy.push(i.healthy);
+            fp.push(r.fp as i64);
         }
-        written.entries = sqlx::query(PG_ENTRIES)
-            .bind(archive_id)
+        written.versions = sqlx::query(PG_VERSIONS)
+            .bind(target.lineage)
+            .bind(target.n)
             .bind(&h)
             .bind(&ph)
             .bind(&mode)
@@ -164,6 +204,7 @@ impl BatchWriter for PgWriter {
             .bind(&group)
             .bind(&size)
             .bind(&healthy)
+            .bind(&fp)
             .execute(&mut *txn)
             .await?
             .rows_affected();

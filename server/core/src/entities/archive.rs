@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// One borg archive known to the catalog; its files are `catalog_entry` rows.
+/// One borg archive known to the server. Once catalogued, its files are the versions of its
+/// lineage that cover its `lineage_seq` (the `catalog_entry` view).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "archives")]
 pub struct Model {
@@ -14,6 +15,11 @@ pub struct Model {
     pub created: DateTimeUtc,
     /// The archived paths whose parent is not in the archive, one per line (catalog ingestion).
     pub roots: String,
+    /// The lineage holding its catalog (NULL: not catalogued).
+    pub lineage_id: Option<i32>,
+    pub lineage_seq: Option<i32>,
+    /// Items in its catalog.
+    pub entries: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

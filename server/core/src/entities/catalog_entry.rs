@@ -1,5 +1,8 @@
 use sea_orm::entity::prelude::*;
 
+/// A view (read only): one row per archive and file, from the catalog's versions. `id` is
+/// `catalog::entry_id(archive_id, path_id)`; find one by `catalog::entry_condition`, which the
+/// database answers from indexes (a filter on `id` itself cannot use one).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "catalog_entries")]
 pub struct Model {

@@ -156,6 +156,28 @@ pub async fn list_in(
             .condition
             .add(searches);
     }
+    // The view's `id` is computed (`archive_id × 2^29 + path_id`): ordering by it is ordering by
+    // archive, then path, which the databases can read from indexes instead of sorting.
+    let id = FIELDS[0].expr();
+    plan.order = std::mem::take(&mut plan.order)
+        .into_iter()
+        .flat_map(|(expr, order)| {
+            if expr == id {
+                vec![
+                    (
+                        Expr::col((Alias::new(E), Alias::new("archive_id"))).into(),
+                        order.clone(),
+                    ),
+                    (
+                        Expr::col((Alias::new(E), Alias::new("path_id"))).into(),
+                        order,
+                    ),
+                ]
+            } else {
+                vec![(expr, order)]
+            }
+        })
+        .collect();
     let (count, select) = list::window(db, joined(), &plan).await?;
     let rows = select.into_model::<Row>().all(db).await?;
     Ok(list::page(
@@ -262,12 +284,53 @@ fn archive_icontains(column: &str, value: &str, backend: DbBackend) -> SimpleExp
 
 pub async fn get(st: &AppState, _actor: &Actor, id: i64) -> Result<CatalogEntry> {
     joined()
-        .filter(catalog_entry::Column::Id.eq(id))
+        .filter(crate::catalog::entry_condition(id))
         .into_model::<Row>()
         .one(&st.db)
         .await?
         .map(Into::into)
         .ok_or_else(Error::not_found)
+}
+
+/// Every version of one path (`?path=`, exact, required) across the catalogued archives,
+/// optionally of one `repository`, `policy` or `client`.
+pub async fn history(
+    st: &AppState,
+    _actor: &Actor,
+    params: &[(String, String)],
+) -> Result<cyborg_dto::CatalogHistory> {
+    let mut path = None;
+    let mut filter = crate::catalog::HistoryFilter::default();
+    for (key, value) in params {
+        let id = || {
+            value
+                .parse::<i32>()
+                .map_err(|_| Error::field(key, format!("'{value}' is not an id.")))
+        };
+        match key.as_str() {
+            "path" => path = Some(value.trim_start_matches('/').to_string()),
+            "repository" => filter.repository = Some(id()?),
+            "policy" => filter.policy = Some(id()?),
+            "client" => filter.client = Some(id()?),
+            _ => {
+                return Err(Error::field(
+                    key,
+                    "Unknown parameter: use path, repository, policy or client.",
+                ));
+            }
+        }
+    }
+    let Some(path) = path.filter(|p| !p.is_empty()) else {
+        return Err(Error::field("path", "This parameter is required."));
+    };
+    let results = crate::catalog::history(&st.db, &path, filter)
+        .await
+        .map_err(Error::Internal)?;
+    Ok(cyborg_dto::CatalogHistory {
+        path,
+        count: results.len(),
+        results,
+    })
 }
 
 /// The archives in the catalog, newest first, of one client or of all.

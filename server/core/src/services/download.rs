@@ -2,7 +2,7 @@
 //! read out of the archive on the client that made it (the repository path is that client's,
 //! or in pull mode served to it from this server) and streamed as it arrives (see `engine::download`). Superusers only: the catalog tells what
 //! exists, a download gives the content.
-use sea_orm::EntityTrait;
+use sea_orm::{EntityTrait, QueryFilter};
 
 use super::Actor;
 use crate::{
@@ -24,7 +24,8 @@ pub struct Download {
 pub async fn download(st: &AppState, actor: &Actor, id: i64) -> Result<Download> {
     actor.require_superuser()?;
     let db = &st.db;
-    let entry = catalog_entry::Entity::find_by_id(id)
+    let entry = catalog_entry::Entity::find()
+        .filter(crate::catalog::entry_condition(id))
         .one(db)
         .await?
         .ok_or_else(Error::not_found)?;

@@ -71,7 +71,7 @@ impl Field {
         self
     }
 
-    fn expr(&self) -> SimpleExpr {
+    pub fn expr(&self) -> SimpleExpr {
         Expr::col((Alias::new(self.table), Alias::new(self.column))).into()
     }
 }

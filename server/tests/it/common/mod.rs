@@ -517,9 +517,9 @@ pub async fn seed_archive(
     archive_name: &str,
     files: &[(&str, i64)],
 ) -> (i32, i32) {
-    use cyborg_core::entities::{archive, catalog_entry, catalog_path, job};
+    use cyborg_core::entities::{archive, job};
     use cyborg_dto::{JobStatus, JobType, LaunchType};
-    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    use sea_orm::{ActiveModelTrait, Set};
 
     let db = s.db().await;
     let t = chrono::Utc::now();
@@ -564,44 +564,22 @@ pub async fn seed_archive(
     .insert(&db)
     .await
     .expect("seed archive");
+    // Through the real ingestion, as a catalog job would write it.
+    let mut listing = String::new();
     for (path, size) in files {
-        let existing = catalog_path::Entity::find()
-            .filter(catalog_path::Column::Path.eq(*path))
-            .one(&db)
-            .await
-            .expect("find path");
-        let path_id = match existing {
-            Some(p) => p.id,
-            None => {
-                catalog_path::ActiveModel {
-                    path: Set(path.to_string()),
-                    ..Default::default()
-                }
-                .insert(&db)
-                .await
-                .expect("seed path")
-                .id
-            }
-        };
-        catalog_entry::ActiveModel {
-            archive_id: Set(archive.id),
-            path_id: Set(path_id),
-            mode: Set("-rw-r--r--".into()),
-            mtime: Set(Some(
-                chrono::DateTime::parse_from_rfc3339("2024-05-06T07:08:09Z")
-                    .unwrap()
-                    .to_utc(),
-            )),
-            owner: Set("root".into()),
-            group: Set("root".into()),
-            size: Set(*size),
-            healthy: Set(true),
-            ..Default::default()
-        }
-        .insert(&db)
-        .await
-        .expect("seed catalog entry");
+        listing.push_str(
+            &serde_json::json!({
+                "type": "-", "mode": "-rw-r--r--", "user": "root", "group": "root",
+                "path": path, "healthy": true, "size": size,
+                "mtime": "2024-05-06T07:08:09.000000",
+            })
+            .to_string(),
+        );
+        listing.push('\n');
     }
+    cyborg_core::catalog::ingest(&db, archive.id, listing.as_bytes())
+        .await
+        .expect("seed catalog");
     db.close().await.ok();
     (job.id, archive.id)
 }

@@ -64,8 +64,10 @@ impl JobRun {
                 // prove `Send` for (higher-ranked lifetimes); it runs to completion on a blocking
                 // thread of the runtime instead, which needs no `Send` future.
                 let rt = tokio::runtime::Handle::current();
+                // Staged: the catalog becomes visible only once borg exited successfully (a
+                // listing cut short must not pass for the whole archive).
                 tokio::task::spawn_blocking(move || {
-                    rt.block_on(crate::catalog::ingest(
+                    rt.block_on(crate::catalog::ingest_staged(
                         &db,
                         archive_id,
                         BufReader::with_capacity(1 << 18, stdout),
@@ -77,10 +79,15 @@ impl JobRun {
         )
         .await
         .map_err(|e| Outcome::Error(format!("running ssh: {e:#}")))?;
-        if f.canceled || f.code != Some(0) {
-            // Whatever was ingested of a stopped or failed listing is incomplete.
-            let _ = crate::catalog::remove_archive(&self.eng.db, archive_id).await;
-        }
+        let consumed = match consumed {
+            Some(Ok(staged)) if !f.canceled && f.code == Some(0) => Some(staged.commit().await),
+            Some(Ok(staged)) => {
+                // Whatever was read of a stopped or failed listing is incomplete.
+                staged.abort().await;
+                None
+            }
+            other => other.map(|r| r.map(|s| s.stats())),
+        };
         self.ended_badly(&s, &f).await?;
         if f.code != Some(0) {
             return Err(Outcome::Failed(format!(
@@ -92,9 +99,12 @@ impl JobRun {
         match consumed {
             Some(Ok(stats)) => {
                 let text = format!(
-                    "catalogued {} entries of {} ({} new paths) in {:.1} s",
+                    "catalogued {} entries of {} ({} new or changed, {} changed or gone since \
+                     the archive before, {} new paths) in {:.1} s",
                     stats.entries,
                     arch.name,
+                    stats.versions,
+                    stats.closed,
                     stats.new_paths,
                     started.elapsed().as_secs_f64()
                 );
