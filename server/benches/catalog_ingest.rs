@@ -9,6 +9,8 @@
 //! `CYBORG_BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres` also PostgreSQL (a fresh
 //! database is created and dropped). `CYBORG_BENCH_LINES` changes the size (default 1,000,000),
 //! `CYBORG_BENCH_ARCHIVES` the number of archives (default 2; 30 for the storage target).
+//! `CYBORG_BENCH_LISTINGS=a.jsonl,b.jsonl` ingests those files (real borg listings, see
+//! scripts/bench-borg-listing.sh) as the lineage's archives instead.
 use std::{
     path::Path,
     time::{Duration, Instant},
@@ -109,20 +111,33 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn run(label: &str, db: &DatabaseConnection, dir: &Path, n: usize) {
-    let archives: usize = std::env::var("CYBORG_BENCH_ARCHIVES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let given: Vec<String> = std::env::var("CYBORG_BENCH_LISTINGS")
+        .map(|v| v.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    let archives: usize = if given.is_empty() {
+        std::env::var("CYBORG_BENCH_ARCHIVES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2)
+    } else {
+        given.len()
+    };
     let ids = setup(db, archives).await;
-    let file = dir.join("list.jsonl");
+    let generated = dir.join("list.jsonl");
     let mut leaves = Vec::new();
     let mut first_bytes = 0;
     for (i, id) in ids.iter().enumerate() {
-        {
-            let mut out =
-                std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&file).unwrap());
-            leaves = listing::write(&mut out, n, i + 1);
-        }
+        let file = match given.get(i) {
+            Some(f) => Path::new(f).to_path_buf(),
+            None => {
+                let mut out = std::io::BufWriter::with_capacity(
+                    1 << 20,
+                    std::fs::File::create(&generated).unwrap(),
+                );
+                leaves = listing::write(&mut out, n, i + 1);
+                generated.clone()
+            }
+        };
         reset_peak();
         let rss_before = status("VmRSS:");
         let f = tokio::fs::File::open(&file).await.unwrap();
@@ -161,6 +176,10 @@ async fn run(label: &str, db: &DatabaseConnection, dir: &Path, n: usize) {
         last_bytes as f64 / first_bytes as f64
     );
     let last = *ids.last().unwrap();
+    if !given.is_empty() {
+        // Real listings: the synthetic layout's directories and paths are not theirs.
+        return;
+    }
     // Browsing one directory (100 files) of the newest archive.
     let mut times = Vec::new();
     for i in 0..200 {
