@@ -152,30 +152,20 @@ impl MigrationTrait for Migration {
             }
             manager.create_index(index.to_owned()).await?;
         }
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Archives::Table)
-                    .add_column(integer_null(Archives::LineageId))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Archives::Table)
-                    .add_column(integer_null(Archives::LineageSeq))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Archives::Table)
-                    .add_column(big_integer(Archives::Entries).default(0))
-                    .to_owned(),
-            )
-            .await?;
+        for column in [
+            integer_null(Archives::LineageId),
+            integer_null(Archives::LineageSeq),
+            big_integer(Archives::Entries).default(0).take(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Archives::Table)
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()
