@@ -11,7 +11,8 @@ use leptos_router::{
 use crate::{
     dashboard::{
         AlertsPage, CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage, JobsPage,
-        LoginPage, OverviewPage, ResourcePage, RetentionPage, SchedulesPage, SettingsPage,
+        LoginPage, NodesPage, OverviewPage, ResourcePage, RetentionPage, SchedulesPage,
+        SettingsPage,
     },
     resources::ResourceKind,
 };
@@ -105,6 +106,11 @@ pub fn App() -> impl IntoView {
                         view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=StaticSegment("nodes")
+                        view={Lazy::<PolicyPages>::new()}
+                        ssr=SsrMode::Async
+                    />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -175,7 +181,7 @@ impl LazyRoute for ResourcePages {
 
 /// The calendar, the pages reached from a policy's or a client's row that show what the
 /// server does on its own (when it runs, what a prune keeps, which host it trusts), the alerts
-/// and the settings: one lazily loaded route. Every split point of its own splits the code the pages share further and makes
+/// the settings and the nodes: one lazily loaded route. Every split point of its own splits the code the pages share further and makes
 /// every page heavier (docs/PERFORMANCE.md: a route of their own added 10-16 KB to every other
 /// page); the calendar's first load has the room for them.
 enum PolicyPages {
@@ -184,6 +190,7 @@ enum PolicyPages {
     Retention,
     Alerts,
     Settings,
+    Nodes,
 }
 
 #[lazy_route]
@@ -195,6 +202,7 @@ impl LazyRoute for PolicyPages {
             "/retention" => PolicyPages::Retention,
             "/alerts" => PolicyPages::Alerts,
             "/settings" => PolicyPages::Settings,
+            "/nodes" => PolicyPages::Nodes,
             _ => PolicyPages::Calendar,
         }
     }
@@ -207,6 +215,7 @@ impl LazyRoute for PolicyPages {
             PolicyPages::Retention => view! { <RetentionPage/> }.into_any(),
             PolicyPages::Alerts => view! { <AlertsPage/> }.into_any(),
             PolicyPages::Settings => view! { <SettingsPage/> }.into_any(),
+            PolicyPages::Nodes => view! { <NodesPage/> }.into_any(),
         }
     }
 }

@@ -122,6 +122,10 @@ const REPOSITORY_FIELDS: &[FormField] = &[
         ),
         "When to run borg check and a restore test of a sample of the newest archive; none: only by hand (Check integrity).",
     ),
+    helped(
+        field("node_labels", "Node labels", Input::Text),
+        "Several server nodes: only nodes with one of these labels (comma-separated) run this repository's jobs, e.g. the node holding a pull-mode repository's folder. Empty: any node.",
+    ),
     field("enabled", "Enabled", Input::Bool),
 ];
 

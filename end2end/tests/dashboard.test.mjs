@@ -1,6 +1,6 @@
 // The dashboard: login/logout, the session guard with its redirect back, the overview (counts,
 // the 30-day chart, the next runs, the last jobs kept live by server-sent events) and the phone
-// layout. Every page visited must log no console error or warning (hydration warnings included).
+// layout, the nodes page. Every page visited must log no console error or warning (hydration warnings included).
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -147,6 +147,39 @@ describe('dashboard', () => {
       await page.waitForSelector('h1:has-text("Jobs")');
       assert.equal(await page.title(), 'Jobs — CyBorgBackup');
       assert.equal(await page.getAttribute('nav a[href="/jobs"]', 'aria-current'), 'page');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the nodes page lists this server as a live node, refreshed while open', async () => {
+    const { context, page, problems } = await newPage();
+    try {
+      await page.goto(`${server.url}/nodes`);
+      await fillLogin(page);
+      await page.waitForURL(`${server.url}/nodes`, { timeout: 30_000 });
+      await page.waitForSelector('#nodes-table');
+      await waitHydrated(page);
+      assert.equal(await page.title(), 'Nodes — CyBorgBackup');
+      assert.equal(await page.getAttribute('nav a[href="/nodes"]', 'aria-current'), 'page');
+      const listed = await api('GET', '/api/v1/nodes/');
+      assert.equal(listed.count, 1);
+      const node = listed.results[0];
+      const row = page.locator(`#nodes-table tr[data-node="${node.id}"]`);
+      assert.equal(await row.getAttribute('data-state'), 'alive');
+      const cells = await row.locator('td').allTextContents();
+      assert.equal(cells[2], 'alive');
+      assert.match(cells[3], /^\d+ s ago$/);
+      assert.equal(cells[4], `0 / ${node.capacity}`);
+      // The heartbeat's age is read again every few seconds, without a reload.
+      await page.evaluate(() => {
+        window.__stillHere = true;
+      });
+      const first = await row.getAttribute('data-node');
+      await page.waitForResponse((r) => r.url().includes('/rpc/nodes'), { timeout: 15_000 });
+      assert.equal(await page.evaluate(() => window.__stillHere), true, 'no page load');
+      assert.equal(await row.getAttribute('data-node'), first);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -1,7 +1,8 @@
 // Jobs in the browser with the real engine: a `folders` policy on a client reached over a real
 // sshd on 127.0.0.1 (borg on both ends) is launched from the policies page; its job page shows
 // the log as it streams and the status reaching `successful` without a reload; the jobs list
-// filters by status; the catalog of the archive is walked folder by folder and searched. No
+// filters by status; the catalog of the archive is walked folder by folder and searched; after a
+// second backup a changed file's history shows both versions, each downloaded and restored. No
 // console error or warning on the way.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -262,6 +263,102 @@ describe('jobs pages', () => {
       const restored = path.join(dest, root, 'src', 'docs', 'report 2026.txt');
       assert.equal(readFileSync(restored, 'utf8'), 'quarterly numbers\n');
       assert.ok(!existsSync(path.join(dest, root, 'src', 'notes.md')), 'only the ticked file');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a changed file's history: both versions, each downloaded and restored from its archive", async () => {
+    const file = path.join(root, 'src', 'docs', 'report 2026.txt');
+    writeFileSync(file, 'quarterly numbers, revised\n');
+    const catalogs = async () =>
+      (await api('GET', '/api/v1/jobs/?job_type=catalog&status=successful')).count;
+    const before = await catalogs();
+    const launched = await api('POST', `/api/v1/policies/${policy.id}/launch/`, {});
+    assert.ok(launched.job, `launched: ${JSON.stringify(launched)}`);
+    const deadline = Date.now() + 180_000;
+    while ((await catalogs()) === before) {
+      assert.ok(Date.now() < deadline, 'no catalog job after the second backup');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const backups = (await api('GET', '/api/v1/jobs/?job_type=job&status=successful&order_by=-id'))
+      .results;
+    const [newest, oldest] = [backups[0].archive_name, backups[backups.length - 1].archive_name];
+    assert.notEqual(newest, oldest);
+    const client = (await api('GET', '/api/v1/clients/')).results[0];
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      `/catalog?client=${client.id}`,
+      '#catalog-archives',
+      { width: 1366, height: 768 },
+    );
+    try {
+      await page.click(`#catalog-archives a:text-is("${newest}")`);
+      await page.waitForSelector('#catalog-listing');
+      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
+        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
+        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
+      }
+      const row = page.locator('#catalog-listing tbody tr', {
+        has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
+      });
+      await row.locator('a.history').click();
+      await page.waitForSelector('#history-versions');
+      assert.match(await page.textContent('#history-title'), /report 2026\.txt/);
+      assert.equal(await page.textContent('#history-count'), '2 versions, newest first.');
+      const versions = page.locator('#history-versions tbody tr.version');
+      assert.equal(await versions.count(), 2);
+      // Newest first: the revised file, current; then the first one, changed after one archive.
+      const [current, first] = [versions.nth(0), versions.nth(1)];
+      assert.equal(await current.getAttribute('data-change'), 'changed');
+      assert.equal(await current.getAttribute('data-then'), 'current');
+      assert.equal(await current.locator('td.size').textContent(), '27 B');
+      assert.match(await current.locator('td.span').textContent(), new RegExp(`^${newest} `));
+      assert.equal(await first.getAttribute('data-change'), 'appeared');
+      assert.equal(await first.getAttribute('data-then'), 'changed');
+      assert.equal(await first.locator('td.size').textContent(), '18 B');
+      assert.match(await first.locator('td.span').textContent(), new RegExp(`^${oldest} `));
+
+      // Each version downloads with its own bytes.
+      for (const [version, bytes] of [
+        [current, 'quarterly numbers, revised\n'],
+        [first, 'quarterly numbers\n'],
+      ]) {
+        const [download] = await Promise.all([
+          page.waitForEvent('download'),
+          version.locator('a.download').click(),
+        ]);
+        assert.equal(download.suggestedFilename(), 'report 2026.txt');
+        const saved = path.join(root, 'version.txt');
+        await download.saveAs(saved);
+        assert.equal(readFileSync(saved, 'utf8'), bytes);
+      }
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'catalog-history.png'), fullPage: true });
+
+      // The first version restored from its own (older) archive.
+      await first.locator('button.restore-version').click();
+      await page.waitForSelector('#restore-form');
+      assert.equal(await page.textContent('#restore-from'), `From the archive ${oldest}.`);
+      assert.equal(await page.textContent('#restore-form h3'), 'Restore the selected item');
+      await page.waitForSelector(`#restore-client option[value="${client.id}"]:checked`, {
+        state: 'attached',
+      });
+      const dest = path.join(root, 'old version');
+      await page.fill('#restore-dest', dest);
+      await page.click('#restore-submit');
+      await page.waitForURL(/\/jobs\/\d+$/);
+      await page.waitForSelector('#job-status:text-is("successful")', { timeout: 120_000 });
+      const restored = path.join(dest, file);
+      assert.equal(readFileSync(restored, 'utf8'), 'quarterly numbers\n');
+
+      // Closing the history goes back to the folder.
+      await page.goBack();
+      await page.waitForSelector('#history-close');
+      await page.click('#history-close');
+      await page.waitForSelector('#catalog-listing');
+      assert.equal(await page.locator('#catalog-history').count(), 0);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

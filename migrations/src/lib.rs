@@ -11,6 +11,8 @@ mod m20261128_000007_catalog_pg_references;
 mod m20261202_000008_trust;
 mod m20261202_000009_health;
 mod m20261203_000010_catalog_versions;
+mod m20261203_000011_nodes;
+mod m20261203_000012_catalog_open_keys;
 
 pub struct Migrator;
 
@@ -28,6 +30,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_trust::Migration),
             Box::new(m20261202_000009_health::Migration),
             Box::new(m20261203_000010_catalog_versions::Migration),
+            Box::new(m20261203_000011_nodes::Migration),
+            Box::new(m20261203_000012_catalog_open_keys::Migration),
         ]
     }
 }

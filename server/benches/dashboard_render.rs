@@ -108,6 +108,7 @@ async fn main() {
         metrics_token_file: None,
         metrics_addr: None,
         log: "warn".into(),
+        node: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -35,7 +35,7 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
     if config.engine {
         state
             .engine
-            .start(config.scheduler)
+            .start(config.scheduler, &config.node)
             .await
             .context("starting the job engine")?;
     }
@@ -65,5 +65,12 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
         });
     }
     let leptos = leptos_options(&config, config.site_addr);
-    router::serve(listener, router::Site { app: state, leptos }).await
+    let engine = state.engine.clone();
+    // On SIGTERM the engine drains first (no more claims; the running jobs end) while the API
+    // still answers, then the HTTP server stops.
+    let stop = async move {
+        router::shutdown_signal().await;
+        engine.drain().await;
+    };
+    router::serve(listener, router::Site { app: state, leptos }, stop).await
 }

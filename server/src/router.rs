@@ -153,19 +153,24 @@ pub fn normalize_path(mut req: Request) -> Request {
     req
 }
 
-/// Serves until the process is told to stop.
-pub async fn serve(listener: TcpListener, site: Site) -> anyhow::Result<()> {
+/// Serves until `stop` completes.
+pub async fn serve(
+    listener: TcpListener,
+    site: Site,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = MapRequestLayer::new(normalize_path).layer(app_router(site));
     axum::serve(
         listener,
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop)
     .await?;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -79,6 +79,9 @@ pub struct Job {
     /// A JSON object's text (`""`: none); a restore job's `dest_folder`, `items` and `dry_run`.
     #[serde(default)]
     pub extra_vars: String,
+    /// The node (server process, `GET /api/v1/nodes/`) that runs or ran it; `""` before.
+    #[serde(default)]
+    pub execution_node: String,
 }
 
 /// `POST /api/v1/repositories/{id}/integrity/`: check a repository and test-restore a sample.

@@ -200,6 +200,9 @@ pub struct Repository {
     /// The line to add to the repository user's `~/.ssh/authorized_keys` on its host: that key,
     /// restricted to `borg serve` of this one repository. `""` for a folder.
     pub authorized_keys: String,
+    /// Only nodes with one of these labels (comma-separated) run this repository's jobs; `""`:
+    /// any node. A pull-mode repository is a folder on the nodes that hold it.
+    pub node_labels: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -220,6 +223,8 @@ pub struct RepositoryInput {
     pub integrity_schedule: Option<Option<i32>>,
     /// Pins the host key of a remote repository's host (see the client's).
     pub host_key: Option<String>,
+    /// Comma-separated node labels (letters, digits, `.`, `_`, `-`); `""`: any node.
+    pub node_labels: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

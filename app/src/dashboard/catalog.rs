@@ -1,13 +1,16 @@
 //! `/catalog?client=…&archive=…&dir=…&q=…`: pick a client, one of its archives, and walk the
 //! archive one directory at a time (each folder is read when it is opened); or search the paths
-//! of every archive (of the client, or of all) with the results grouped by archive.
+//! of every archive (of the client, or of all) with the results grouped by archive. Any
+//! archived item opens its history (`history=<path>`, `catalog_history`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use super::{
-    CATALOG_HITS, browse_dir, catalog_archives, error_text, job_filters,
+    CATALOG_HITS, browse_dir, catalog_archives,
+    catalog_history::PathHistory,
+    error_text, job_filters,
     listing::{GetForm, field_error},
     on_demand::{Form, FormOnDemand, form_view},
     percent_encode, restore_items, search_catalog,
@@ -19,13 +22,15 @@ use crate::{
 
 /// The page's state, as in the address.
 #[derive(Debug, Clone, Default, PartialEq)]
-struct Place {
-    client: Option<i32>,
+pub(super) struct Place {
+    pub(super) client: Option<i32>,
     archive: Option<i32>,
     dir: String,
     q: String,
     /// The directory's page after this path (`""`: the first page).
     after: String,
+    /// The path whose versions are shown (`""`: none).
+    pub(super) history: String,
 }
 
 impl Place {
@@ -47,6 +52,9 @@ impl Place {
         if !self.after.is_empty() {
             parts.push(format!("after={}", percent_encode(&self.after, b"/")));
         }
+        if !self.history.is_empty() {
+            parts.push(format!("history={}", percent_encode(&self.history, b"/")));
+        }
         if parts.is_empty() {
             "/catalog".into()
         } else {
@@ -54,13 +62,30 @@ impl Place {
         }
     }
 
-    fn at(&self, archive: i32, dir: &str) -> String {
+    pub(super) fn at(&self, archive: i32, dir: &str) -> String {
         Place {
             client: self.client,
             archive: Some(archive),
             dir: dir.to_string(),
-            q: String::new(),
-            after: String::new(),
+            ..Place::default()
+        }
+        .href()
+    }
+
+    /// This place with the history of `path` open.
+    fn history_of(&self, path: &str) -> String {
+        Place {
+            history: path.to_string(),
+            ..self.clone()
+        }
+        .href()
+    }
+
+    /// This place with the history closed.
+    pub(super) fn without_history(&self) -> String {
+        Place {
+            history: String::new(),
+            ..self.clone()
         }
         .href()
     }
@@ -90,7 +115,7 @@ fn crumbs(dir: &str) -> Vec<(String, String)> {
 }
 
 /// The directory holding `path` (`""` at the top).
-fn parent_of(path: &str) -> &str {
+pub(super) fn parent_of(path: &str) -> &str {
     path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
 
@@ -104,6 +129,7 @@ pub fn CatalogPage() -> impl IntoView {
             dir: q.get("dir").unwrap_or_default(),
             q: q.get("q").unwrap_or_default(),
             after: q.get("after").unwrap_or_default(),
+            history: q.get("history").unwrap_or_default(),
         })
     });
     let clients = Resource::new(|| (), |_| job_filters());
@@ -154,13 +180,16 @@ pub fn CatalogPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let p = place.get();
-                match archives.await {
+                let history = (!p.history.is_empty())
+                    .then(|| view! { <PathHistory place=p.clone()/> });
+                let rest = match archives.await {
                     Err(e) => view! { <p class="form-error" role="alert">{error_text(&e)}</p> }
                         .into_any(),
                     Ok(list) if !p.q.is_empty() => view! { <SearchResults place=p archives=list/> }
                         .into_any(),
                     Ok(list) => view! { <Browser place=p archives=list/> }.into_any(),
-                }
+                };
+                view! { {history} {rest} }.into_any()
             })}
         </Transition>
     }
@@ -311,6 +340,14 @@ fn Listing(
                         </a>
                     }
                 });
+                let history = archived.then(|| {
+                    view! {
+                        <a class="history" href=place.history_of(&i.path)>
+                            "History"
+                            <span class="visually-hidden">{format!(" of {}", i.name)}</span>
+                        </a>
+                    }
+                });
                 view! {
                     <tr data-entry-id=i.id.to_string()>
                         <td class="pick">{pick}</td>
@@ -324,7 +361,7 @@ fn Listing(
                                 .unwrap_or_default()}
                         </td>
                         <td>{archived.then_some(if i.healthy { "yes" } else { "no" })}</td>
-                        <td>{download}</td>
+                        <td class="actions">{download} {history}</td>
                     </tr>
                 }
             })
@@ -343,7 +380,7 @@ fn Listing(
                         <th scope="col">"Size"</th>
                         <th scope="col">"Modified"</th>
                         <th scope="col">"Healthy"</th>
-                        <th scope="col"><span class="visually-hidden">"Download"</span></th>
+                        <th scope="col"><span class="visually-hidden">"Download, history"</span></th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -397,6 +434,7 @@ pub(super) fn RestoreForm(
         None => {}
     });
     let label_dir = dir.clone();
+    let from = archive.name.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         errors.set(FieldErrors::new());
@@ -414,6 +452,7 @@ pub(super) fn RestoreForm(
         <div class="editor restore">
         <form id="restore-form" on:submit=submit>
             <h3>{move || selected.with(|s| restore_label(s.len(), &label_dir))}</h3>
+            <p class="help" id="restore-from">"From the archive " <strong>{from}</strong> "."</p>
             <p class="help">
                 "The archive's paths are recreated below the destination folder (made if missing). "
                 "A dry run lists what would be restored and writes nothing."
@@ -547,8 +586,11 @@ fn SearchResults(place: Place, archives: Vec<ArchiveRef>) -> impl IntoView {
                                                                             None => e.path.clone().into_any(),
                                                                         }}
                                                                         <span class="muted">
-                                                                            {format!(" {}", bytes(e.size))}
+                                                                            {format!(" {} ", bytes(e.size))}
                                                                         </span>
+                                                                        <a class="history" href=place.history_of(&e.path)>
+                                                                            "history"
+                                                                        </a>
                                                                     </li>
                                                                 }
                                                             })
@@ -586,8 +628,21 @@ mod tests {
             dir: "srv/a b".into(),
             q: String::new(),
             after: String::new(),
+            history: String::new(),
         };
         assert_eq!(p.href(), "/catalog?client=2&archive=5&dir=srv/a%20b");
+        // The history opens over the place and closes back to it.
+        let h = p.history_of("srv/a b/x&y.txt");
+        assert_eq!(
+            h,
+            "/catalog?client=2&archive=5&dir=srv/a%20b&history=srv/a%20b/x%26y.txt"
+        );
+        let opened = Place {
+            history: "srv/a b/x&y.txt".into(),
+            ..p.clone()
+        };
+        assert_eq!(opened.without_history(), p.href());
+        assert_eq!(opened.at(7, ""), "/catalog?client=2&archive=7");
         assert_eq!(p.at(7, ""), "/catalog?client=2&archive=7");
         // The next page of the folder keeps the place; opening another folder starts afresh.
         let next = p.after("srv/a b/m&n");

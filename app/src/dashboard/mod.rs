@@ -3,6 +3,7 @@
 //! call the core's services directly (`rpc`).
 mod calendar;
 mod catalog;
+mod catalog_history;
 mod chart;
 mod confirm;
 mod health;
@@ -10,6 +11,7 @@ mod jobs;
 mod listing;
 #[cfg(feature = "hydrate")]
 mod live;
+mod nodes;
 mod on_demand;
 mod overview;
 #[cfg(feature = "ssr")]
@@ -25,6 +27,7 @@ pub use calendar::CalendarPage;
 pub use catalog::CatalogPage;
 pub use health::{AlertsPage, SettingsPage};
 pub use jobs::{JobPage, JobsPage};
+pub use nodes::NodesPage;
 pub use overview::OverviewPage;
 pub use resource_page::ResourcePage;
 pub use rpc::*;

@@ -10,9 +10,9 @@ use leptos::server_fn::codec::Json;
 use crate::{
     dto::{
         AlertsView, ApiToken, ApiTokenInput, ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry,
-        FormOutcome, HostKeyOp, HostKeyView, HostKind, Job, JobView, ModuleItem, NotificationTest,
-        Overview, Page, RestoreInput, Retention, Schedule, SchedulePreview, SessionUser,
-        SettingsView,
+        CatalogHistory, FormOutcome, HostKeyOp, HostKeyView, HostKind, Job, JobView, ModuleItem,
+        Node, NotificationTest, Overview, Page, RestoreInput, Retention, Schedule, SchedulePreview,
+        SessionUser, SettingsView,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -500,6 +500,15 @@ pub async fn check_integrity(id: i32) -> Result<JobOutcome, RpcError> {
     )
 }
 
+/// The nodes of this database, live ones first.
+#[server(prefix = "/rpc", endpoint = "nodes", input = Json)]
+pub async fn cluster_nodes() -> Result<Page<Node>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::nodes::list(&st, &actor)
+        .await
+        .map_err(ssr::fail)
+}
+
 /// Search results shown at once on the catalog page.
 pub const CATALOG_HITS: u64 = 100;
 
@@ -518,6 +527,20 @@ pub async fn catalog_archives(client: Option<i32>) -> Result<Vec<ArchiveRef>, Rp
 pub async fn browse_dir(archive: i32, dir: String, after: String) -> Result<CatalogDir, RpcError> {
     let (st, actor) = ssr::caller().await?;
     cyborg_core::services::catalogs::browse(&st, &actor, archive, &dir, &after)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Every version of one archived path across the catalogued archives of one client (an empty
+/// `client`: of every client), oldest first (`GET /api/v1/catalogs/history/`).
+#[server(prefix = "/rpc", endpoint = "catalog_history", input = Json)]
+pub async fn path_history(path: String, client: Option<i32>) -> Result<CatalogHistory, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let mut params = vec![("path".to_string(), path)];
+    if let Some(c) = client {
+        params.push(("client".to_string(), c.to_string()));
+    }
+    cyborg_core::services::catalogs::history(&st, &actor, &params)
         .await
         .map_err(ssr::fail)
 }

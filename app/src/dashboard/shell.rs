@@ -25,6 +25,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/catalog", "Catalog"),
     ("/alerts", "Alerts"),
     ("/settings", "Settings"),
+    ("/nodes", "Nodes"),
 ];
 
 /// Header, navigation and the page. The session is checked again on every navigation: without a

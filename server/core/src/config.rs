@@ -105,6 +105,61 @@ pub struct Config {
     /// Tracing filter.
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+    /// This process as a node among several on one database (docs/OPERATIONS.md).
+    #[command(flatten)]
+    pub node: NodeConfig,
+}
+
+/// How this process takes part in running jobs beside other nodes on the same database.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NodeConfig {
+    /// Jobs this node runs at once (default: twice its cores).
+    #[arg(long, env = "CYBORG_MAX_JOBS")]
+    pub max_jobs: Option<usize>,
+    /// This node's labels (comma-separated): a repository with `node_labels` has its jobs run
+    /// only by nodes with one of them (a pull-mode repository's folder is on those nodes).
+    #[arg(long, env = "CYBORG_NODE_LABELS", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// A node whose heartbeat is older than this is dead and another node takes over its jobs.
+    #[arg(long, env = "CYBORG_NODE_LEASE_SECONDS", default_value_t = 30)]
+    pub lease_seconds: u64,
+    /// How often this node writes its heartbeat and looks for dead nodes.
+    #[arg(long, env = "CYBORG_NODE_HEARTBEAT_SECONDS", default_value_t = 5)]
+    pub heartbeat_seconds: u64,
+    /// On SIGTERM, how long the running jobs may take to end before the process exits anyway
+    /// (the jobs left are then taken over as for a dead node).
+    #[arg(long, env = "CYBORG_DRAIN_SECONDS", default_value_t = 600)]
+    pub drain_seconds: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            max_jobs: None,
+            labels: Vec::new(),
+            lease_seconds: 30,
+            heartbeat_seconds: 5,
+            drain_seconds: 600,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// `max_jobs`, or twice the cores; at least one.
+    pub fn capacity(&self) -> usize {
+        self.max_jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2))
+            .max(1)
+    }
+
+    /// The labels, trimmed, without empty ones.
+    pub fn labels(&self) -> Vec<String> {
+        self.labels
+            .iter()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
 }
 
 impl Config {

@@ -11,6 +11,7 @@ pub mod db;
 pub mod engine;
 pub mod entities;
 pub mod error;
+pub mod identity;
 pub mod metrics;
 pub mod notify;
 pub mod secrets;
@@ -30,7 +31,9 @@ use crate::{config::Config, secrets::Secrets, state::AppState};
 pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     let db = data_dir::open_database(config).await?;
     let secrets = Secrets::load(config.secret_key()?.as_deref(), &config.data_dir)?;
-    ssh_keys::ensure_key_pair(&config.data_dir).context("preparing the server's SSH key pair")?;
+    identity::establish(&db, &secrets, &config.data_dir)
+        .await
+        .context("checking this node against the database's identity")?;
     engine::host_keys::pin_legacy_keys(&db, &config.data_dir)
         .await
         .context("pinning the host keys trusted before")?;

@@ -161,7 +161,7 @@ pub fn public_key(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 /// This machine's name, for the key comment; `localhost` when it cannot be read.
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()
         .filter_map(|p| fs::read_to_string(p).ok())

@@ -135,6 +135,27 @@ pub fn email(s: &str) -> std::result::Result<(), String> {
 }
 
 /// An SSH or POSIX user name; never starts with `-`, so it can never be read as an option.
+/// Node labels as a repository names them: comma-separated, each 1–64 letters, digits, `.`,
+/// `_` or `-`; answered trimmed and joined by `,` (`""`: none).
+pub fn node_labels(s: &str) -> std::result::Result<String, String> {
+    let mut labels = Vec::new();
+    for l in s.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        if l.len() > 64
+            || !l
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(format!(
+                "'{l}' is not a node label: 1 to 64 letters, digits, '.', '_' or '-'."
+            ));
+        }
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    Ok(labels.join(","))
+}
+
 pub fn unix_user(s: &str) -> std::result::Result<(), String> {
     let ok = (1..=32).contains(&s.len())
         && s.bytes()
@@ -177,6 +198,17 @@ pub fn repository_path(s: &str) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_label_lists() {
+        assert_eq!(node_labels(" pull-a , eu,pull-a,").unwrap(), "pull-a,eu");
+        assert_eq!(node_labels("").unwrap(), "");
+        assert_eq!(node_labels(" , ").unwrap(), "");
+        for bad in ["a b", "x;rm", &"l".repeat(65), "é"] {
+            let e = node_labels(bad).unwrap_err();
+            assert!(e.contains("is not a node label"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn hostnames() {

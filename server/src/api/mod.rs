@@ -9,6 +9,7 @@ pub mod crud;
 pub mod extract;
 mod health;
 mod jobs;
+mod nodes;
 mod notifications;
 mod policies;
 mod repositories;
@@ -77,6 +78,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(settings::router())
         .merge(api_tokens::router())
         .merge(health::router())
+        .merge(nodes::router())
         .merge(notifications::router())
         .merge(notifications::actions::router())
         .split_for_parts();

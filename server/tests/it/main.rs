@@ -20,6 +20,7 @@ mod integrity;
 mod jobs_api;
 mod lists;
 mod modules;
+mod nodes;
 mod pull;
 mod resources;
 mod restore;

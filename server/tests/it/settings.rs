@@ -210,6 +210,7 @@ async fn ssh_key_pair_is_made_once_and_kept() {
         metrics_token_file: None,
         metrics_addr: None,
         log: "warn".into(),
+        node: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -51,7 +51,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 use crate::entities::archive;
 pub use browse::{DirEntry, browse};
 pub use history::{HistoryFilter, HistoryVersion, history};
-use open_set::{Key, OpenSet, Seen};
+use open_set::{Key, LOAD_BATCH, OpenSet, Seen};
 pub use parse::{Item, ParseError, parse_line};
 pub use remove::{RemoveStats, remove_archive};
 

@@ -9,8 +9,8 @@ use sea_orm::{
 use tokio::io::AsyncBufRead;
 
 use super::{
-    Batch, BatchWriter, IngestStats, Key, OPEN, OpenSet, PATHS_LOCK, Target, Written, pipeline,
-    search_index, sorted_paths,
+    Batch, BatchWriter, IngestStats, Key, LOAD_BATCH, OPEN, OpenSet, PATHS_LOCK, Target, Written,
+    pipeline, search_index, sorted_paths,
 };
 
 const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash) \
@@ -24,8 +24,10 @@ const PG_PATHS: &str = "INSERT INTO catalog_paths (path, path_hash, parent_hash)
 // order: two such batches that share some paths wait for each other's rows in the same order,
 // never in a cycle (a deadlock).
 const PG_VERSIONS: &str = "INSERT INTO catalog_versions \
-    (lineage_id, path_id, first_seq, last_seq, mode, mtime, owner, \"group\", size, healthy, fp) \
-    SELECT $1, p.id, $2, 2147483647, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy, v.fp \
+    (lineage_id, path_id, first_seq, last_seq, mode, mtime, owner, \"group\", size, healthy, fp, \
+    path_key) \
+    SELECT $1, p.id, $2, 2147483647, v.mode, v.mtime, v.owner, v.grp, v.size, v.healthy, v.fp, \
+    substring(v.h from 1 for 12) \
     FROM unnest($3::bytea[], $4::int8[], $5::text[], $6::timestamptz[], $7::text[], \
     $8::text[], $9::int8[], $10::bool[], $11::int8[]) WITH ORDINALITY \
     AS v(h, ph, mode, mtime, owner, grp, size, healthy, fp, n) \
@@ -98,19 +100,25 @@ async fn load_open(conn: &mut sqlx::PgConnection, lineage: i32) -> anyhow::Resul
     .await?;
     let mut open = OpenSet::with_capacity(usize::try_from(count).unwrap_or(0));
     let sql = format!(
-        "SELECT v.path_id, p.path_hash, v.fp FROM catalog_versions v \
-         JOIN catalog_paths p ON p.id = v.path_id \
-         WHERE v.lineage_id = $1 AND v.last_seq = {OPEN}"
+        "SELECT path_id, path_key, fp FROM catalog_versions \
+         WHERE lineage_id = $1 AND last_seq = {OPEN}"
     );
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
     let mut rows = sqlx::query(&sql).bind(lineage).fetch(&mut *conn);
     while let Some(row) = rows.try_next().await? {
         let hash: &[u8] = row.try_get(1)?;
-        open.insert(
+        anyhow::ensure!(hash.len() >= 12, "a version without its path key");
+        batch.push((
             Key::of(hash),
             row.try_get(0)?,
             row.try_get::<i64, _>(2)? as u64,
-        );
+        ));
+        if batch.len() == LOAD_BATCH {
+            open.insert_batch(&mut batch);
+        }
     }
+    drop(rows);
+    open.insert_batch(&mut batch);
     Ok(open)
 }
 

@@ -6,8 +6,8 @@ use sea_orm::sqlx::{self, Connection as _, SqliteConnection};
 use tokio::io::AsyncBufRead;
 
 use super::{
-    Batch, BatchWriter, IngestStats, Key, OPEN, OpenSet, Row, Target, Written, padded, pipeline,
-    search_index, sorted_paths,
+    Batch, BatchWriter, IngestStats, Key, LOAD_BATCH, OPEN, OpenSet, Row, Target, Written, padded,
+    pipeline, search_index, sorted_paths,
 };
 
 /// Rows per multi-row SQLite ingestion statement (9 bound values a row: 18,432 values, below
@@ -67,10 +67,10 @@ async fn load_open(conn: &mut SqliteConnection, lineage: i32) -> anyhow::Result<
     .await?;
     let mut open = OpenSet::with_capacity(usize::try_from(count).unwrap_or(0));
     let sql = format!(
-        "SELECT v.path_id, p.path_hash, v.fp FROM catalog_versions v \
-         CROSS JOIN catalog_paths p ON p.id = v.path_id \
-         WHERE v.lineage_id = ? AND v.last_seq = {OPEN}"
+        "SELECT path_id, path_key, fp FROM catalog_versions \
+         WHERE lineage_id = ? AND last_seq = {OPEN}"
     );
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
     let mut handle = conn.lock_handle().await?;
     // SAFETY: the handle is the open connection's, locked for this task (sqlx's worker runs
     // nothing on it meanwhile), and `raw::each_row` finalizes its statement before returning.
@@ -81,14 +81,18 @@ async fn load_open(conn: &mut SqliteConnection, lineage: i32) -> anyhow::Result<
             lineage,
             |path_id, hash, fp| {
                 anyhow::ensure!(
-                    hash.len() >= 12 && open.len() < count as usize,
+                    hash.len() >= 12 && open.len() + batch.len() < count as usize,
                     "unexpected open version of path {path_id}"
                 );
-                open.insert(Key::of(hash), path_id, fp as u64);
+                batch.push((Key::of(hash), path_id, fp as u64));
+                if batch.len() == LOAD_BATCH {
+                    open.insert_batch(&mut batch);
+                }
                 Ok(())
             },
         )?;
     }
+    open.insert_batch(&mut batch);
     Ok(open)
 }
 
@@ -269,9 +273,9 @@ impl SqliteSql {
             sql.push_str(&format!(
                 "INSERT INTO catalog_versions \
                  (lineage_id, path_id, first_seq, last_seq, mode, mtime, owner, \"group\", size, \
-                 healthy, fp) \
+                 healthy, fp, path_key) \
                  SELECT ?, p.id, ?, {OPEN}, v.column3, v.column4, v.column5, v.column6, \
-                 v.column7, v.column8, v.column9 FROM (VALUES "
+                 v.column7, v.column8, v.column9, substr(v.column1, 1, 12) FROM (VALUES "
             ));
             for i in 0..n {
                 sql.push_str(if i > 0 {

@@ -7,7 +7,9 @@
 //!   across every server process on the database) and finishes them: status, dependents.
 //! - `exec`: what each job type does on the client; `remote`: one borg process over SSH, its
 //!   pid, its output, cancel.
-//! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`.
+//! - `recovery`: at start-up, jobs this node left `running` are stopped and marked `error`;
+//!   the same for the jobs of a dead node another node takes over.
+//! - `cluster`: the nodes of one database (heartbeats, takeover of dead nodes, draining).
 //! - `scheduler`: launches policies whose `next_run` has come, exactly once per run.
 //! - `monitor`: evaluates the alert rules, wakes the notification sender, prunes old job logs.
 //! - `shell` / `ssh`: quoting for the remote shell, the OpenSSH command.
@@ -19,6 +21,7 @@
 //! - `vm`: the VM provider registry (Proxmox first); `sources`: what each policy type reads.
 mod access;
 pub mod borg;
+pub mod cluster;
 pub mod download;
 mod exec;
 pub mod host_keys;
@@ -42,7 +45,10 @@ pub mod vm;
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -72,6 +78,12 @@ pub struct Inner {
     pub catalog_index: Arc<SearchIndex>,
     /// Set once the engine runs jobs in this process (see [`Engine::start`]).
     node: OnceLock<node::Node>,
+    /// How this node takes part (capacity, labels, lease), once started.
+    membership: OnceLock<cluster::Membership>,
+    /// Set on SIGTERM: no more claims.
+    draining: AtomicBool,
+    /// Jobs end `successful` the moment they are claimed, running nothing (`end_jobs_at_once`).
+    instant_jobs: AtomicBool,
     wake: Notify,
     /// Cancel switches of the jobs this process is running.
     running: Mutex<HashMap<i32, watch::Sender<bool>>>,
@@ -106,6 +118,9 @@ impl Engine {
             hub: Hub::default(),
             catalog_index,
             node: OnceLock::new(),
+            membership: OnceLock::new(),
+            draining: AtomicBool::new(false),
+            instant_jobs: AtomicBool::new(false),
             wake: Notify::new(),
             running: Mutex::default(),
             claim: tokio::sync::Mutex::new(()),
@@ -115,17 +130,26 @@ impl Engine {
         }))
     }
 
-    /// Takes this data directory's node identity, recovers what a previous life of this node
-    /// left running, then runs jobs and (when `scheduler`) launches due policies until the
-    /// process ends.
-    pub async fn start(&self, scheduler: bool) -> anyhow::Result<()> {
+    /// Takes this data directory's node identity, registers the node, recovers what a previous
+    /// life of this node left running (unless another node took it over), then runs jobs, beats
+    /// and (when `scheduler`) launches due policies until the process ends.
+    pub async fn start(
+        &self,
+        scheduler: bool,
+        config: &crate::config::NodeConfig,
+    ) -> anyhow::Result<()> {
         let node = node::acquire(&self.data_dir)?;
         tracing::info!("job engine node {}", node.id);
         if self.node.set(node).is_err() {
             anyhow::bail!("the job engine is already running");
         }
-        recovery::recover(self).await?;
+        let me = cluster::Membership::from(config);
+        let _ = self.membership.set(me.clone());
+        if cluster::register(self, &me).await? {
+            recovery::recover(self).await?;
+        }
         tokio::spawn(runner::run(self.clone()));
+        tokio::spawn(cluster::run(self.clone(), me));
         if scheduler {
             tokio::spawn(scheduler::run(self.clone()));
             // Alerts, notifications and housekeeping follow the scheduler: a process that
@@ -143,6 +167,47 @@ impl Engine {
     /// This process's node id, when it runs jobs.
     pub fn node_id(&self) -> Option<&str> {
         self.node.get().map(|n| n.id.as_str())
+    }
+
+    /// How this node takes part, once the engine runs.
+    pub fn membership(&self) -> Option<&cluster::Membership> {
+        self.membership.get()
+    }
+
+    /// After SIGTERM: no more claims; answers once the running jobs ended or the drain time
+    /// passed (docs/OPERATIONS.md).
+    pub async fn drain(&self) {
+        if let Some(me) = self.membership.get() {
+            cluster::drain(self, me).await;
+        }
+    }
+
+    /// For benchmarks of the claiming and scheduling machinery alone
+    /// (`benches/cluster_claims.rs`): from now on every claimed job ends `successful` at once
+    /// without connecting anywhere. Nothing in the server calls it.
+    #[doc(hidden)]
+    pub fn end_jobs_at_once(&self) {
+        self.instant_jobs.store(true, Ordering::SeqCst);
+    }
+
+    fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// How many jobs this process runs now.
+    pub fn running_here(&self) -> usize {
+        self.running.lock().expect("running map lock").len()
+    }
+
+    /// Stops every job this process runs (as a cancel would): another node took them over.
+    fn stop_all_local(&self) {
+        for tx in self.running.lock().expect("running map lock").values() {
+            let _ = tx.send(true);
+        }
     }
 
     /// Asks the runner to look for work now.

@@ -1,5 +1,7 @@
 //! Start-up recovery: jobs this node left `running` (the process was killed or
-//! crashed) are stopped and marked `error`; `pending` and `waiting` jobs simply resume.
+//! crashed) are stopped and marked `error`; `pending` and `waiting` jobs simply resume. The same
+//! for the running jobs of a dead node, taken over by a live one (`take_over`, from
+//! `cluster`): it has no local ssh of them to kill, the rest is alike.
 //!
 //! A killed server leaves its `ssh` children running (they have their own process group) and
 //! with them borg on the client, holding the repository lock. So, for each such job: the remote
@@ -28,78 +30,139 @@ pub async fn recover(eng: &Engine) -> anyhow::Result<()> {
         .filter(job::Column::RunnerNode.eq(node))
         .all(&eng.db)
         .await?;
+    let found = format!(
+        "The server stopped while this job was running; found at start-up on {}.",
+        stamp(crate::stamps::now())
+    );
     for j in left {
-        let mut log = JobLog::open(&eng.db, &eng.hub, j.id).await?;
-        log.line("the server stopped while this job was running; recovering at start-up");
-        let mut notes = vec![format!(
-            "The server stopped while this job was running; found at start-up on {}.",
-            crate::stamps::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )];
-        let local_alive = j
-            .local_pid
-            .and_then(|p| u32::try_from(p).ok())
-            .filter(|p| is_our_ssh(eng, *p));
-        let access = access_of(eng, &j).await;
-        match (j.remote_pid.and_then(|p| u32::try_from(p).ok()), &access) {
-            (Some(pid), Some(a)) => {
-                let killed = remote::stop_remote(&a.target, pid, &mut log).await;
-                if killed {
-                    // Confirmed gone only if the stop script said so; break the lock then (through
-                    // a new tunnel where there is one: the old one died with the process).
-                    let argv = vec![
-                        "borg".to_string(),
-                        "break-lock".into(),
-                        "--".into(),
-                        a.location.clone(),
-                    ];
-                    let (tx, mut rx) = tokio::sync::watch::channel(false);
-                    let pids = NoPids;
-                    let on = remote::Session {
-                        target: &a.target,
-                        passphrase: &a.passphrase,
-                        pids: &pids,
-                        feed: None,
-                        workdir: None,
-                        tunnel: a.tunnel.as_ref(),
-                    };
-                    match remote::run_borg::<(), _, _>(
-                        &on,
-                        &argv,
-                        &mut log,
-                        &mut rx,
-                        remote::Stdout::Collect,
-                        |_| async { Ok(()) },
-                    )
-                    .await
-                    {
-                        Ok((f, _)) if f.code == Some(0) => notes.push(
-                            "Its borg had to be killed; the repository lock was broken.".into(),
-                        ),
-                        _ => notes.push(
-                            "Its borg had to be killed and the repository lock could not be \
-                             broken; run `borg break-lock` on the client once no borg runs."
-                                .into(),
-                        ),
-                    }
-                    drop(tx);
-                } else {
-                    notes.push(format!(
-                        "Its borg (pid {pid} on the client) was stopped and released the \
-                         repository lock."
-                    ));
-                }
-            }
-            (None, _) => notes.push("No borg process of it was running on the client.".into()),
-            (Some(pid), None) => notes.push(format!(
-                "Its borg (pid {pid} on the client) could not be checked: the client or \
-                 repository no longer exists, or cannot be reached."
-            )),
-        }
-        if let Some(pg) = local_alive {
-            kill_group(pg, libc::SIGKILL);
-        }
-        runner::finish(eng, j.id, Outcome::Error(notes.join(" ")), Some(log)).await?;
+        stop_and_record(
+            eng,
+            j,
+            "the server stopped while this job was running; recovering at start-up",
+            found.clone(),
+            true,
+        )
+        .await?;
     }
+    Ok(())
+}
+
+/// The jobs `dead` had running, taken over by this node: stopped and marked `error`.
+pub async fn take_over(
+    eng: &Engine,
+    dead: &crate::entities::node::Model,
+    jobs: Vec<job::Model>,
+) -> anyhow::Result<()> {
+    let me = eng.node_id().unwrap_or_default().to_string();
+    let why = format!(
+        "Node {} ({}) stopped answering at {}; node {me} took its jobs over.",
+        dead.id,
+        dead.hostname,
+        stamp(dead.heartbeat)
+    );
+    for j in jobs {
+        stop_and_record(
+            eng,
+            j,
+            &format!(
+                "node {} stopped answering; node {me} takes this job over",
+                dead.id
+            ),
+            why.clone(),
+            false,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Stops what is left of one job (its remote borg, the lock it held; its local ssh when
+/// `local`: the job ran in this process's previous life on this machine) and marks it `error`
+/// with `first_note` and what was found.
+async fn stop_and_record(
+    eng: &Engine,
+    j: job::Model,
+    log_line: &str,
+    first_note: String,
+    local: bool,
+) -> anyhow::Result<()> {
+    let mut log = JobLog::open(&eng.db, &eng.hub, j.id).await?;
+    log.line(log_line);
+    let mut notes = vec![first_note];
+    let local_alive = j
+        .local_pid
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| local && is_our_ssh(eng, *p));
+    let access = access_of(eng, &j).await;
+    match (j.remote_pid.and_then(|p| u32::try_from(p).ok()), &access) {
+        (Some(pid), Some(a)) => {
+            let killed = remote::stop_remote(&a.target, pid, &mut log).await;
+            if killed {
+                // Confirmed gone only if the stop script said so; break the lock then (through
+                // a new tunnel where there is one: the old one died with the process).
+                let argv = vec![
+                    "borg".to_string(),
+                    "break-lock".into(),
+                    "--".into(),
+                    a.location.clone(),
+                ];
+                let (tx, mut rx) = tokio::sync::watch::channel(false);
+                let pids = NoPids;
+                let on = remote::Session {
+                    target: &a.target,
+                    passphrase: &a.passphrase,
+                    pids: &pids,
+                    feed: None,
+                    workdir: None,
+                    tunnel: a.tunnel.as_ref(),
+                };
+                match remote::run_borg::<(), _, _>(
+                    &on,
+                    &argv,
+                    &mut log,
+                    &mut rx,
+                    remote::Stdout::Collect,
+                    |_| async { Ok(()) },
+                )
+                .await
+                {
+                    Ok((f, _)) if f.code == Some(0) => notes
+                        .push("Its borg had to be killed; the repository lock was broken.".into()),
+                    _ => notes.push(
+                        "Its borg had to be killed and the repository lock could not be \
+                         broken; run `borg break-lock` on the client once no borg runs."
+                            .into(),
+                    ),
+                }
+                drop(tx);
+            } else {
+                notes.push(format!(
+                    "Its borg (pid {pid} on the client) was stopped and released the \
+                     repository lock."
+                ));
+            }
+        }
+        (None, _) => notes.push("No borg process of it was running on the client.".into()),
+        (Some(pid), None) => notes.push(format!(
+            "Its borg (pid {pid} on the client) could not be checked: the client or \
+             repository no longer exists, or cannot be reached."
+        )),
+    }
+    if let Some(pg) = local_alive {
+        kill_group(pg, libc::SIGKILL);
+    }
+    runner::finish(
+        eng,
+        j.id,
+        &j.runner_node,
+        Outcome::Error(notes.join(" ")),
+        Some(log),
+    )
+    .await?;
     Ok(())
 }
 

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+    TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::watch;
 
@@ -16,7 +16,7 @@ use super::{
     log::{JobLog, JobUpdate},
 };
 use crate::{
-    entities::job,
+    entities::{job, repository},
     error::{Error, Result},
     stamps::now,
 };
@@ -40,11 +40,28 @@ pub async fn run(eng: Engine) {
     }
 }
 
-/// Claims every pending job whose repository and client are free, oldest first, and starts it.
+/// Claims pending jobs whose repository and client are free, oldest first, up to this node's
+/// capacity and only of repositories whose `node_labels` this node has, and starts them.
+///
+/// One claim at a time across the cluster (a transaction-scoped advisory lock): "no second borg
+/// on a repository, no second job on a client" is a rule over every running job, which row locks
+/// on the claimed rows (`FOR UPDATE SKIP LOCKED`) cannot enforce. The transaction is short (two
+/// reads and the claims); `benches/cluster_claims.rs` measures how many claims a second it
+/// allows.
 async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
     let Some(node) = eng.node_id().map(str::to_string) else {
         return Ok(());
     };
+    let Some(me) = eng.membership().cloned() else {
+        return Ok(());
+    };
+    if eng.is_draining() {
+        return Ok(());
+    }
+    let free = me.capacity.saturating_sub(eng.running_here());
+    if free == 0 {
+        return Ok(());
+    }
     let claimed = {
         let _here = eng.claim.lock().await;
         let txn = eng.db.begin().await?;
@@ -67,11 +84,25 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
             .order_by_asc(job::Column::Id)
             .all(&txn)
             .await?;
+        // Repositories only some nodes may serve (few; most have no labels).
+        let labelled: std::collections::HashMap<i32, String> = repository::Entity::find()
+            .filter(repository::Column::NodeLabels.ne(""))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.node_labels))
+            .collect();
         let mut claimed = Vec::new();
         let t = now();
         for j in pending {
+            if claimed.len() >= free {
+                break;
+            }
             if j.repository_id.is_some_and(|r| repos.contains(&r))
                 || j.client_id.is_some_and(|c| clients.contains(&c))
+                || j.repository_id
+                    .and_then(|r| labelled.get(&r))
+                    .is_some_and(|wanted| !me.serves(wanted))
             {
                 continue;
             }
@@ -114,6 +145,15 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
 
 async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
     let id = j.id;
+    if eng.instant_jobs.load(std::sync::atomic::Ordering::Relaxed) {
+        let outcome = Outcome::Successful(String::new());
+        if let Err(e) = finish(&eng, id, &j.runner_node, outcome, None).await {
+            tracing::error!("job {id}: recording its end: {e:#}");
+        }
+        eng.running.lock().expect("running map lock").remove(&id);
+        eng.wake();
+        return;
+    }
     let log = match JobLog::open(&eng.db, &eng.hub, id).await {
         Ok(l) => l,
         Err(e) => {
@@ -121,6 +161,7 @@ async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
             let _ = finish(
                 &eng,
                 id,
+                &j.runner_node,
                 Outcome::Error(format!("opening the log: {e:#}")),
                 None,
             )
@@ -128,6 +169,7 @@ async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
             return;
         }
     };
+    let runner = j.runner_node.clone();
     let run = JobRun {
         eng: eng.clone(),
         job: j,
@@ -159,7 +201,7 @@ async fn execute(eng: Engine, j: job::Model, cancel: watch::Receiver<bool>) {
         Ok((o, log)) => (o, Some(log)),
         Err(e) => (Outcome::Error(format!("the job task failed: {e}")), None),
     };
-    if let Err(e) = finish(&eng, id, outcome, log).await {
+    if let Err(e) = finish(&eng, id, &runner, outcome, log).await {
         tracing::error!("job {id}: recording its end: {e:#}");
     }
     eng.running.lock().expect("running map lock").remove(&id);
@@ -183,10 +225,13 @@ async fn time_limit(eng: &Engine, policy: Option<i32>) -> std::time::Duration {
     std::time::Duration::from_secs_f64(hours.clamp(0.0, 8760.0) * 3600.0)
 }
 
-/// Writes how a job ended, releases (success) or cancels (otherwise) the jobs waiting on it.
+/// Writes how a job ended, releases (success) or cancels (otherwise) the jobs waiting on it —
+/// only while it is still `running` on `runner`: a node that was taken over (it stalled longer
+/// than the lease) must not overwrite what the node that took its jobs over recorded.
 pub async fn finish(
     eng: &Engine,
     id: i32,
+    runner: &str,
     outcome: Outcome,
     log: Option<JobLog>,
 ) -> anyhow::Result<()> {
@@ -219,20 +264,34 @@ pub async fn finish(
         .map(|s| (t - s).num_milliseconds() as f64 / 1000.0)
         .unwrap_or(0.0);
     let explanation = append_explanation(&j.job_explanation, &explanation);
-    let updated = job::ActiveModel {
-        id: Set(id),
-        status: Set(status),
-        failed: Set(status != JobStatus::Successful),
-        finished: Set(Some(t)),
-        elapsed: Set(elapsed),
-        job_explanation: Set(explanation),
-        local_pid: Set(None),
-        remote_pid: Set(None),
-        cancel_requested: Set(false),
-        modified: Set(t),
-        ..Default::default()
+    let fenced = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status))
+        .col_expr(
+            job::Column::Failed,
+            Expr::value(status != JobStatus::Successful),
+        )
+        .col_expr(job::Column::Finished, Expr::value(Some(t)))
+        .col_expr(job::Column::Elapsed, Expr::value(elapsed))
+        .col_expr(job::Column::JobExplanation, Expr::value(explanation))
+        .col_expr(job::Column::LocalPid, Expr::value(None::<i32>))
+        .col_expr(job::Column::RemotePid, Expr::value(None::<i32>))
+        .col_expr(job::Column::CancelRequested, Expr::value(false))
+        .col_expr(job::Column::Modified, Expr::value(t))
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .filter(job::Column::RunnerNode.eq(runner))
+        .exec(&eng.db)
+        .await?;
+    if fenced.rows_affected == 0 {
+        tracing::warn!(
+            "job {id}: not recording its end ({status}): it is no longer running on node \
+             {runner} (another node took it over)"
+        );
+        return Ok(());
+    }
+    let Some(updated) = job::Entity::find_by_id(id).one(&eng.db).await? else {
+        return Ok(());
     };
-    let updated = sea_orm::ActiveModelTrait::update(updated, &eng.db).await?;
     eng.hub.send(JobUpdate::status_of(&updated));
     eng.metrics.job_finished(updated.job_type, status, elapsed);
     eng.monitor_wake.notify_one();

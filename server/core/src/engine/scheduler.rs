@@ -5,9 +5,9 @@
 //!
 //! Exactly once: a run is taken by moving the policy's `next_run` forward with a compare-and-set
 //! (`UPDATE … SET next_run = new WHERE id = ? AND next_run = old`) as the first statement of the
-//! transaction that also creates the jobs. On PostgreSQL the second process blocks on the row
-//! lock, then finds `next_run` changed and updates nothing; on SQLite the write lock serialises
-//! the same way. The jobs and the new `next_run` commit together, so a crash cannot lose the run
+//! transaction that also creates the jobs. On PostgreSQL the row is locked with `FOR UPDATE
+//! SKIP LOCKED` first: a second process skips a run another one is launching (and finds
+//! `next_run` moved once that commits); on SQLite the write lock serialises the same way. The jobs and the new `next_run` commit together, so a crash cannot lose the run
 //! nor launch it twice.
 //!
 //! Missed runs: when the server was down at run times, the policy is launched once when it comes
@@ -104,11 +104,16 @@ async fn advance(
     next: Option<DateTime<Utc>>,
 ) -> anyhow::Result<bool> {
     let backend = txn.get_database_backend();
-    // Table and column are this module's constants, never input.
+    // Table and column are this module's constants, never input. On PostgreSQL a row another
+    // node's scheduler holds (it is launching that run) is skipped rather than waited for:
+    // each node goes on with the next due policy, so several nodes launch side by side
+    // instead of in one file behind the same row locks. Its transaction either launches the
+    // run or, rolled back, leaves it due for the next tick.
     let sql = match backend {
-        sea_orm::DatabaseBackend::Postgres => {
-            format!("UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3")
-        }
+        sea_orm::DatabaseBackend::Postgres => format!(
+            "UPDATE {table} SET {column} = $1 WHERE id = (SELECT id FROM {table} \
+             WHERE id = $2 AND {column} = $3 FOR UPDATE SKIP LOCKED)"
+        ),
         _ => format!("UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?"),
     };
     Ok(txn

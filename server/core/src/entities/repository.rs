@@ -26,6 +26,9 @@ pub struct Model {
     /// secret key (see `secrets`); `""` for a local repository.
     pub ssh_key: String,
     pub ssh_public_key: String,
+    /// Only nodes with one of these labels (comma-separated) run this repository's jobs; `""`:
+    /// any node. A pull-mode repository is a folder on the nodes that hold it.
+    pub node_labels: String,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

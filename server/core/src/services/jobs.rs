@@ -33,6 +33,7 @@ pub const FIELDS: &[Field] = &[
     Field::new("job_type", T, "job_type", Kind::Text),
     Field::new("launch_type", T, "launch_type", Kind::Text),
     Field::new("status", T, "status", Kind::Text),
+    Field::new("execution_node", T, "runner_node", Kind::Text),
     Field::new("failed", T, "failed", Kind::Bool),
     Field::new("started", T, "started", Kind::DateTime),
     Field::new("finished", T, "finished", Kind::DateTime),
@@ -180,6 +181,7 @@ impl Resource for Jobs {
                     master_job: r.master_job_id,
                     dependent_jobs: dependents.remove(&r.id).unwrap_or_default(),
                     extra_vars: r.extra_vars,
+                    execution_node: r.runner_node,
                 }
             })
             .collect())

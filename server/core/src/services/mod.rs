@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod list;
 pub mod login_guard;
 pub mod modules;
+pub mod nodes;
 pub mod notifications;
 pub mod overview;
 pub mod policies;

@@ -38,6 +38,7 @@ pub const FIELDS: &[Field] = &[
         Kind::DateTime,
     ),
     Field::new("uuid", T, "uuid", Kind::Text),
+    Field::new("node_labels", T, "node_labels", Kind::Text),
     Field::new("created", T, "created", Kind::DateTime),
     Field::new("modified", T, "modified", Kind::DateTime),
     Field::new("created_by", T, "created_by", Kind::Int),
@@ -130,6 +131,7 @@ impl Resource for Repositories {
                     host_key,
                     ssh_public_key,
                     authorized_keys,
+                    node_labels: r.node_labels,
                 })
             })
             .collect()
@@ -310,6 +312,14 @@ async fn validate(
                 .await?;
     }
     let host_key = host_keys::given(&mut c, "host_key", input.host_key.as_deref());
+    let node_labels = match input.node_labels.as_deref().map(validate::node_labels) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(m)) => {
+            c.error("node_labels", m);
+            None
+        }
+        None => None,
+    };
     c.finish()?;
 
     let mut m = match current {
@@ -321,9 +331,13 @@ async fn validate(
             deduplicated_size: Set(0),
             ready: Set(false),
             enabled: Set(true),
+            node_labels: Set(String::new()),
             ..Default::default()
         },
     };
+    if let Some(v) = node_labels {
+        m.node_labels = Set(v);
+    }
     if let Some(v) = name {
         m.name = Set(v);
     }

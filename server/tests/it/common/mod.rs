@@ -50,6 +50,8 @@ pub struct TestServer {
     pub admin_token: String,
     pg_database: Option<String>,
     running: Running,
+    /// Environment given to the server process (and to its restarts) over the defaults.
+    env: Vec<(String, String)>,
     _dir: TempDir,
 }
 
@@ -162,6 +164,7 @@ impl TestServer {
             metrics_token_file: None,
             metrics_addr: opts.metrics_addr,
             log: "warn".into(),
+            node: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -177,6 +180,7 @@ impl TestServer {
             admin_token: String::new(),
             pg_database,
             running: Running::Task(task),
+            env: Vec::new(),
             _dir: dir,
         };
         server.wait_ready().await;
@@ -211,11 +215,47 @@ impl TestServer {
         text.push_str(&format!("\n127.0.0.1 {}\n", names.join(" ")));
         std::fs::write(&hosts, text).unwrap();
         let (db_url, pg_database) = Self::new_database(dir.path()).await;
-        Self::spawn_with(dir, db_url, pg_database, Some(hosts)).await
+        Self::spawn_with(dir, db_url, pg_database, Some(hosts), Vec::new()).await
     }
 
     async fn spawn_on(dir: TempDir, db_url: String, pg_database: Option<String>) -> Self {
-        Self::spawn_with(dir, db_url, pg_database, None).await
+        Self::spawn_with(dir, db_url, pg_database, None, Vec::new()).await
+    }
+
+    /// A node of a cluster: the binary on a fresh database (`of: None`) or on `of`'s, with
+    /// `env` over the defaults (lease, capacity, labels).
+    pub async fn spawn_node(of: Option<&TestServer>, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db_url, pg_database) = match of {
+            Some(s) => (s.db_url.clone(), None),
+            None => Self::new_database(dir.path()).await,
+        };
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::spawn_with(dir, db_url, pg_database, None, env).await
+    }
+
+    /// Runs the binary on `self`'s database with `env` and expects it to refuse to start:
+    /// answers what it printed.
+    pub fn start_refused(&self, env: &[(&str, &str)]) -> String {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let child = Self::command_piped(&self.db_url, &dir.path().join("data"), addr, None, &env);
+        let out = child
+            .wait_with_output()
+            .expect("waiting for the refused server");
+        assert!(!out.status.success(), "the server started: {out:?}");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     }
 
     async fn spawn_with(
@@ -223,10 +263,11 @@ impl TestServer {
         db_url: String,
         pg_database: Option<String>,
         hosts: Option<PathBuf>,
+        env: Vec<(String, String)>,
     ) -> Self {
         let data_dir = dir.path().join("data");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let child = Self::command(&db_url, &data_dir, addr, hosts.as_deref());
+        let child = Self::command(&db_url, &data_dir, addr, hosts.as_deref(), &env);
         let mut server = TestServer {
             addr,
             http: browser_like_client(),
@@ -235,6 +276,7 @@ impl TestServer {
             admin_token: String::new(),
             pg_database,
             running: Running::Process(child),
+            env,
             _dir: dir,
         };
         server.wait_ready().await;
@@ -246,7 +288,36 @@ impl TestServer {
         data_dir: &Path,
         addr: SocketAddr,
         hosts: Option<&Path>,
+        env: &[(String, String)],
     ) -> std::process::Child {
+        Self::build_command(db_url, data_dir, addr, hosts, env)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("starting the cyborgbackup binary")
+    }
+
+    fn command_piped(
+        db_url: &str,
+        data_dir: &Path,
+        addr: SocketAddr,
+        hosts: Option<&Path>,
+        env: &[(String, String)],
+    ) -> std::process::Child {
+        Self::build_command(db_url, data_dir, addr, hosts, env)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the cyborgbackup binary")
+    }
+
+    fn build_command(
+        db_url: &str,
+        data_dir: &Path,
+        addr: SocketAddr,
+        hosts: Option<&Path>,
+        env: &[(String, String)],
+    ) -> std::process::Command {
         let binary = env!("CARGO_BIN_EXE_cyborgbackup");
         let mut cmd = match hosts {
             None => std::process::Command::new(binary),
@@ -272,9 +343,8 @@ impl TestServer {
             .env("CYBORG_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CYBORG_SECRET_KEY", "test-secret-key")
             .env("RUST_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("starting the cyborgbackup binary")
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// Kills the server process with SIGKILL (no clean-up of any kind) and starts it again on
@@ -285,10 +355,59 @@ impl TestServer {
         };
         child.kill().expect("SIGKILL");
         child.wait().unwrap();
+        self.restart().await;
+    }
+
+    /// Kills the server process with SIGKILL and leaves it dead.
+    pub fn kill(&mut self) {
+        let Running::Process(child) = &mut self.running else {
+            panic!("kill needs a server started as a process");
+        };
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+    }
+
+    /// Stops the server process as an init system does (SIGTERM), waits until it has exited
+    /// (its jobs drained), and starts it again on the same database and data directory.
+    pub async fn terminate_and_restart(&mut self) {
+        let Running::Process(child) = &mut self.running else {
+            panic!("terminate_and_restart needs a server started as a process");
+        };
+        let pid = child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop after SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.restart().await;
+    }
+
+    async fn restart(&mut self) {
         self.addr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        self.running =
-            Running::Process(Self::command(&self.db_url, &self.data_dir, self.addr, None));
+        self.running = Running::Process(Self::command(
+            &self.db_url,
+            &self.data_dir,
+            self.addr,
+            None,
+            &self.env,
+        ));
         self.wait_ready().await;
+    }
+
+    /// The node id of this server's data directory.
+    pub fn node_id(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("node-id"))
+            .expect("node-id")
+            .trim()
+            .to_string()
     }
 
     async fn wait_ready(&mut self) {

@@ -73,6 +73,16 @@ impl TestSshd {
 
     /// `authorized_line` is one line of authorized_keys (options allowed); `extra_config` ends
     /// the sshd_config.
+    /// Starts sshd on a free port that also listens on `address` (another loopback address):
+    /// clients' host names are unique, so each client of a fleet on this machine gets its own.
+    pub fn start_also_on(authorized_key: &str, address: &str) -> TestSshd {
+        Self::start_full(
+            free_port(),
+            authorized_key,
+            &format!("ListenAddress {address}\n"),
+        )
+    }
+
     fn start_full(port: u16, authorized_line: &str, extra_config: &str) -> TestSshd {
         Self::start_full_with(port, authorized_line, extra_config, None)
     }
