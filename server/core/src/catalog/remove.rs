@@ -127,6 +127,12 @@ pub(super) async fn delete_uncovered(
             // this transaction decides which paths are orphans (see `PATHS_LOCK`).
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({PATHS_LOCK})"))
                 .await?;
+        } else {
+            // A write first takes SQLite's write lock at once: a transaction that reads, then
+            // writes after another connection wrote (a job's log, a node's heartbeat) fails
+            // with SQLITE_BUSY_SNAPSHOT instead of waiting.
+            txn.execute_unprepared("UPDATE catalog_lineages SET id = id WHERE 0 = 1")
+                .await?;
         }
         let rows = txn.query_all(stmt(backend, &select, values())).await?;
         if rows.is_empty() {

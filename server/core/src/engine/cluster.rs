@@ -94,6 +94,11 @@ pub async fn register(eng: &Engine, me: &Membership) -> anyhow::Result<bool> {
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // Serialises with a takeover's compare-and-set on the same row.
         find = find.lock_exclusive();
+    } else {
+        // SQLite: the write lock first, so the read below never has to upgrade (which fails
+        // with SQLITE_BUSY_SNAPSHOT when another connection wrote meanwhile).
+        txn.execute_unprepared("UPDATE nodes SET id = id WHERE 0 = 1")
+            .await?;
     }
     let previous = find.one(&txn).await?;
     let now = db_now(&txn).await?;
