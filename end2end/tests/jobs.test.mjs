@@ -63,6 +63,21 @@ describe('jobs pages', () => {
     });
   });
 
+  // The catalog page of `client`, logged in, at desktop size.
+  const catalogPage = (client) =>
+    loggedInPage(browser, server.url, `/catalog?client=${client.id}`, '#catalog-archives', {
+      width: 1366,
+      height: 768,
+    });
+
+  // From the open archive's top down to the backed-up `src/docs`, one folder (one read) at a time.
+  async function walkToDocs(page) {
+    for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
+      await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
+      await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
+    }
+  }
+
   after(async () => {
     await browser?.close();
     await server?.stop();
@@ -166,22 +181,12 @@ describe('jobs pages', () => {
     const archive = (await api('GET', '/api/v1/jobs/?job_type=job&status=successful')).results[0]
       .archive_name;
     const client = (await api('GET', '/api/v1/clients/')).results[0];
-    const { context, page, problems } = await loggedInPage(
-      browser,
-      server.url,
-      `/catalog?client=${client.id}`,
-      '#catalog-archives',
-      { width: 1366, height: 768 },
-    );
+    const { context, page, problems } = await catalogPage(client);
     try {
       assert.equal(await page.title(), 'Catalog — CyBorgBackup');
       await page.click(`#catalog-archives a:text-is("${archive}")`);
       await page.waitForSelector('#catalog-listing');
-      // Down from the top, one folder (and one read) at a time.
-      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
-        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
-        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
-      }
+      await walkToDocs(page);
       const row = page.locator('#catalog-listing tbody tr', {
         has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
       });
@@ -211,22 +216,13 @@ describe('jobs pages', () => {
     const archive = (await api('GET', '/api/v1/jobs/?job_type=job&status=successful')).results[0]
       .archive_name;
     const client = (await api('GET', '/api/v1/clients/')).results[0];
-    const { context, page, problems } = await loggedInPage(
-      browser,
-      server.url,
-      `/catalog?client=${client.id}`,
-      '#catalog-archives',
-      { width: 1366, height: 768 },
-    );
+    const { context, page, problems } = await catalogPage(client);
     try {
       await page.click(`#catalog-archives a:text-is("${archive}")`);
       await page.waitForSelector('#catalog-listing');
       await openForm(page, '#restore-open', '#restore-form');
       assert.equal(await page.textContent('#restore-form h3'), 'Restore the whole archive');
-      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
-        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
-        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
-      }
+      await walkToDocs(page);
       const row = page.locator('#catalog-listing tbody tr', {
         has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
       });
@@ -287,20 +283,11 @@ describe('jobs pages', () => {
     const [newest, oldest] = [backups[0].archive_name, backups[backups.length - 1].archive_name];
     assert.notEqual(newest, oldest);
     const client = (await api('GET', '/api/v1/clients/')).results[0];
-    const { context, page, problems } = await loggedInPage(
-      browser,
-      server.url,
-      `/catalog?client=${client.id}`,
-      '#catalog-archives',
-      { width: 1366, height: 768 },
-    );
+    const { context, page, problems } = await catalogPage(client);
     try {
       await page.click(`#catalog-archives a:text-is("${newest}")`);
       await page.waitForSelector('#catalog-listing');
-      for (const folder of [...path.join(root, 'src', 'docs').split('/').filter(Boolean)]) {
-        await page.click(`#catalog-listing td.name a:text-is("${folder}/")`);
-        await page.waitForSelector(`#catalog-crumbs a:text-is("${folder}")`);
-      }
+      await walkToDocs(page);
       const row = page.locator('#catalog-listing tbody tr', {
         has: page.locator('td.name', { hasText: /^report 2026\.txt$/ }),
       });

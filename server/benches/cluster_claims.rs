@@ -8,8 +8,9 @@
 //!
 //! Prints the time until every policy was launched, until every job was claimed and ended,
 //! claims a second, how the claims spread over the nodes, then the database's transactions a
-//! second per idle node over `CYBORG_BENCH_IDLE_SECONDS` (default 20; PostgreSQL's
-//! `pg_stat_database`, the bench itself silent meanwhile).
+//! second per idle node over `CYBORG_BENCH_IDLE_SECONDS` (default 60, after 15 s of settling:
+//! the monitor's first evaluations of the new pairs; PostgreSQL's `pg_stat_database`, the bench
+//! itself silent meanwhile).
 //!
 //! Run: `cargo bench -p server --bench cluster_claims` (PostgreSQL on 127.0.0.1:5432; a new
 //! database, dropped after).
@@ -26,8 +27,10 @@ use cyborg_core::{
     secrets::Secrets,
     state::AppState,
 };
-use cyborg_dto::PolicyType;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, Set, Statement};
+
+#[path = "common/fleet.rs"]
+mod fleet;
 
 const PG_BASE: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -53,7 +56,7 @@ async fn main() {
     let repositories = env("CYBORG_BENCH_REPOSITORIES", 100);
     let nodes = env("CYBORG_BENCH_NODES", 3);
     let capacity = env("CYBORG_BENCH_CAPACITY", 4);
-    let idle = env("CYBORG_BENCH_IDLE_SECONDS", 20);
+    let idle = env("CYBORG_BENCH_IDLE_SECONDS", 60);
     let name = format!("cyborg_bench_{}", uuid::Uuid::new_v4().simple());
     let admin = Database::connect(format!("{PG_BASE}/postgres"))
         .await
@@ -158,7 +161,7 @@ async fn main() {
     let xacts = format!(
         "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = '{name}'"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let before = scalar(&admin, &xacts).await;
     tokio::time::sleep(Duration::from_secs(idle as u64)).await;
     let after = scalar(&admin, &xacts).await;
@@ -193,81 +196,24 @@ async fn seed(conn: &DatabaseConnection, policies: usize, repositories: usize) {
     .await
     .unwrap();
     let repos: Vec<repository::ActiveModel> = (1..=repositories)
-        .map(|i| repository::ActiveModel {
-            uuid: Set(format!("r{i}")),
-            name: Set(format!("repo{i}")),
-            path: Set(format!("/srv/borg/repo{i}")),
-            repository_key: Set(String::new()),
-            original_size: Set(0),
-            compressed_size: Set(0),
-            deduplicated_size: Set(0),
-            ready: Set(true),
-            enabled: Set(true),
-            host_key: Set(String::new()),
-            host_key_seen: Set(String::new()),
-            ssh_key: Set(String::new()),
-            ssh_public_key: Set(String::new()),
-            node_labels: Set(String::new()),
-            created: Set(t),
-            modified: Set(t),
-            ..Default::default()
-        })
+        .map(|i| fleet::repository(i, t))
         .collect();
     repository::Entity::insert_many(repos)
         .exec(conn)
         .await
         .unwrap();
     for chunk in (1..=policies).collect::<Vec<_>>().chunks(1000) {
-        let clients: Vec<client::ActiveModel> = chunk
-            .iter()
-            .map(|i| client::ActiveModel {
-                uuid: Set(format!("c{i}")),
-                hostname: Set(format!("host{i}.example.com")),
-                ip: Set(String::new()),
-                version: Set(String::new()),
-                ready: Set(true),
-                hypervisor_ready: Set(false),
-                hypervisor_name: Set(String::new()),
-                enabled: Set(true),
-                port: Set(22),
-                username: Set("root".into()),
-                bandwidth_limit: Set(None),
-                host_key: Set(String::new()),
-                host_key_seen: Set(String::new()),
-                created: Set(t),
-                modified: Set(t),
-                ..Default::default()
-            })
-            .collect();
+        let clients: Vec<client::ActiveModel> =
+            chunk.iter().map(|i| fleet::client(*i, t)).collect();
         client::Entity::insert_many(clients)
             .exec(conn)
             .await
             .unwrap();
         let rows: Vec<policy::ActiveModel> = chunk
             .iter()
-            .map(|i| policy::ActiveModel {
-                uuid: Set(format!("p{i}")),
-                name: Set(format!("policy{i}")),
-                extra_vars: Set(String::new()),
-                repository_id: Set((*i % repositories) as i32 + 1),
-                schedule_id: Set(1),
-                policy_type: Set(PolicyType::Rootfs),
-                keep_hourly: Set(None),
-                keep_daily: Set(None),
-                keep_weekly: Set(None),
-                keep_monthly: Set(None),
-                keep_yearly: Set(None),
-                keep_within: Set(String::new()),
-                keep_last: Set(None),
-                vmprovider: Set(String::new()),
-                next_run: Set(Some(t - TimeDelta::seconds(1))),
-                mode_pull: Set(false),
-                enabled: Set(true),
-                max_age_hours: Set(None),
-                time_limit_hours: Set(None),
-                created: Set(t),
-                modified: Set(t),
-                ..Default::default()
+            .map(|i| {
+                let repository = (*i % repositories) as i32 + 1;
+                fleet::policy(*i, repository, 1, None, t - TimeDelta::seconds(1), t)
             })
             .collect();
         policy::Entity::insert_many(rows).exec(conn).await.unwrap();

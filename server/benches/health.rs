@@ -20,8 +20,11 @@ use cyborg_core::{
     metrics::Metrics,
     services::{alerts, health},
 };
-use cyborg_dto::{JobStatus, JobType, LaunchType, PolicyType};
+use cyborg_dto::{JobStatus, JobType, LaunchType};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set};
+
+#[path = "common/fleet.rs"]
+mod fleet;
 
 const CLIENTS: i32 = 50;
 const POLICIES: i32 = 20;
@@ -153,78 +156,19 @@ async fn seed(conn: &sea_orm::DatabaseConnection, per_pair: usize) {
     .exec(conn)
     .await
     .unwrap();
-    repository::Entity::insert(repository::ActiveModel {
-        uuid: Set("r".into()),
-        name: Set("main".into()),
-        path: Set("/srv/borg/main".into()),
-        repository_key: Set(String::new()),
-        original_size: Set(0),
-        compressed_size: Set(0),
-        deduplicated_size: Set(0),
-        ready: Set(true),
-        enabled: Set(true),
-        integrity_schedule_id: Set(None),
-        integrity_next_run: Set(None),
-        host_key: Set(String::new()),
-        host_key_seen: Set(String::new()),
-        ssh_key: Set(String::new()),
-        ssh_public_key: Set(String::new()),
-        created: Set(t),
-        modified: Set(t),
-        ..Default::default()
-    })
-    .exec(conn)
-    .await
-    .unwrap();
-    let clients: Vec<client::ActiveModel> = (1..=CLIENTS)
-        .map(|i| client::ActiveModel {
-            uuid: Set(format!("c{i}")),
-            hostname: Set(format!("host{i}.example.com")),
-            ip: Set(String::new()),
-            version: Set(String::new()),
-            ready: Set(true),
-            hypervisor_ready: Set(false),
-            hypervisor_name: Set(String::new()),
-            enabled: Set(true),
-            port: Set(22),
-            username: Set("root".into()),
-            bandwidth_limit: Set(None),
-            host_key: Set(String::new()),
-            host_key_seen: Set(String::new()),
-            created: Set(t),
-            modified: Set(t),
-            ..Default::default()
-        })
+    repository::Entity::insert(fleet::repository(1, t))
+        .exec(conn)
+        .await
+        .unwrap();
+    let clients: Vec<client::ActiveModel> = (1..=CLIENTS as usize)
+        .map(|i| fleet::client(i, t))
         .collect();
     client::Entity::insert_many(clients)
         .exec(conn)
         .await
         .unwrap();
-    let policies: Vec<policy::ActiveModel> = (1..=POLICIES)
-        .map(|i| policy::ActiveModel {
-            uuid: Set(format!("p{i}")),
-            name: Set(format!("policy{i}")),
-            extra_vars: Set(String::new()),
-            repository_id: Set(1),
-            schedule_id: Set(1),
-            policy_type: Set(PolicyType::Rootfs),
-            keep_hourly: Set(None),
-            keep_daily: Set(Some(7)),
-            keep_weekly: Set(None),
-            keep_monthly: Set(None),
-            keep_yearly: Set(None),
-            keep_within: Set(String::new()),
-            keep_last: Set(None),
-            vmprovider: Set(String::new()),
-            next_run: Set(Some(t + TimeDelta::hours(3))),
-            mode_pull: Set(false),
-            enabled: Set(true),
-            max_age_hours: Set(None),
-            time_limit_hours: Set(None),
-            created: Set(t),
-            modified: Set(t),
-            ..Default::default()
-        })
+    let policies: Vec<policy::ActiveModel> = (1..=POLICIES as usize)
+        .map(|i| fleet::policy(i, 1, 1, Some(7), t + TimeDelta::hours(3), t))
         .collect();
     policy::Entity::insert_many(policies)
         .exec(conn)

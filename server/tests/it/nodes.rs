@@ -28,6 +28,16 @@ const CHAIN: Duration = Duration::from_secs(600);
 /// The lease of the takeover test: short, so the test is too; the heartbeat fits three times.
 const LEASE: &str = "6";
 
+/// Several nodes need PostgreSQL; on SQLite (one node, which the identity test and the rest of
+/// the suite cover) the cluster tests say they did not run.
+fn cluster_backend() -> bool {
+    let pg = backend() == "postgres";
+    if !pg {
+        eprintln!("not run on {}: several nodes need PostgreSQL", backend());
+    }
+    pg
+}
+
 fn need_sshd() {
     if let Some(why) = sshd::unavailable() {
         panic!("this test needs a real sshd: {why}");
@@ -220,8 +230,8 @@ fn borg_archives(repo: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_run_thirty_policies_each_job_once() {
-    if backend() != "postgres" {
-        return; // one node on SQLite
+    if !cluster_backend() {
+        return;
     }
     need_sshd();
     let a = TestServer::spawn_node(None, &[]).await;
@@ -306,7 +316,7 @@ async fn three_nodes_run_thirty_policies_each_job_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_during_a_backup_is_taken_over_within_the_lease() {
-    if backend() != "postgres" {
+    if !cluster_backend() {
         return;
     }
     need_sshd();
@@ -403,7 +413,7 @@ async fn a_node_killed_during_a_backup_is_taken_over_within_the_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_of_every_node_loses_no_job() {
-    if backend() != "postgres" {
+    if !cluster_backend() {
         return;
     }
     need_sshd();

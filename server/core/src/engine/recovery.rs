@@ -60,18 +60,17 @@ pub async fn take_over(
         dead.hostname,
         stamp(dead.heartbeat)
     );
-    for j in jobs {
-        stop_and_record(
-            eng,
-            j,
-            &format!(
-                "node {} stopped answering; node {me} takes this job over",
-                dead.id
-            ),
-            why.clone(),
-            false,
-        )
-        .await?;
+    let line = format!(
+        "node {} stopped answering; node {me} takes this job over",
+        dead.id
+    );
+    // Side by side: stopping one borg may take half a minute, and a takeover still unfinished
+    // after a few minutes is taken again by another node (`cluster::RETAKE`).
+    let stops = jobs
+        .into_iter()
+        .map(|j| stop_and_record(eng, j, &line, why.clone(), false));
+    for r in futures_util::future::join_all(stops).await {
+        r?;
     }
     Ok(())
 }
