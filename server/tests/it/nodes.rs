@@ -82,6 +82,28 @@ async fn nodes_share_one_identity_and_another_secret_key_is_refused() {
         assert!(listed.values().all(|n| n["state"] == "alive"));
     }
 
+    // The shared private key is stored encrypted, and no answer carries it.
+    let db = a.db().await;
+    let row = cyborg_core::entities::server_identity::Entity::find_by_id(1)
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("the identity row");
+    assert!(
+        row.ssh_private_key.starts_with("enc:v1:"),
+        "stored in clear"
+    );
+    assert!(!row.ssh_private_key.contains("PRIVATE KEY"));
+    assert!(!row.secret_check.contains("secret key check"));
+    for path in [
+        "/api/v1/nodes/",
+        "/api/v1/settings/ssh_public_key/",
+        "/api/v1/settings/",
+    ] {
+        let (_, body) = a.get(path).await;
+        assert!(!body.to_string().contains("PRIVATE KEY"), "{path}: {body}");
+    }
+
     // Another secret key could not decrypt a single stored passphrase: refused at start.
     let said = a.start_refused(&[("CYBORG_SECRET_KEY", "another-secret-key")]);
     assert!(
