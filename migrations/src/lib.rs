@@ -13,6 +13,7 @@ mod m20261202_000009_health;
 mod m20261203_000010_catalog_versions;
 mod m20261203_000011_nodes;
 mod m20261203_000012_catalog_open_keys;
+mod m20261203_000013_repository_options;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_catalog_versions::Migration),
             Box::new(m20261203_000011_nodes::Migration),
             Box::new(m20261203_000012_catalog_open_keys::Migration),
+            Box::new(m20261203_000013_repository_options::Migration),
         ]
     }
 }

@@ -203,6 +203,30 @@ pub struct Repository {
     /// Only nodes with one of these labels (comma-separated) run this repository's jobs; `""`:
     /// any node. A pull-mode repository is a folder on the nodes that hold it.
     pub node_labels: String,
+    /// borg's encryption mode (`repokey-blake2` for new repositories); fixed once initialised.
+    #[serde(default)]
+    pub encryption: String,
+    /// borg's compression for every archive (`lz4`, `zstd,N`, `auto,zstd,N`, `zlib,N`, `none`).
+    #[serde(default)]
+    pub compression: String,
+    /// The server asks borg for append-only and never prunes it.
+    #[serde(default)]
+    pub append_only: bool,
+    /// borg's storage quota (`500G`); `""`: none.
+    #[serde(default)]
+    pub quota: String,
+    /// Upload limit in KiB/s for clients without one of their own; null: none.
+    #[serde(default)]
+    pub upload_ratelimit: Option<i32>,
+    /// What holds the repository right now (an operator's break-lock, archive delete or
+    /// rename: no job starts on it meanwhile); `""`: nothing.
+    #[serde(default)]
+    pub held_for: String,
+    /// Who broke its lock last (`POST …/break-lock/`), and when.
+    #[serde(default)]
+    pub lock_broken_by: String,
+    #[serde(default)]
+    pub lock_broken: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -225,6 +249,18 @@ pub struct RepositoryInput {
     pub host_key: Option<String>,
     /// Comma-separated node labels (letters, digits, `.`, `_`, `-`); `""`: any node.
     pub node_labels: Option<String>,
+    pub encryption: Option<String>,
+    pub compression: Option<String>,
+    pub append_only: Option<bool>,
+    pub quota: Option<String>,
+    /// KiB/s, or null for none; absent: unchanged.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>))]
+    pub upload_ratelimit: Option<Option<i32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

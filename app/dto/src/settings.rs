@@ -16,6 +16,16 @@ pub struct Settings {
     /// Days the logs of finished jobs are kept (1 to 36500); the job rows and their summary stay.
     #[serde(default = "default_log_days")]
     pub job_log_retention_days: u32,
+    /// Whether repositories with `encryption: none` may be made (off: refused with a 400).
+    #[serde(default)]
+    pub allow_unencrypted_repositories: bool,
+    /// The repository the server backs itself up into (database, secret key, SSH keys);
+    /// null: no self-backup.
+    #[serde(default)]
+    pub self_backup_repository: Option<i32>,
+    /// The schedule of the self-backup; null: only `POST /api/v1/settings/self_backup/`.
+    #[serde(default)]
+    pub self_backup_schedule: Option<i32>,
 }
 
 fn default_failing_after() -> u32 {
@@ -34,6 +44,9 @@ impl Default for Settings {
             backup_user: "root".into(),
             failing_after: default_failing_after(),
             job_log_retention_days: default_log_days(),
+            allow_unencrypted_repositories: false,
+            self_backup_repository: None,
+            self_backup_schedule: None,
         }
     }
 }

@@ -145,11 +145,19 @@ pub fn client_authorized_line(server_public_key: &str) -> String {
 
 /// The line a remote repository's host gets in `authorized_keys` for that repository's key:
 /// whatever command is asked for, `borg serve` of that one repository runs, and nothing is
-/// forwarded.
-pub fn repository_authorized_line(path: &str, public_key: &str) -> String {
-    let path = crate::engine::shell::quote(path).unwrap_or_default();
+/// forwarded; an append-only repository or one with a quota gets those from `borg serve` too,
+/// so not even this server's key can delete from it.
+pub fn repository_authorized_line(path: &str, restrictions: &[String], public_key: &str) -> String {
+    let mut command = format!(
+        "borg serve --restrict-to-repository {}",
+        crate::engine::shell::quote(path).unwrap_or_default()
+    );
+    if !restrictions.is_empty() {
+        command.push(' ');
+        command.push_str(&crate::engine::shell::command_line(restrictions).unwrap_or_default());
+    }
     // Inside the option's double quotes a `"` is written `\"`.
-    let command = format!("borg serve --restrict-to-repository {path}").replace('"', "\\\"");
+    let command = command.replace('"', "\\\"");
     format!("command=\"{command}\",restrict {}", public_key.trim())
 }
 

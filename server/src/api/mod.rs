@@ -1,6 +1,7 @@
 //! The JSON REST API under `/api/v1` (and the token endpoints under `/api`): one router per
 //! resource, merged here; the OpenAPI document is collected from the handlers themselves.
 mod api_tokens;
+mod archives;
 pub(crate) mod auth;
 mod calendar;
 mod catalogs;
@@ -73,6 +74,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(policies::actions::router())
         .merge(calendar::router())
         .merge(catalogs::router())
+        .merge(archives::router())
         .merge(jobs::router())
         .merge(restore::router())
         .merge(settings::router())

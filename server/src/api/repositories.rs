@@ -13,14 +13,17 @@ pub mod actions {
     use axum::{Json, extract::State, http::StatusCode};
     use utoipa_axum::{router::OpenApiRouter, routes};
 
-    use app::dto::{ErrorDetail, FieldErrors, HostKeyAccept, IntegrityInput, Launched, Repository};
+    use app::dto::{
+        ArchivesImported, ErrorDetail, FieldErrors, HostKeyAccept, IntegrityInput, Launched,
+        Repository, RepositoryKey, RepositoryLock,
+    };
 
     use crate::api::auth::UserAuth;
 
     use crate::{
         api::extract::{ApiJson, Id},
         error::Result,
-        services::{host_keys, integrity},
+        services::{archives, host_keys, integrity, repositories},
         state::AppState,
     };
 
@@ -29,6 +32,71 @@ pub mod actions {
             .routes(routes!(check_integrity))
             .routes(routes!(scan_host_key))
             .routes(routes!(accept_host_key))
+            .routes(routes!(export_key))
+            .routes(routes!(lock_state))
+            .routes(routes!(break_lock))
+            .routes(routes!(import_archives))
+    }
+
+    /// The repository key for disaster recovery (superuser): `borg key export` (`key`, import
+    /// with `borg key import REPO FILE`) and `--paper` (`paper`, typed back with `borg key
+    /// import --paper REPO`). Keep it apart from the passphrase. 409 for an unencrypted
+    /// repository or one no client reaches yet; 502 when borg cannot be asked.
+    #[utoipa::path(get, path = "/api/v1/repositories/{id}/key/", tag = "repositories",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = RepositoryKey), (status = 403, body = ErrorDetail),
+                  (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail),
+                  (status = 502, body = ErrorDetail)))]
+    async fn export_key(
+        State(st): State<AppState>,
+        UserAuth(actor): UserAuth,
+        Id(id): Id,
+    ) -> Result<Json<RepositoryKey>> {
+        Ok(Json(repositories::key(&st, &actor, id).await?))
+    }
+
+    /// Whether borg's lock on the repository is held: `busy` (a job of ours runs on it),
+    /// `locked` (held by something else, maybe a stale lock), `free`.
+    #[utoipa::path(get, path = "/api/v1/repositories/{id}/lock/", tag = "repositories",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = RepositoryLock), (status = 404, body = ErrorDetail),
+                  (status = 409, body = ErrorDetail), (status = 502, body = ErrorDetail)))]
+    async fn lock_state(
+        State(st): State<AppState>,
+        UserAuth(actor): UserAuth,
+        Id(id): Id,
+    ) -> Result<Json<RepositoryLock>> {
+        Ok(Json(repositories::lock(&st, &actor, id).await?))
+    }
+
+    /// `borg break-lock` (superuser), only while no job of any node runs on the repository
+    /// (409 naming the job otherwise); records who did it and answers the lock state after.
+    #[utoipa::path(post, path = "/api/v1/repositories/{id}/break-lock/", tag = "repositories",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = RepositoryLock), (status = 403, body = ErrorDetail),
+                  (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail),
+                  (status = 502, body = ErrorDetail)))]
+    async fn break_lock(
+        State(st): State<AppState>,
+        UserAuth(actor): UserAuth,
+        Id(id): Id,
+    ) -> Result<Json<RepositoryLock>> {
+        Ok(Json(repositories::break_lock(&st, &actor, id).await?))
+    }
+
+    /// Records the archives borg lists in the repository that this server did not make, as
+    /// `foreign` (never pruned), and launches a catalog job for each (superuser).
+    #[utoipa::path(post, path = "/api/v1/repositories/{id}/import/", tag = "repositories",
+        params(("id" = i32, Path)),
+        responses((status = 200, body = ArchivesImported), (status = 403, body = ErrorDetail),
+                  (status = 404, body = ErrorDetail), (status = 409, body = ErrorDetail),
+                  (status = 502, body = ErrorDetail)))]
+    async fn import_archives(
+        State(st): State<AppState>,
+        UserAuth(actor): UserAuth,
+        Id(id): Id,
+    ) -> Result<Json<ArchivesImported>> {
+        Ok(Json(archives::import(&st, &actor, id).await?))
     }
 
     /// Fetches the SSH host key a remote repository's host presents now (superuser); see the

@@ -645,6 +645,7 @@ async fn a_remote_repository_is_relayed_and_the_client_holds_no_key() {
         line,
         cyborg_core::ssh_keys::repository_authorized_line(
             &remote_repo.display().to_string(),
+            &[],
             repo["ssh_public_key"].as_str().unwrap()
         )
     );

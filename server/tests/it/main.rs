@@ -5,6 +5,7 @@
 mod common;
 
 mod api_root;
+mod archives;
 mod auth;
 mod catalog_ingest;
 mod catalog_search;

@@ -13,7 +13,9 @@ const KEY_PATH: &str = "/api/v1/settings/ssh_public_key/";
 
 fn defaults() -> Value {
     json!({"catalog_enabled": true, "auto_prune": true, "backup_user": "root",
-           "failing_after": 1, "job_log_retention_days": 90})
+           "failing_after": 1, "job_log_retention_days": 90,
+           "allow_unencrypted_repositories": false, "self_backup_repository": null,
+           "self_backup_schedule": null})
 }
 
 #[tokio::test]
@@ -29,7 +31,9 @@ async fn defaults_patch_and_validation() {
     assert_eq!(
         v,
         json!({"catalog_enabled": false, "auto_prune": true, "backup_user": "root",
-               "failing_after": 1, "job_log_retention_days": 90})
+               "failing_after": 1, "job_log_retention_days": 90,
+           "allow_unencrypted_repositories": false, "self_backup_repository": null,
+           "self_backup_schedule": null})
     );
     let (st, v) = s
         .patch(
@@ -39,7 +43,9 @@ async fn defaults_patch_and_validation() {
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let changed = json!({"catalog_enabled": false, "auto_prune": false, "backup_user": "borg_backup",
-               "failing_after": 1, "job_log_retention_days": 90});
+               "failing_after": 1, "job_log_retention_days": 90,
+           "allow_unencrypted_repositories": false, "self_backup_repository": null,
+           "self_backup_schedule": null});
     assert_eq!(v, changed);
     assert_eq!(s.get(PATH).await.1, changed);
 

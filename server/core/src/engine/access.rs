@@ -77,12 +77,14 @@ impl Engine {
                 )
             })?
         };
+        let restrictions = super::repo_options::restrictions(r.append_only, &r.storage_quota);
         let serve = match location::parse(&r.path) {
             Ok(Location::Remote(remote)) => Some(Serve::Relayed {
                 host: self.repository_host(r, &remote).await?,
                 path: remote.path,
+                restrictions,
             }),
-            Ok(Location::Folder(path)) if mode_pull => Some(Serve::Here { path }),
+            Ok(Location::Folder(path)) if mode_pull => Some(Serve::Here { path, restrictions }),
             Ok(Location::Folder(_)) => None,
             Err(e) => return Err(format!("the repository path {:?}: {e}", r.path)),
         };

@@ -27,17 +27,25 @@ pub fn parse_version(line: &str) -> Option<String> {
     (!rest.is_empty() && rest.chars().next()?.is_ascii_digit()).then(|| rest.to_string())
 }
 
-/// `borg init`, making the repository's missing parent directories (an operator names the
-/// repository path; having to create its parent on the client first would be a trap).
-pub fn init(repo: &str) -> Vec<String> {
-    argv(&[
-        "borg",
-        "init",
-        "--encryption=repokey",
-        "--make-parent-dirs",
-        "--",
-        repo,
-    ])
+/// `borg init` with the repository's encryption mode and restrictions (`--append-only`,
+/// `--storage-quota`: see `repo_options::restrictions`), making the repository's missing parent
+/// directories (an operator names the repository path; having to create its parent on the
+/// client first would be a trap).
+pub fn init(repo: &str, encryption: &str, restrictions: &[String]) -> Vec<String> {
+    let mut a = argv(&["borg", "init", &format!("--encryption={encryption}")]);
+    a.extend(restrictions.iter().cloned());
+    a.extend(argv(&["--make-parent-dirs", "--", repo]));
+    a
+}
+
+/// `borg config REPO NAME VALUE`: a repository setting (append_only, storage_quota) changed
+/// after `borg init`. borg only changes the config of a repository it opens as a folder.
+/// `None` for a value deletes the setting (borg's default then applies).
+pub fn config(repo: &str, name: &str, value: Option<&str>) -> Vec<String> {
+    match value {
+        Some(v) => argv(&["borg", "config", "--", repo, name, v]),
+        None => argv(&["borg", "config", "--delete", "--", repo, name]),
+    }
 }
 
 /// Whether `borg init` failed only because the repository is already there.
@@ -47,8 +55,18 @@ pub fn already_exists(log_line: &str) -> bool {
 
 /// `borg create --json` of `sources` into `repo::archive`. `ratelimit` is KiB/s. A stream
 /// source is read from stdin (`-`) and archived under its name.
-pub fn create(repo: &str, archive: &str, sources: &Sources, ratelimit: Option<i32>) -> Vec<String> {
+pub fn create(
+    repo: &str,
+    archive: &str,
+    sources: &Sources,
+    compression: &str,
+    ratelimit: Option<i32>,
+) -> Vec<String> {
     let mut a = argv(&["borg", "create", "--json", "--lock-wait", LOCK_WAIT]);
+    if !compression.is_empty() {
+        a.push("--compression".into());
+        a.push(compression.into());
+    }
     match &sources.stream {
         // The FIFOs in the current folder are read as files.
         Some(stream) if stream.fifos => a.push("--read-special".into()),
@@ -196,6 +214,124 @@ pub fn delete_archives(repo: &str, names: &[String]) -> Option<Vec<String>> {
     Some(a)
 }
 
+/// How long an operator's request waits for a repository lock held by someone else.
+pub const OPERATOR_LOCK_WAIT: &str = "10";
+
+/// `borg info --json repo::archive`: one archive's stats, command line and host.
+pub fn info_archive(repo: &str, archive: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "info",
+        "--json",
+        "--lock-wait",
+        OPERATOR_LOCK_WAIT,
+        "--",
+        &format!("{repo}::{archive}"),
+    ])
+}
+
+/// `borg diff --json-lines repo::a b`: what changed from archive `a` to archive `b`.
+pub fn diff(repo: &str, a: &str, b: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "diff",
+        "--json-lines",
+        "--lock-wait",
+        OPERATOR_LOCK_WAIT,
+        "--",
+        &format!("{repo}::{a}"),
+        b,
+    ])
+}
+
+/// `borg rename repo::old new`.
+pub fn rename(repo: &str, old: &str, new: &str) -> Vec<String> {
+    argv(&[
+        "borg",
+        "rename",
+        "--lock-wait",
+        OPERATOR_LOCK_WAIT,
+        "--",
+        &format!("{repo}::{old}"),
+        new,
+    ])
+}
+
+/// `borg key export [--paper] repo`: the repository key on stdout (no file is written).
+pub fn key_export(repo: &str, paper: bool) -> Vec<String> {
+    let mut a = argv(&["borg", "key", "export"]);
+    if paper {
+        a.push("--paper".into());
+    }
+    a.push("--".into());
+    a.push(repo.into());
+    a
+}
+
+/// `borg break-lock repo`: removes a lock nobody holds any more.
+pub fn break_lock(repo: &str) -> Vec<String> {
+    argv(&["borg", "break-lock", "--", repo])
+}
+
+/// `borg with-lock --lock-wait 1 repo true`: whether the repository's lock can be taken now.
+pub fn probe_lock(repo: &str) -> Vec<String> {
+    argv(&["borg", "with-lock", "--lock-wait", "1", "--", repo, "true"])
+}
+
+/// Whether borg failed because another process holds the repository's lock.
+pub fn lock_timeout(line: &str) -> bool {
+    line.contains("Failed to create/acquire the lock")
+}
+
+/// What `borg info --json repo::archive` says of the archive.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct ArchiveInfo {
+    pub name: String,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub command_line: Vec<String>,
+    #[serde(default)]
+    pub duration: f64,
+    #[serde(default)]
+    pub start: String,
+    #[serde(default)]
+    pub end: String,
+    pub stats: ArchiveInfoStats,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+pub struct ArchiveInfoStats {
+    pub original_size: i64,
+    pub compressed_size: i64,
+    pub deduplicated_size: i64,
+    pub nfiles: i64,
+}
+
+pub fn parse_archive_info(stdout: &str) -> Result<ArchiveInfo, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Info {
+        archives: Vec<ArchiveInfo>,
+    }
+    let mut info: Info = serde_json::from_str(stdout)?;
+    info.archives
+        .pop()
+        .ok_or_else(|| serde::de::Error::custom("borg info listed no archive"))
+}
+
+/// One path of `borg diff --json-lines`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct DiffLine {
+    pub path: String,
+    pub changes: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
 /// Most archive names one `borg delete` is given (command lines stay short).
 pub const DELETE_BATCH: usize = 100;
 
@@ -256,10 +392,17 @@ pub struct BorgTime(pub DateTime<Utc>);
 impl<'de> Deserialize<'de> for BorgTime {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f")
-            .map(|t| BorgTime(t.and_utc()))
-            .map_err(|e| serde::de::Error::custom(format!("borg time {s:?}: {e}")))
+        parse_time(&s)
+            .map(BorgTime)
+            .ok_or_else(|| serde::de::Error::custom(format!("borg time {s:?}")))
     }
+}
+
+/// A time as borg prints it in JSON (UTC, since borg runs with `TZ=UTC`, no offset).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// Repository sizes of `borg info --json` (`cache.stats`): everything the archives hold,
@@ -338,7 +481,9 @@ mod tests {
             excludes: vec!["*.tmp".into()],
             ..Sources::default()
         };
-        let a = create("/repo", "folders-h-2026", &s, Some(512));
+        let a = create("/repo", "folders-h-2026", &s, "auto,zstd,3", Some(512));
+        let c = a.iter().position(|w| w == "--compression").unwrap();
+        assert_eq!(a[c + 1], "auto,zstd,3");
         let dd = a.iter().position(|w| w == "--").unwrap();
         assert_eq!(
             &a[dd + 1..],
@@ -348,7 +493,7 @@ mod tests {
         assert_eq!(a[ex + 1], "*.tmp");
         let rl = a.iter().position(|w| w == "--upload-ratelimit").unwrap();
         assert_eq!(a[rl + 1], "512");
-        assert!(!create("/r", "a", &s, Some(0)).contains(&"--upload-ratelimit".to_string()));
+        assert!(!create("/r", "a", &s, "lz4", Some(0)).contains(&"--upload-ratelimit".to_string()));
 
         let dump = super::super::sources::for_policy(
             cyborg_dto::PolicyType::Mysql,
@@ -356,7 +501,7 @@ mod tests {
             r#"{"stdin_name": "-x.sql"}"#,
         )
         .unwrap();
-        let a = create("/repo", "mysql-h-2026", &dump, None);
+        let a = create("/repo", "mysql-h-2026", &dump, "lz4", None);
         let n = a.iter().position(|w| w == "--stdin-name").unwrap();
         assert_eq!(a[n + 1], "-x.sql", "the name is the option's value");
         assert_eq!(a[a.len() - 2..], ["/repo::mysql-h-2026", "-"]);

@@ -120,7 +120,8 @@ pub async fn launch_in(txn: &DatabaseTransaction, req: &LaunchRequest) -> Result
     }
     let s = settings::load(txn).await?;
     // An unreadable rule still gets its prune job, which then fails saying why.
-    let prunes = Rules::of(&p).ok().is_none_or(|r| r.any());
+    // An append-only repository is never pruned: borg would only pretend to delete.
+    let prunes = !repo.append_only && Rules::of(&p).ok().is_none_or(|r| r.any());
     let t = now();
     let mut out = Launched::default();
     for c in &clients {

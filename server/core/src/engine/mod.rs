@@ -22,8 +22,10 @@
 mod access;
 pub mod borg;
 pub mod cluster;
+pub mod direct;
 pub mod download;
 mod exec;
+pub mod hold;
 pub mod host_keys;
 pub mod launch;
 pub mod location;
@@ -33,6 +35,7 @@ pub mod node;
 pub mod plans;
 mod recovery;
 mod remote;
+pub mod repo_options;
 pub mod retention;
 mod runner;
 mod scheduler;

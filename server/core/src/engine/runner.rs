@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
-    TransactionTrait, sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, Statement, TransactionTrait, sea_query::Expr,
 };
 use tokio::sync::watch;
 
@@ -23,6 +23,19 @@ use crate::{
 
 /// A constant key for PostgreSQL's advisory lock around claims ("CYBG").
 const CLAIM_LOCK: i64 = 0x4359_4247;
+
+/// Takes the lock every claim holds, as the transaction's first statement: an advisory lock on
+/// PostgreSQL, the database write lock on SQLite (a write, even of no row, takes it). Whoever
+/// holds it sees every running job and may start or hold one (see `hold`).
+pub(super) async fn take_claim_lock(txn: &DatabaseTransaction) -> anyhow::Result<()> {
+    let backend = txn.get_database_backend();
+    let lock = match backend {
+        DatabaseBackend::Postgres => format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),
+        _ => "UPDATE jobs SET id = id WHERE 0 = 1".to_string(),
+    };
+    txn.execute(Statement::from_string(backend, lock)).await?;
+    Ok(())
+}
 
 /// The runner loop: claim and start what can run, whenever woken and at least every `POLL`.
 pub async fn run(eng: Engine) {
@@ -65,14 +78,8 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
     let claimed = {
         let _here = eng.claim.lock().await;
         let txn = eng.db.begin().await?;
-        let backend = txn.get_database_backend();
-        // The first statement takes the cross-process lock: an advisory lock on PostgreSQL, the
-        // database write lock on SQLite (a write, even of no row, takes it).
-        let lock = match backend {
-            DatabaseBackend::Postgres => format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),
-            _ => "UPDATE jobs SET id = id WHERE 0 = 1".to_string(),
-        };
-        txn.execute(Statement::from_string(backend, lock)).await?;
+        take_claim_lock(&txn).await?;
+        let t = now();
         let running = job::Entity::find()
             .filter(job::Column::Status.eq(JobStatus::Running))
             .all(&txn)
@@ -84,16 +91,24 @@ async fn dispatch(eng: &Engine) -> anyhow::Result<()> {
             .order_by_asc(job::Column::Id)
             .all(&txn)
             .await?;
-        // Repositories only some nodes may serve (few; most have no labels).
-        let labelled: std::collections::HashMap<i32, String> = repository::Entity::find()
-            .filter(repository::Column::NodeLabels.ne(""))
+        // Repositories only some nodes may serve, and those an operator's action holds (few;
+        // most have neither).
+        let mut labelled = std::collections::HashMap::new();
+        for r in repository::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(repository::Column::NodeLabels.ne(""))
+                    .add(repository::Column::HeldUntil.gt(t)),
+            )
             .all(&txn)
             .await?
-            .into_iter()
-            .map(|r| (r.id, r.node_labels))
-            .collect();
+        {
+            if r.held_until.is_some_and(|u| u > t) {
+                repos.insert(r.id);
+            }
+            labelled.insert(r.id, r.node_labels);
+        }
         let mut claimed = Vec::new();
-        let t = now();
         for j in pending {
             if claimed.len() >= free {
                 break;

@@ -58,16 +58,31 @@ pub fn unservable(repository_path: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub enum Serve {
     /// Pull mode: a folder on this server.
-    Here { path: String },
+    Here {
+        path: String,
+        restrictions: Vec<String>,
+    },
     /// A repository on another host, reached from this server (`host` holds its pinned host
     /// key and the repository's own key pair).
-    Relayed { host: SshTarget, path: String },
+    Relayed {
+        host: SshTarget,
+        path: String,
+        restrictions: Vec<String>,
+    },
 }
 
 impl Serve {
     fn path(&self) -> &str {
         match self {
-            Serve::Here { path } | Serve::Relayed { path, .. } => path,
+            Serve::Here { path, .. } | Serve::Relayed { path, .. } => path,
+        }
+    }
+
+    /// `--append-only`, `--storage-quota Q` of the repository (`repo_options::restrictions`):
+    /// enforced by the serving side, whatever the client's borg asks.
+    fn restrictions(&self) -> &[String] {
+        match self {
+            Serve::Here { restrictions, .. } | Serve::Relayed { restrictions, .. } => restrictions,
         }
     }
 }
@@ -250,12 +265,13 @@ async fn accept_loop(listener: UnixListener, serve: Serve, reports: Reports) {
 
 /// `borg serve` of one repository, on this server or (relayed) on its host.
 fn serve_command(serve: &Serve) -> anyhow::Result<Command> {
-    let argv = [
+    let mut argv = vec![
         "borg".to_string(),
         "serve".into(),
         "--restrict-to-repository".into(),
         serve.path().to_string(),
     ];
+    argv.extend(serve.restrictions().iter().cloned());
     let mut cmd = match serve {
         Serve::Here { .. } => {
             let mut c = Command::new(&argv[0]);
@@ -353,6 +369,7 @@ mod tests {
             data.path(),
             Serve::Here {
                 path: repo.to_str().unwrap().into(),
+                restrictions: Vec::new(),
             },
         )
         .unwrap();
@@ -413,6 +430,7 @@ mod tests {
             data.path(),
             Serve::Here {
                 path: repo.to_str().unwrap().into(),
+                restrictions: Vec::new(),
             },
         )
         .unwrap();

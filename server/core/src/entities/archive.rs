@@ -20,6 +20,8 @@ pub struct Model {
     pub lineage_seq: Option<i32>,
     /// Items in its catalog.
     pub entries: i64,
+    /// Found in the repository, not made by this server: never pruned.
+    pub foreign: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

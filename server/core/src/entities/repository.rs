@@ -29,6 +29,23 @@ pub struct Model {
     /// Only nodes with one of these labels (comma-separated) run this repository's jobs; `""`:
     /// any node. A pull-mode repository is a folder on the nodes that hold it.
     pub node_labels: String,
+    /// borg's `--encryption` mode, fixed once the repository is initialised.
+    pub encryption: String,
+    /// borg's `--compression` for every archive written into it.
+    pub compression: String,
+    /// `borg init --append-only`: the server never prunes it (an operator's action is needed).
+    pub append_only: bool,
+    /// borg's `--storage-quota` (`""`: none).
+    pub storage_quota: String,
+    /// KiB/s for clients without a limit of their own (`None`: no limit).
+    pub upload_ratelimit: Option<i32>,
+    /// While set and in the future, no job of any node starts on it: an operator's action
+    /// (break-lock, archive delete or rename) runs on it (see `engine::hold`).
+    pub held_until: Option<DateTimeUtc>,
+    pub held_for: String,
+    /// Who last broke its lock, and when.
+    pub lock_broken_by: String,
+    pub lock_broken: Option<DateTimeUtc>,
     pub created: DateTimeUtc,
     pub modified: DateTimeUtc,
     pub created_by: Option<i32>,

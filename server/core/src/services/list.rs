@@ -165,7 +165,7 @@ pub fn plan(
     })
 }
 
-fn parse_positive(key: &str, value: &str, max: u64) -> Result<u64> {
+pub fn parse_positive(key: &str, value: &str, max: u64) -> Result<u64> {
     match value.parse::<u64>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
         _ if max == u64::MAX => Err(Error::field(key, "A page number from 1 is expected.")),

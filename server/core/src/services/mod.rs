@@ -2,6 +2,7 @@
 //! server functions are thin callers; permissions and validation are decided here, once.
 pub mod alerts;
 pub mod api_tokens;
+pub mod archives;
 pub mod auth;
 pub mod calendar;
 pub mod catalogs;

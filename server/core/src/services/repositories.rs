@@ -14,6 +14,7 @@ use super::{
 };
 use crate::{
     catalog,
+    engine::{borg, direct, hold, repo_options},
     entities::{archive, policy, repository, schedule},
     error::{Error, Result},
     ssh_keys,
@@ -39,6 +40,11 @@ pub const FIELDS: &[Field] = &[
     ),
     Field::new("uuid", T, "uuid", Kind::Text),
     Field::new("node_labels", T, "node_labels", Kind::Text),
+    Field::new("encryption", T, "encryption", Kind::Text),
+    Field::new("compression", T, "compression", Kind::Text),
+    Field::new("append_only", T, "append_only", Kind::Bool),
+    Field::new("quota", T, "storage_quota", Kind::Text),
+    Field::new("upload_ratelimit", T, "upload_ratelimit", Kind::Int),
     Field::new("created", T, "created", Kind::DateTime),
     Field::new("modified", T, "modified", Kind::DateTime),
     Field::new("created_by", T, "created_by", Kind::Int),
@@ -105,7 +111,11 @@ impl Resource for Repositories {
                         } else {
                             r.ssh_public_key.clone()
                         };
-                        let line = ssh_keys::repository_authorized_line(&rem.path, &key);
+                        let line = ssh_keys::repository_authorized_line(
+                            &rem.path,
+                            &repo_options::restrictions(r.append_only, &r.storage_quota),
+                            &key,
+                        );
                         (key, line)
                     }
                 };
@@ -132,6 +142,18 @@ impl Resource for Repositories {
                     ssh_public_key,
                     authorized_keys,
                     node_labels: r.node_labels,
+                    encryption: r.encryption,
+                    compression: r.compression,
+                    append_only: r.append_only,
+                    quota: r.storage_quota,
+                    upload_ratelimit: r.upload_ratelimit,
+                    held_for: if r.held_until.is_some_and(|u| u > now()) {
+                        r.held_for
+                    } else {
+                        String::new()
+                    },
+                    lock_broken_by: r.lock_broken_by,
+                    lock_broken: r.lock_broken,
                 })
             })
             .collect()
@@ -320,7 +342,50 @@ async fn validate(
         }
         None => None,
     };
+    let settings = crate::settings::load(&st.db).await?;
+    let encryption = input
+        .encryption
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_string);
+    if let Some(e) = &encryption
+        && current.is_none_or(|cur| cur.encryption != *e)
+    {
+        c.rule(
+            "encryption",
+            repo_options::encryption(e, settings.allow_unencrypted_repositories),
+        );
+    }
+    let compression = match input.compression.as_deref().map(repo_options::compression) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(m)) => {
+            c.error("compression", m);
+            None
+        }
+        None => None,
+    };
+    let quota = match input.quota.as_deref().map(repo_options::quota) {
+        Some(Ok(v)) => Some(v),
+        Some(Err(m)) => {
+            c.error("quota", m);
+            None
+        }
+        None => None,
+    };
+    if let Some(Some(kib)) = input.upload_ratelimit {
+        c.rule("upload_ratelimit", repo_options::upload_ratelimit(kib));
+    }
     c.finish()?;
+    if let (Some(cur), Some(e)) = (current, &encryption)
+        && cur.encryption != *e
+        && initialised(st, cur).await?
+    {
+        return Err(Error::Conflict(format!(
+            "The repository is initialised with {} encryption; borg cannot change that. Make a \
+             new repository with {e} and point the policies at it.",
+            cur.encryption
+        )));
+    }
 
     let mut m = match current {
         Some(cur) => repository::ActiveModel::from(cur.clone()),
@@ -332,9 +397,39 @@ async fn validate(
             ready: Set(false),
             enabled: Set(true),
             node_labels: Set(String::new()),
+            encryption: Set(repo_options::DEFAULT_ENCRYPTION.into()),
+            compression: Set(repo_options::DEFAULT_COMPRESSION.into()),
+            append_only: Set(false),
+            storage_quota: Set(String::new()),
+            upload_ratelimit: Set(None),
+            held_for: Set(String::new()),
+            lock_broken_by: Set(String::new()),
             ..Default::default()
         },
     };
+    if let Some(v) = encryption {
+        m.encryption = Set(v);
+    }
+    if let Some(v) = compression {
+        m.compression = Set(v);
+    }
+    if let Some(v) = input.upload_ratelimit {
+        m.upload_ratelimit = Set(v);
+    }
+    // A changed append-only mode or quota of an initialised repository is applied by the next
+    // prepare job (`engine::exec::check`), which runs while the repository is not ready.
+    let mut restrictions_changed = false;
+    if let Some(v) = input.append_only {
+        restrictions_changed |= current.is_some_and(|cur| cur.append_only != v);
+        m.append_only = Set(v);
+    }
+    if let Some(v) = quota {
+        restrictions_changed |= current.is_some_and(|cur| cur.storage_quota != v);
+        m.storage_quota = Set(v);
+    }
+    if restrictions_changed {
+        m.ready = Set(false);
+    }
     if let Some(v) = node_labels {
         m.node_labels = Set(v);
     }
@@ -388,6 +483,19 @@ async fn validate(
     Ok(m)
 }
 
+/// Whether borg has the repository already: it was made ready by a prepare job, or archives of
+/// it are known.
+async fn initialised(st: &AppState, r: &repository::Model) -> Result<bool> {
+    if r.ready {
+        return Ok(true);
+    }
+    Ok(archive::Entity::find()
+        .filter(archive::Column::RepositoryId.eq(r.id))
+        .one(&st.db)
+        .await?
+        .is_some())
+}
+
 /// Recomputes `integrity_next_run` of every repository on `sched`, after the schedule changed.
 pub async fn refresh_integrity_runs(
     db: &impl sea_orm::ConnectionTrait,
@@ -428,4 +536,145 @@ pub async fn refuse_if_integrity_schedule(
         "This schedule times the integrity checks of the repositories {}; change them first.",
         users.join(", ")
     )))
+}
+
+/// `GET /api/v1/repositories/{id}/key/`: the repository key as `borg key export` gives it, in
+/// both forms. Superusers only; the passphrase is not part of it (it is kept apart, see
+/// the dashboard's key page).
+pub async fn key(st: &AppState, actor: &Actor, id: i32) -> Result<cyborg_dto::RepositoryKey> {
+    actor.require_superuser()?;
+    let r = find::<repository::Entity>(&st.db, id).await?;
+    if r.encryption == "none" {
+        return Err(Error::Conflict(
+            "This repository is not encrypted: it has no key to export.".into(),
+        ));
+    }
+    let through = direct::for_repository(&st.engine, &r).await?;
+    let mut forms = Vec::new();
+    for paper in [false, true] {
+        let out = direct::run(
+            &through,
+            &borg::key_export(&through.access.location, paper),
+            KEY_LIMIT,
+        )
+        .await?;
+        if !out.ok() {
+            return Err(Error::BadGateway(format!(
+                "borg key export failed (exit {:?}): {}",
+                out.code,
+                out.last_line()
+            )));
+        }
+        forms.push(out.stdout);
+    }
+    let paper = forms.pop().unwrap_or_default();
+    let key = forms.pop().unwrap_or_default();
+    Ok(cyborg_dto::RepositoryKey {
+        repository: r.id,
+        encryption: r.encryption,
+        key,
+        paper,
+    })
+}
+
+const KEY_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `GET /api/v1/repositories/{id}/lock/`: `busy` while a job of any node runs on it, else
+/// whether borg's lock can be taken now (`borg with-lock`).
+pub async fn lock(st: &AppState, _actor: &Actor, id: i32) -> Result<cyborg_dto::RepositoryLock> {
+    let r = find::<repository::Entity>(&st.db, id).await?;
+    let running = crate::entities::job::Entity::find()
+        .filter(crate::entities::job::Column::RepositoryId.eq(r.id))
+        .filter(crate::entities::job::Column::Status.eq(cyborg_dto::JobStatus::Running))
+        .one(&st.db)
+        .await?;
+    let (state, job, detail) = match running {
+        Some(j) => (
+            "busy",
+            Some(j.id),
+            format!("job {} ({}) runs on it", j.id, j.name),
+        ),
+        None => {
+            let through = direct::for_repository(&st.engine, &r).await?;
+            let out = direct::run(
+                &through,
+                &borg::probe_lock(&through.access.location),
+                KEY_LIMIT,
+            )
+            .await?;
+            if out.ok() {
+                ("free", None, String::new())
+            } else if out.stderr_tail.iter().any(|l| borg::lock_timeout(l)) {
+                ("locked", None, out.last_line())
+            } else {
+                return Err(Error::BadGateway(format!(
+                    "borg with-lock failed (exit {:?}): {}",
+                    out.code,
+                    out.last_line()
+                )));
+            }
+        }
+    };
+    Ok(cyborg_dto::RepositoryLock {
+        repository: r.id,
+        state: state.into(),
+        job,
+        detail,
+        lock_broken_by: r.lock_broken_by,
+        lock_broken: r.lock_broken,
+    })
+}
+
+/// `POST /api/v1/repositories/{id}/break-lock/`: `borg break-lock`, only while no job of any
+/// node runs on the repository (it is held meanwhile, so none starts); who did it is recorded.
+pub async fn break_lock(
+    st: &AppState,
+    actor: &Actor,
+    id: i32,
+) -> Result<cyborg_dto::RepositoryLock> {
+    actor.require_superuser()?;
+    let r = find::<repository::Entity>(&st.db, id).await?;
+    let through = direct::for_repository(&st.engine, &r).await?;
+    let held = hold::take(
+        &st.engine,
+        r.id,
+        &format!("break-lock (by {})", actor.user.email),
+    )
+    .await?;
+    let out = direct::run(
+        &through,
+        &borg::break_lock(&through.access.location),
+        KEY_LIMIT,
+    )
+    .await;
+    let result = match out {
+        Ok(o) if o.ok() => {
+            let t = now();
+            repository::ActiveModel {
+                id: Set(r.id),
+                lock_broken_by: Set(actor.user.email.clone()),
+                lock_broken: Set(Some(t)),
+                ..Default::default()
+            }
+            .update(&st.db)
+            .await
+            .map(|_| ())
+            .map_err(Error::from)
+        }
+        Ok(o) => Err(Error::BadGateway(format!(
+            "borg break-lock failed (exit {:?}): {}",
+            o.code,
+            o.last_line()
+        ))),
+        Err(e) => Err(e),
+    };
+    held.release().await;
+    result?;
+    tracing::info!(
+        "repository {} ({}): lock broken by {}",
+        r.id,
+        r.name,
+        actor.user.email
+    );
+    lock(st, actor, id).await
 }

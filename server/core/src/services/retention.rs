@@ -101,10 +101,17 @@ pub async fn preview(st: &AppState, _actor: &Actor, policy_id: i32) -> Result<Re
     Ok(Retention {
         policy: p.id,
         now: at,
-        prunes: auto_prune && rules.any(),
+        prunes: auto_prune && rules.any() && !repository_append_only(db, p.repository_id).await?,
         rules: rule_words(&p),
         lineages: out,
     })
+}
+
+async fn repository_append_only(db: &impl sea_orm::ConnectionTrait, id: i32) -> Result<bool> {
+    Ok(crate::entities::repository::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .is_some_and(|r| r.append_only))
 }
 
 /// `keep_within=7d`, `keep_daily=7`… in borg's order.

@@ -55,7 +55,15 @@ impl JobRun {
         .update(&self.eng.db)
         .await
         .map_err(db_err)?;
-        let argv = borg::create(&s.location, &name, &src, s.client.bandwidth_limit);
+        // The client's own limit first, else the repository's default for its clients.
+        let ratelimit = s.client.bandwidth_limit.or(s.repository.upload_ratelimit);
+        let argv = borg::create(
+            &s.location,
+            &name,
+            &src,
+            &s.repository.compression,
+            ratelimit,
+        );
         let secret = match &src.stream {
             Some(st) => self.feed_secret(&s, st)?,
             None => None,

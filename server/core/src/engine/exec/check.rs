@@ -4,7 +4,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use super::{JobRun, Outcome, Step, Subjects, code, db_err, last_line, ssh_failure};
 use crate::{
     engine::{
-        borg,
+        borg, repo_options,
         ssh::{self, SSH_ERROR_STATUS},
     },
     entities::{client, repository},
@@ -71,8 +71,11 @@ impl JobRun {
             .one(&self.eng.db)
             .await
             .map_err(db_err)?;
-        if repo_now.is_some_and(|r| !r.ready) {
-            let f = self.borg(&s, borg::init(&s.location)).await?;
+        if let Some(r) = repo_now.filter(|r| !r.ready) {
+            let restrictions = repo_options::restrictions(r.append_only, &r.storage_quota);
+            let f = self
+                .borg(&s, borg::init(&s.location, &r.encryption, &restrictions))
+                .await?;
             let exists = f.stderr_tail.iter().any(|l| borg::already_exists(l));
             if f.code != Some(0) && !exists {
                 return Err(Outcome::Failed(format!(
@@ -90,13 +93,54 @@ impl JobRun {
                     last_line(&info)
                 )));
             }
+            if exists {
+                self.apply_restrictions(&s, &r, &mut notes).await?;
+            }
             self.store_repository_sizes(&s, &info.stdout).await?;
             notes.push(if exists {
                 "repository already initialised; ready".to_string()
             } else {
-                "repository initialised (repokey); ready".to_string()
+                format!("repository initialised ({}); ready", r.encryption)
             });
         }
         Ok(Outcome::Successful(notes.join("; ")))
+    }
+
+    /// An existing repository's append-only mode and quota set to the repository's: in its
+    /// config when the client's borg opens it as a folder; a served repository gets them from
+    /// `borg serve` instead (see `Serve::restrictions` and the authorized_keys line). Append-only
+    /// is only ever switched on here: lifting that protection is an operator's act on the
+    /// repository itself (`borg config REPO append_only 0`), never a side effect of a record.
+    async fn apply_restrictions(
+        &mut self,
+        s: &Subjects,
+        r: &repository::Model,
+        notes: &mut Vec<String>,
+    ) -> Step<()> {
+        if s.tunnel.is_some() {
+            return Ok(());
+        }
+        let quota = (!r.storage_quota.is_empty()).then_some(r.storage_quota.as_str());
+        let mut settings = vec![("storage_quota", quota)];
+        if r.append_only {
+            settings.push(("append_only", Some("1")));
+        }
+        for (name, value) in settings {
+            let f = self.borg(s, borg::config(&s.location, name, value)).await?;
+            // Deleting a setting that was never set is a warning (1), not a failure.
+            if f.code != Some(0) && !(value.is_none() && f.code == Some(1)) {
+                return Err(Outcome::Failed(format!(
+                    "borg config {name} failed (exit {}): {}",
+                    code(&f),
+                    last_line(&f)
+                )));
+            }
+        }
+        notes.push(format!(
+            "append_only {}, storage_quota {}",
+            r.append_only,
+            quota.unwrap_or("none")
+        ));
+        Ok(())
     }
 }

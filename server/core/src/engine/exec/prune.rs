@@ -21,6 +21,12 @@ impl JobRun {
     /// ones by name. Nothing else in the repository is touched.
     pub(super) async fn prune(&mut self, s: Subjects) -> Step<Outcome> {
         let p = s.policy()?;
+        if s.repository.append_only {
+            return Ok(Outcome::Successful(format!(
+                "{} is append-only: nothing pruned (retention needs an operator there)",
+                s.repository.name
+            )));
+        }
         let rules = Rules::of(p)
             .map_err(|e| Outcome::Error(format!("the policy's keep rules cannot be read: {e}")))?;
         if !rules.any() {

@@ -1,0 +1,96 @@
+//! Holding a repository for an operator's action (break-lock, deleting or renaming an
+//! archive): taken under the claim lock only when no job of any node runs on the repository,
+//! and while held no node claims a job of it (`runner::dispatch` counts a held repository as
+//! busy). The hold is a time in the database, not a lock of a session: a node that dies while
+//! holding one leaves nothing to clean up, the hold just runs out.
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait, sea_query::Expr};
+
+use super::{Engine, launch::JobStatus, runner};
+use crate::{
+    entities::{job, repository},
+    error::{Error, Result},
+    stamps::now,
+};
+
+/// The longest an operator's action holds a repository (its borg is given less).
+pub const MAX_HOLD: Duration = Duration::from_secs(15 * 60);
+
+/// A repository held by this process; [`Hold::release`] gives it back (dropping it without
+/// releasing leaves it held until the hold runs out).
+pub struct Hold {
+    eng: Engine,
+    repository: i32,
+}
+
+/// Holds `repository` for `what` (who and why, shown on the repository), or says which job
+/// runs on it (409).
+pub async fn take(eng: &Engine, repository: i32, what: &str) -> Result<Hold> {
+    let txn = eng.db.begin().await?;
+    runner::take_claim_lock(&txn)
+        .await
+        .map_err(Error::Internal)?;
+    let t = now();
+    if let Some(j) = job::Entity::find()
+        .filter(job::Column::RepositoryId.eq(repository))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .one(&txn)
+        .await?
+    {
+        return Err(Error::Conflict(format!(
+            "Job {} ({}) is running on this repository{}; try again when it has ended.",
+            j.id,
+            j.name,
+            if j.runner_node.is_empty() {
+                String::new()
+            } else {
+                format!(" on node {}", j.runner_node)
+            }
+        )));
+    }
+    let r = repository::Entity::find_by_id(repository)
+        .one(&txn)
+        .await?
+        .ok_or_else(Error::not_found)?;
+    if r.held_until.is_some_and(|u| u > t) {
+        return Err(Error::Conflict(format!(
+            "The repository is held for {}; try again when that has ended.",
+            r.held_for
+        )));
+    }
+    let until = t + chrono::Duration::from_std(MAX_HOLD).expect("a short duration");
+    repository::Entity::update_many()
+        .col_expr(repository::Column::HeldUntil, Expr::value(until))
+        .col_expr(repository::Column::HeldFor, Expr::value(what))
+        .filter(repository::Column::Id.eq(repository))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Hold {
+        eng: eng.clone(),
+        repository,
+    })
+}
+
+impl Hold {
+    /// Gives the repository back and wakes the runner for the jobs that waited on it.
+    pub async fn release(self) {
+        let r = repository::Entity::update_many()
+            .col_expr(
+                repository::Column::HeldUntil,
+                Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+            )
+            .col_expr(repository::Column::HeldFor, Expr::value(""))
+            .filter(repository::Column::Id.eq(self.repository))
+            .exec(&self.eng.db)
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(
+                "releasing the hold on repository {} (it runs out by itself): {e}",
+                self.repository
+            );
+        }
+        self.eng.wake.notify_one();
+    }
+}
