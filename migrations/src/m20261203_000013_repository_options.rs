@@ -1,8 +1,9 @@
 //! Repositories as borg sees them: encryption, compression, append-only, storage quota and a
 //! default upload rate limit; a hold that keeps jobs off a repository while an operator's action
 //! runs on it (break-lock, archive delete or rename) and who broke its lock last; archives found
-//! in a repository that this server did not make (`foreign`). Existing repositories were all
-//! made with `--encryption=repokey`, which is what they are recorded as.
+//! in a repository that this server did not make (`foreign`); the runs of the server's own
+//! backup (`self_backups`). Existing repositories were all made with `--encryption=repokey`,
+//! which is what they are recorded as.
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -26,6 +27,22 @@ enum Repositories {
 enum Archives {
     Table,
     Foreign,
+}
+
+#[derive(DeriveIden)]
+enum SelfBackups {
+    Table,
+    Id,
+    Node,
+    Started,
+    Finished,
+    Status,
+    RepositoryId,
+    Archive,
+    OriginalSize,
+    DeduplicatedSize,
+    Message,
+    CreatedBy,
 }
 
 fn repository_columns() -> Vec<ColumnDef> {
@@ -73,10 +90,31 @@ impl MigrationTrait for Migration {
                     .add_column(boolean(Archives::Foreign).default(false))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(SelfBackups::Table)
+                    .col(pk_auto(SelfBackups::Id))
+                    .col(string_len(SelfBackups::Node, 64))
+                    .col(timestamp_with_time_zone(SelfBackups::Started))
+                    .col(timestamp_with_time_zone_null(SelfBackups::Finished))
+                    .col(string_len(SelfBackups::Status, 16))
+                    .col(integer_null(SelfBackups::RepositoryId))
+                    .col(string_len(SelfBackups::Archive, 255).default(""))
+                    .col(big_integer(SelfBackups::OriginalSize).default(0))
+                    .col(big_integer(SelfBackups::DeduplicatedSize).default(0))
+                    .col(text(SelfBackups::Message))
+                    .col(integer_null(SelfBackups::CreatedBy))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(SelfBackups::Table).to_owned())
+            .await?;
         manager
             .alter_table(
                 Table::alter()

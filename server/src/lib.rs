@@ -38,6 +38,9 @@ pub async fn start(config: Config, listener: Option<TcpListener>) -> anyhow::Res
             .start(config.scheduler, &config.node)
             .await
             .context("starting the job engine")?;
+        if config.scheduler {
+            tokio::spawn(cyborg_core::self_backup::schedule(state.clone()));
+        }
     }
     let listener = match listener {
         Some(l) => l,

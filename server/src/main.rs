@@ -23,6 +23,20 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::RestoreServer {
+            repository,
+            archive,
+        } => {
+            let r = cyborg_core::self_backup::restore(&cli.config, &repository, archive.as_deref())
+                .await?;
+            println!(
+                "restored {} ({} database) into {}; start the server as usual",
+                r.archive,
+                r.database,
+                cli.config.data_dir.display()
+            );
+            Ok(())
+        }
         Command::CreateUser {
             email,
             password_stdin: _,

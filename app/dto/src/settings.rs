@@ -61,3 +61,25 @@ pub struct SshPublicKey {
     /// else.
     pub authorized_keys: String,
 }
+
+/// One run of the server's own backup (`/api/v1/settings/self_backup/`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SelfBackupRun {
+    pub id: i32,
+    /// The node that ran it.
+    pub node: String,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub finished: Option<chrono::DateTime<chrono::Utc>>,
+    /// `running`, `successful` or `failed`.
+    pub status: String,
+    pub repository: Option<i32>,
+    /// The archive made (restore it with `cyborgbackup restore-server`).
+    pub archive: String,
+    pub original_size: i64,
+    pub deduplicated_size: i64,
+    /// Why it failed.
+    pub message: String,
+    /// Who asked for it (null: its schedule).
+    pub created_by: Option<i32>,
+}

@@ -32,6 +32,16 @@ pub enum Command {
         #[arg(long)]
         superuser: bool,
     },
+    /// Rebuild the data directory and the (empty) database from a self-backup archive; borg
+    /// reads BORG_PASSPHRASE (and BORG_RSH for a remote repository) from the environment.
+    RestoreServer {
+        /// The borg repository holding the self-backups (a folder or ssh://…).
+        #[arg(long)]
+        repository: String,
+        /// The archive (default: the newest `cyborgbackup-server-*`).
+        #[arg(long)]
+        archive: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -37,7 +37,7 @@ fn prepare(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The file of a `sqlite://PATH?…` URL (not an in-memory database).
-fn sqlite_file(url: &str) -> Option<PathBuf> {
+pub(crate) fn sqlite_file(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

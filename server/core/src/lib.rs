@@ -15,6 +15,7 @@ pub mod identity;
 pub mod metrics;
 pub mod notify;
 pub mod secrets;
+pub mod self_backup;
 pub mod services;
 pub mod settings;
 pub mod ssh_keys;
@@ -66,5 +67,6 @@ pub async fn prepare(config: &Config) -> anyhow::Result<AppState> {
     );
     state.trusted_proxies = std::sync::Arc::new(config.trusted_proxies.clone());
     state.metrics_token = config.metrics_token()?.map(std::sync::Arc::new);
+    state.self_backup = Some(std::sync::Arc::new(self_backup::Source::of(config)?));
     Ok(state)
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub streams: Arc<StreamSlots>,
     /// `CYBORG_METRICS_TOKEN`: a bearer token that may read `/metrics`.
     pub metrics_token: Option<Arc<String>>,
+    /// What the server's own backup reads besides the database (see `self_backup`).
+    pub self_backup: Option<Arc<crate::self_backup::Source>>,
 }
 
 impl AppState {
@@ -64,6 +66,7 @@ impl AppState {
             trusted_proxies: Arc::default(),
             streams: Arc::default(),
             metrics_token: None,
+            self_backup: None,
         }
     }
 }

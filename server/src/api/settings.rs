@@ -1,5 +1,5 @@
 //! `/api/v1/settings/`: the server-wide settings and the server's SSH public key.
-use app::dto::{ErrorDetail, FieldErrors, Settings, SshPublicKey};
+use app::dto::{ErrorDetail, FieldErrors, SelfBackupRun, Settings, SshPublicKey};
 use axum::{Json, extract::State};
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,6 +12,30 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(read, update))
         .routes(routes!(ssh_public_key))
+        .routes(routes!(self_backup_runs, self_backup_now))
+}
+
+/// The recent runs of the server's own backup, newest first (superuser).
+#[utoipa::path(get, path = "/api/v1/settings/self_backup/", tag = "settings",
+    responses((status = 200, body = Vec<SelfBackupRun>), (status = 403, body = ErrorDetail)))]
+async fn self_backup_runs(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+) -> Result<Json<Vec<SelfBackupRun>>> {
+    Ok(Json(settings::self_backup_runs(&st, &actor).await?))
+}
+
+/// Backs the server itself up now into `self_backup_repository` (superuser): a consistent
+/// database dump, the secret key and the SSH key pair; answers the finished run. 409 when no
+/// repository is set or a run is under way.
+#[utoipa::path(post, path = "/api/v1/settings/self_backup/", tag = "settings",
+    responses((status = 200, body = SelfBackupRun), (status = 403, body = ErrorDetail),
+              (status = 409, body = ErrorDetail)))]
+async fn self_backup_now(
+    State(st): State<AppState>,
+    UserAuth(actor): UserAuth,
+) -> Result<Json<SelfBackupRun>> {
+    Ok(Json(settings::self_backup_now(&st, &actor).await?))
 }
 
 /// The settings, defaults filled in.

@@ -27,6 +27,7 @@ mod resources;
 mod restore;
 mod retention;
 mod schedules_time;
+mod self_backup;
 mod settings;
 mod ssh_exec;
 mod web_security;

@@ -106,7 +106,7 @@ impl Engine {
     /// How this server reaches a remote repository's host: as its user, with the
     /// repository's own key (the server's key for repositories made before they had one),
     /// against the host's pinned key.
-    async fn repository_host(
+    pub(crate) async fn repository_host(
         &self,
         r: &repository::Model,
         remote: &RemoteRepository,

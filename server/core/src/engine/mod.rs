@@ -37,7 +37,7 @@ mod recovery;
 mod remote;
 pub mod repo_options;
 pub mod retention;
-mod runner;
+pub(crate) mod runner;
 mod scheduler;
 pub mod shell;
 pub mod sources;

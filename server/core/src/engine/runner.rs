@@ -27,7 +27,7 @@ const CLAIM_LOCK: i64 = 0x4359_4247;
 /// Takes the lock every claim holds, as the transaction's first statement: an advisory lock on
 /// PostgreSQL, the database write lock on SQLite (a write, even of no row, takes it). Whoever
 /// holds it sees every running job and may start or hold one (see `hold`).
-pub(super) async fn take_claim_lock(txn: &DatabaseTransaction) -> anyhow::Result<()> {
+pub(crate) async fn take_claim_lock(txn: &DatabaseTransaction) -> anyhow::Result<()> {
     let backend = txn.get_database_backend();
     let lock = match backend {
         DatabaseBackend::Postgres => format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),

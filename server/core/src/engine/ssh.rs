@@ -84,6 +84,26 @@ impl SshTarget {
         cmd
     }
 
+    /// `BORG_RSH` for a borg run on this server itself (the server's own backup): ssh with the
+    /// same options, key and pinned host key as [`argv`](Self::argv); borg adds the user, host
+    /// and port from the repository's URL. Quoted for borg's shell-like split.
+    pub fn borg_rsh(&self) -> Result<String, super::shell::ShellError> {
+        let mut words: Vec<String> = vec!["ssh".into()];
+        for o in OPTIONS {
+            words.push("-o".into());
+            words.push((*o).into());
+        }
+        words.extend([
+            "-o".into(),
+            format!("UserKnownHostsFile={}", self.known_hosts.display()),
+            "-o".into(),
+            format!("HostKeyAlias={}", self.alias),
+            "-i".into(),
+            self.identity.display().to_string(),
+        ]);
+        super::shell::command_line(&words)
+    }
+
     /// The local argv (program first) running `remote_command_line` on the target:
     /// `ssh -o … -o UserKnownHostsFile=FILE -o HostKeyAlias=ALIAS -i KEY -p PORT -l USER
     /// [-o ExitOnForwardFailure=yes -R SOCKET:SOCKET] -- HOST 'remote command line'`.

@@ -17,6 +17,7 @@ pub mod policy;
 pub mod policy_client;
 pub mod repository;
 pub mod schedule;
+pub mod self_backup;
 pub mod server_identity;
 pub mod setting;
 pub mod user;

@@ -1,12 +1,12 @@
 //! Server-wide settings as the API reads and changes them (`crate::settings` stores them; the
 //! fields of `Settings` are the keys). Also the server's SSH public key.
-use cyborg_dto::{FieldErrors, Settings, SshPublicKey};
+use cyborg_dto::{FieldErrors, SelfBackupRun, Settings, SshPublicKey};
 use sea_orm::{ActiveValue::Set, EntityTrait, TransactionTrait, sea_query::OnConflict};
 use serde_json::{Map, Value};
 
 use super::{Actor, now};
 use crate::{
-    entities::setting,
+    entities::{repository, schedule, self_backup, setting},
     error::{Error, Result},
     ssh_keys,
     state::AppState,
@@ -33,6 +33,29 @@ pub async fn update(st: &AppState, actor: &Actor, input: Map<String, Value>) -> 
             }
             Err(m) => errors.entry(key).or_default().push(m),
         }
+    }
+    // The self-backup's repository and schedule must exist.
+    if let Some(id) = next.self_backup_repository
+        && repository::Entity::find_by_id(id)
+            .one(&st.db)
+            .await?
+            .is_none()
+    {
+        errors
+            .entry("self_backup_repository".into())
+            .or_default()
+            .push(super::missing("repository", id));
+    }
+    if let Some(id) = next.self_backup_schedule
+        && schedule::Entity::find_by_id(id)
+            .one(&st.db)
+            .await?
+            .is_none()
+    {
+        errors
+            .entry("self_backup_schedule".into())
+            .or_default()
+            .push(super::missing("schedule", id));
     }
     if !errors.is_empty() {
         return Err(Error::Validation(errors));
@@ -64,4 +87,39 @@ pub async fn ssh_public_key(st: &AppState, _actor: &Actor) -> Result<SshPublicKe
         authorized_keys: ssh_keys::client_authorized_line(&pubkey),
         pubkey,
     })
+}
+
+fn run_dto(r: self_backup::Model) -> SelfBackupRun {
+    SelfBackupRun {
+        id: r.id,
+        node: r.node,
+        started: r.started,
+        finished: r.finished,
+        status: r.status,
+        repository: r.repository_id,
+        archive: r.archive,
+        original_size: r.original_size,
+        deduplicated_size: r.deduplicated_size,
+        message: r.message,
+        created_by: r.created_by,
+    }
+}
+
+/// `POST /api/v1/settings/self_backup/`: the server's own backup, now (superuser); answers the
+/// finished run (`failed` with its message when borg or the dump failed).
+pub async fn self_backup_now(st: &AppState, actor: &Actor) -> Result<SelfBackupRun> {
+    actor.require_superuser()?;
+    Ok(run_dto(
+        crate::self_backup::run_now(st, Some(actor.id())).await?,
+    ))
+}
+
+/// `GET /api/v1/settings/self_backup/`: the recent runs, newest first (superuser).
+pub async fn self_backup_runs(st: &AppState, actor: &Actor) -> Result<Vec<SelfBackupRun>> {
+    actor.require_superuser()?;
+    Ok(crate::self_backup::recent(st)
+        .await?
+        .into_iter()
+        .map(run_dto)
+        .collect())
 }

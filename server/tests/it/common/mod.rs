@@ -344,6 +344,13 @@ impl TestServer {
             .env("CYBORG_SECRET_KEY", "test-secret-key")
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k, v)));
+        // An empty CYBORG_SECRET_KEY in `env`: none configured, the server makes its key file.
+        if env
+            .iter()
+            .any(|(k, v)| k == "CYBORG_SECRET_KEY" && v.is_empty())
+        {
+            cmd.env_remove("CYBORG_SECRET_KEY");
+        }
         cmd
     }
 
@@ -388,6 +395,23 @@ impl TestServer {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         self.restart().await;
+    }
+
+    /// Starts the (stopped) server process again on the same database and data directory.
+    pub async fn start_again(&mut self) {
+        self.restart().await;
+    }
+
+    /// Runs the binary with `args` on this server's database and data directory (and its
+    /// environment) and answers how it went.
+    pub fn run_command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut cmd = Self::build_command(&self.db_url, &self.data_dir, addr, None, &self.env);
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("running the cyborgbackup binary")
     }
 
     async fn restart(&mut self) {
