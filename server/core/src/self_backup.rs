@@ -216,6 +216,14 @@ async fn back_up(
         .one(&st.db)
         .await?
         .context("the self-backup repository no longer exists")?;
+    if !crate::engine::repo_options::encrypts(&r.encryption) {
+        bail!(
+            "{} is not encrypted ({}): the self-backup holds the secret key and is only made \
+             into an encrypted repository",
+            r.name,
+            r.encryption
+        );
+    }
     let t = target(st, &r).await?;
     let staging = st.data_dir.join(format!("self-backup-{}", row.id));
     let result = async {

@@ -91,7 +91,7 @@ pub fn quota(q: &str) -> Result<String, String> {
     };
     let n: f64 = number.parse().map_err(|_| bad().to_string())?;
     let bytes = n * factor as f64;
-    if !bytes.is_finite() || bytes < 10e6 || bytes > 1e18 {
+    if !bytes.is_finite() || !(10e6..=1e18).contains(&bytes) {
         return Err(bad().into());
     }
     Ok(q.to_uppercase())

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{Actor, now};
 use crate::{
+    engine::repo_options,
     entities::{repository, schedule, self_backup, setting},
     error::{Error, Result},
     ssh_keys,
@@ -35,16 +36,23 @@ pub async fn update(st: &AppState, actor: &Actor, input: Map<String, Value>) -> 
         }
     }
     // The self-backup's repository and schedule must exist.
-    if let Some(id) = next.self_backup_repository
-        && repository::Entity::find_by_id(id)
-            .one(&st.db)
-            .await?
-            .is_none()
-    {
-        errors
-            .entry("self_backup_repository".into())
-            .or_default()
-            .push(super::missing("repository", id));
+    if let Some(id) = next.self_backup_repository {
+        match repository::Entity::find_by_id(id).one(&st.db).await? {
+            None => errors
+                .entry("self_backup_repository".into())
+                .or_default()
+                .push(super::missing("repository", id)),
+            // The archive holds the secret key that decrypts every stored secret.
+            Some(r) if !repo_options::encrypts(&r.encryption) => errors
+                .entry("self_backup_repository".into())
+                .or_default()
+                .push(format!(
+                    "The self-backup holds the server's secret key: choose an encrypted \
+                     repository ({} is {}).",
+                    r.name, r.encryption
+                )),
+            Some(_) => {}
+        }
     }
     if let Some(id) = next.self_backup_schedule
         && schedule::Entity::find_by_id(id)
