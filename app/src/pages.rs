@@ -10,9 +10,9 @@ use leptos_router::{
 
 use crate::{
     dashboard::{
-        AlertsPage, CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage, JobsPage,
-        LoginPage, NodesPage, OverviewPage, ResourcePage, RetentionPage, SchedulesPage,
-        SettingsPage,
+        AlertsPage, ArchivesPage, CalendarPage, CatalogPage, DashboardLayout, HostKeyPage, JobPage,
+        JobsPage, LoginPage, NodesPage, OverviewPage, RepositoryKeyPage, ResourcePage,
+        RetentionPage, SchedulesPage, SettingsPage,
     },
     resources::ResourceKind,
 };
@@ -84,6 +84,16 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=StaticSegment("catalog")
                         view={Lazy::<Catalog>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("archives")
+                        view={Lazy::<PolicyPages>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=StaticSegment("repository-key")
+                        view={Lazy::<PolicyPages>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route
@@ -181,7 +191,8 @@ impl LazyRoute for ResourcePages {
 
 /// The calendar, the pages reached from a policy's or a client's row that show what the
 /// server does on its own (when it runs, what a prune keeps, which host it trusts), the alerts
-/// the settings and the nodes: one lazily loaded route. Every split point of its own splits the code the pages share further and makes
+/// the settings, the nodes, the archives (with their diffs) and a repository's key: one lazily
+/// loaded route. Every split point of its own splits the code the pages share further and makes
 /// every page heavier (docs/PERFORMANCE.md: a route of their own added 10-16 KB to every other
 /// page); the calendar's first load has the room for them.
 enum PolicyPages {
@@ -191,6 +202,8 @@ enum PolicyPages {
     Alerts,
     Settings,
     Nodes,
+    Archives,
+    RepositoryKey,
 }
 
 #[lazy_route]
@@ -203,6 +216,8 @@ impl LazyRoute for PolicyPages {
             "/alerts" => PolicyPages::Alerts,
             "/settings" => PolicyPages::Settings,
             "/nodes" => PolicyPages::Nodes,
+            "/archives" => PolicyPages::Archives,
+            "/repository-key" => PolicyPages::RepositoryKey,
             _ => PolicyPages::Calendar,
         }
     }
@@ -216,6 +231,8 @@ impl LazyRoute for PolicyPages {
             PolicyPages::Alerts => view! { <AlertsPage/> }.into_any(),
             PolicyPages::Settings => view! { <SettingsPage/> }.into_any(),
             PolicyPages::Nodes => view! { <NodesPage/> }.into_any(),
+            PolicyPages::Archives => view! { <ArchivesPage/> }.into_any(),
+            PolicyPages::RepositoryKey => view! { <RepositoryKeyPage/> }.into_any(),
         }
     }
 }

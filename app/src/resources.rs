@@ -23,6 +23,8 @@ pub enum ResourceKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Input {
     Text,
+    /// Text left out when empty: the service's default for a new object, unchanged on edit.
+    OptText,
     /// Written, never shown: the form starts empty and an empty value on edit keeps the old one.
     Secret,
     /// A whole number that must be given.
@@ -32,7 +34,8 @@ pub enum Input {
     /// A number with decimals or empty for `null`.
     OptDecimal,
     Bool,
-    /// One of fixed values.
+    /// One of fixed values. Empty when `""` is not one of them: left out (the service's
+    /// default, or unchanged).
     Choice(&'static [&'static str]),
     /// One object of another resource, by id, offered by name.
     Pick,
@@ -51,6 +54,8 @@ pub struct FormField {
     pub label: &'static str,
     pub input: Input,
     pub help: &'static str,
+    /// An example shown in an empty text input.
+    pub placeholder: &'static str,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +72,7 @@ const fn field(name: &'static str, label: &'static str, input: Input) -> FormFie
         label,
         input,
         help: "",
+        placeholder: "",
     }
 }
 
@@ -78,6 +84,21 @@ const fn helped(mut f: FormField, help: &'static str) -> FormField {
     f.help = help;
     f
 }
+
+const fn example(mut f: FormField, placeholder: &'static str) -> FormField {
+    f.placeholder = placeholder;
+    f
+}
+
+/// The encryption modes a repository may be made with (the service's list; the keyfile modes
+/// are not offered: their key lives on each client).
+pub const REPOSITORY_ENCRYPTIONS: &[&str] = &[
+    "repokey-blake2",
+    "repokey",
+    "authenticated-blake2",
+    "authenticated",
+    "none",
+];
 
 const CLIENT_FIELDS: &[FormField] = &[
     helped(
@@ -125,6 +146,36 @@ const REPOSITORY_FIELDS: &[FormField] = &[
     helped(
         field("node_labels", "Node labels", Input::Text),
         "Several server nodes: only nodes with one of these labels (comma-separated) run this repository's jobs, e.g. the node holding a pull-mode repository's folder. Empty: any node.",
+    ),
+    helped(
+        field(
+            "encryption",
+            "Encryption",
+            Input::Choice(REPOSITORY_ENCRYPTIONS),
+        ),
+        "Cannot change once the repository is initialised (borg fixes it at borg init). repokey-blake2: encrypted, the key inside the repository (export it from the Key page). authenticated* and none do not encrypt; none needs the setting allow_unencrypted_repositories.",
+    ),
+    example(
+        helped(
+            field("compression", "Compression", Input::OptText),
+            "borg's compression of new archives: lz4 (fast), zstd,N (N 1-22), auto,zstd,N (compresses only what compresses), zlib,N, lzma,N or none. Empty: unchanged (lz4 for a new repository).",
+        ),
+        "lz4 / zstd,3 / auto,zstd,6",
+    ),
+    helped(
+        field("append_only", "Append-only", Input::Bool),
+        "borg refuses to delete anything from it: never pruned, and its archives cannot be renamed or deleted from here.",
+    ),
+    example(
+        helped(
+            field("quota", "Storage quota", Input::Text),
+            "borg refuses backups beyond this size (K, M, G, T, P: powers of 1000; at least 10M). Empty: none.",
+        ),
+        "500G",
+    ),
+    helped(
+        field("upload_ratelimit", "Upload limit (KiB/s)", Input::OptNumber),
+        "For clients without a limit of their own; empty for no limit.",
     ),
     field("enabled", "Enabled", Input::Bool),
 ];
@@ -322,7 +373,12 @@ impl ResourceKind {
     pub fn defaults(self) -> BTreeMap<String, String> {
         let pairs: &[(&str, &str)] = match self {
             ResourceKind::Clients => &[("port", "22"), ("username", "root"), ("enabled", "true")],
-            ResourceKind::Repositories => &[("enabled", "true")],
+            ResourceKind::Repositories => &[
+                ("enabled", "true"),
+                ("encryption", "repokey-blake2"),
+                ("compression", "lz4"),
+                ("append_only", "false"),
+            ],
             ResourceKind::Policies => &[("policy_type", "folders"), ("enabled", "true")],
             ResourceKind::Users => &[],
         };
@@ -531,7 +587,9 @@ pub fn input_of(
         let text = raw.trim();
         let whole = |s: &str| s.parse::<i32>().map(Value::from);
         let value = match f.input {
-            Input::Text | Input::Json | Input::Choice(_) => Some(Value::from(raw)),
+            Input::Choice(values) if text.is_empty() && !values.contains(&"") => None,
+            Input::OptText if text.is_empty() => None,
+            Input::Text | Input::OptText | Input::Json | Input::Choice(_) => Some(Value::from(raw)),
             Input::Secret | Input::Pick if text.is_empty() => None,
             Input::OptPick if text.is_empty() => Some(Value::Null),
             Input::Secret => Some(Value::from(raw)),
@@ -709,6 +767,49 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(bad.keys().collect::<Vec<_>>(), ["bandwidth_limit", "port"]);
+    }
+
+    #[test]
+    fn repository_options_are_typed() {
+        let new = input_of(
+            ResourceKind::Repositories,
+            &ResourceKind::Repositories.defaults(),
+        )
+        .unwrap();
+        assert_eq!(new["encryption"], json!("repokey-blake2"));
+        assert_eq!(new["compression"], json!("lz4"));
+        assert_eq!(new["append_only"], json!(false));
+        assert_eq!(new["quota"], json!(""));
+        assert_eq!(new["upload_ratelimit"], Value::Null, "empty: no limit");
+        let set = input_of(
+            ResourceKind::Repositories,
+            &values(&[
+                ("append_only", "true"),
+                ("quota", "500G"),
+                ("upload_ratelimit", "2048"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(set["append_only"], json!(true));
+        assert_eq!(set["quota"], json!("500G"));
+        assert_eq!(set["upload_ratelimit"], json!(2048));
+        let bad = input_of(
+            ResourceKind::Repositories,
+            &values(&[("upload_ratelimit", "fast")]),
+        )
+        .unwrap_err();
+        assert!(bad.contains_key("upload_ratelimit"));
+        // Values a caller leaves out (an older form) do not reset borg's options.
+        let partial = input_of(
+            ResourceKind::Repositories,
+            &values(&[("name", "r"), ("path", "/srv/borg")]),
+        )
+        .unwrap();
+        assert!(partial.get("encryption").is_none());
+        assert!(partial.get("compression").is_none());
+        // A choice that offers "none" as empty still sends it.
+        let p = input_of(ResourceKind::Policies, &values(&[("vmprovider", "")])).unwrap();
+        assert_eq!(p["vmprovider"], json!(""));
     }
 
     #[test]

@@ -134,6 +134,12 @@ pub struct RepositoryLock {
     pub job: Option<i32>,
     /// What borg said.
     pub detail: String,
+    /// Who holds borg's lock (`host@id, pid N`, from the repository's `lock.roster`) and since
+    /// when, where the repository is a folder this server can read through its client.
+    #[serde(default)]
+    pub holder: String,
+    #[serde(default)]
+    pub locked_since: Option<DateTime<Utc>>,
     pub lock_broken_by: String,
     pub lock_broken: Option<DateTime<Utc>>,
 }

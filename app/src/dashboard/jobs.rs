@@ -28,7 +28,7 @@ fn when(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| second(&t)).unwrap_or_else(|| "—".into())
 }
 
-fn elapsed(seconds: f64) -> String {
+pub(super) fn elapsed(seconds: f64) -> String {
     let s = seconds.round() as i64;
     if s >= 3600 {
         format!("{}h {:02}m {:02}s", s / 3600, s % 3600 / 60, s % 60)
@@ -192,7 +192,7 @@ pub fn JobsPage() -> impl IntoView {
 
 /// A `<select>` of a filter: "any" (empty) first, the current value selected.
 #[component]
-fn FilterSelect(
+pub(super) fn FilterSelect(
     name: &'static str,
     label: &'static str,
     options: Vec<(String, String)>,

@@ -1,6 +1,7 @@
 //! The operator dashboard: the shell (header, navigation, session guard), the login page, the
 //! overview and the pages still to come. Data comes from server functions (under `/rpc`) that
 //! call the core's services directly (`rpc`).
+mod archives;
 mod calendar;
 mod catalog;
 mod catalog_history;
@@ -14,6 +15,7 @@ mod live;
 mod nodes;
 mod on_demand;
 mod overview;
+mod repository_key;
 #[cfg(feature = "ssr")]
 mod resource_calls;
 mod resource_page;
@@ -23,12 +25,14 @@ mod schedules;
 mod shell;
 mod trust;
 
+pub use archives::ArchivesPage;
 pub use calendar::CalendarPage;
 pub use catalog::CatalogPage;
 pub use health::{AlertsPage, SettingsPage};
 pub use jobs::{JobPage, JobsPage};
 pub use nodes::NodesPage;
 pub use overview::OverviewPage;
+pub use repository_key::RepositoryKeyPage;
 pub use resource_page::ResourcePage;
 pub use rpc::*;
 pub use schedules::SchedulesPage;

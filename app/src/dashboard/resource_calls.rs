@@ -246,6 +246,18 @@ pub async fn job_filters(st: &AppState, actor: &Actor) -> Result<Choices> {
     Ok(out)
 }
 
+/// The repositories by name, for the archives list's filter.
+pub async fn archive_filters(st: &AppState, actor: &Actor) -> Result<Choices> {
+    let repos =
+        repositories::list(st, actor, &pickable_query("/api/v1/repositories/", "name")).await?;
+    let mut out = Choices::new();
+    out.insert(
+        "repository".into(),
+        pickable(repos.results.into_iter().map(|r| (r.id, r.name))),
+    );
+    Ok(out)
+}
+
 /// The objects a form picks from, by field: a policy picks clients, a repository and a schedule.
 pub async fn choices(st: &AppState, actor: &Actor, kind: ResourceKind) -> Result<Choices> {
     let mut out = Choices::new();

@@ -234,6 +234,23 @@ fn ResourceTable(
                         </a>
                     }
                 });
+                // A repository's archives and its key (with its lock).
+                let repository_links = (kind == ResourceKind::Repositories).then(|| {
+                    view! {
+                        <a
+                            href=format!("/archives?repository={id}")
+                            aria-label=format!("Archives of {}", r.label)
+                        >
+                            "Archives"
+                        </a>
+                        <a
+                            href=format!("/repository-key?repository={id}")
+                            aria-label=format!("Key and lock of {}", r.label)
+                        >
+                            "Key"
+                        </a>
+                    }
+                });
                 let cells = r
                     .cells
                     .iter()
@@ -245,6 +262,7 @@ fn ResourceTable(
                         <td class="actions">
                             {launcher}
                             {checker}
+                            {repository_links}
                             {host_key}
                             <button
                                 type="button"
@@ -595,7 +613,12 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
     let set = move |v: String| editor.set(name, v);
     let options = choices.get(name).cloned().unwrap_or_default();
     let control = match field.input {
-        Input::Text | Input::Number | Input::OptNumber | Input::OptDecimal | Input::Secret => {
+        Input::Text
+        | Input::OptText
+        | Input::Number
+        | Input::OptNumber
+        | Input::OptDecimal
+        | Input::Secret => {
             let numeric = matches!(field.input, Input::Number | Input::OptNumber);
             let decimal = field.input == Input::OptDecimal;
             let secret = field.input == Input::Secret;
@@ -613,6 +636,7 @@ fn FieldInput(field: FormField, editor: Editor, choices: Choices) -> impl IntoVi
                     } else {
                         "text"
                     }
+                    placeholder=(!field.placeholder.is_empty()).then_some(field.placeholder)
                     aria-describedby=described
                     prop:value=value
                     on:input=move |ev| set(event_target_value(&ev))

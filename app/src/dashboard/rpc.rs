@@ -9,10 +9,11 @@ use leptos::server_fn::codec::Json;
 
 use crate::{
     dto::{
-        AlertsView, ApiToken, ApiTokenInput, ArchiveRef, CalendarMonth, CatalogDir, CatalogEntry,
-        CatalogHistory, FormOutcome, HostKeyOp, HostKeyView, HostKind, Job, JobView, ModuleItem,
-        Node, NotificationTest, Overview, Page, RestoreInput, Retention, Schedule, SchedulePreview,
-        SessionUser, SettingsView,
+        AlertsView, ApiToken, ApiTokenInput, Archive, ArchiveDiff, ArchiveRef, CalendarMonth,
+        CatalogDir, CatalogEntry, CatalogHistory, FormOutcome, HostKeyOp, HostKeyView, HostKind,
+        Job, JobView, ModuleItem, Node, NotificationTest, Overview, Page, RepositoryKey,
+        RepositoryLock, RestoreInput, Retention, Schedule, SchedulePreview, SessionUser,
+        SettingsView,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -682,4 +683,180 @@ pub async fn acknowledge_alert(id: i32) -> Result<Option<String>, RpcError> {
             .await
             .map(|_| ()),
     )
+}
+
+/// One page of the archives, newest first, filtered as `GET /api/v1/archives/?repository=…&
+/// search=…&foreign=true` (an empty `repository` and `foreign` false are left out).
+#[server(prefix = "/rpc", endpoint = "archives", input = Json)]
+pub async fn archive_list(
+    repository: String,
+    search: String,
+    foreign: bool,
+    page: u64,
+) -> Result<Page<Archive>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let mut req = ssr::list_query("/api/v1/archives/", search, String::new(), "-created", page);
+    if !repository.is_empty() {
+        req.params.push(("repository".to_string(), repository));
+    }
+    if foreign {
+        req.params.push(("foreign".to_string(), "true".to_string()));
+    }
+    cyborg_core::services::archives::list(&st, &actor, &req)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The repositories by name, for the archives list's filter.
+#[server(prefix = "/rpc", endpoint = "archive_filters", input = Json)]
+pub async fn archive_filters() -> Result<Choices, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    super::resource_calls::archive_filters(&st, &actor)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// What an archive page shows: the archive with borg's own view of it (`GET
+/// /api/v1/archives/{id}/`), the other archives of its repository (newest first, for "Compare
+/// with…" and the previous one) and whether the caller may rename and delete it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ArchiveView {
+    pub archive: Archive,
+    pub siblings: Vec<Archive>,
+    pub is_superuser: bool,
+}
+
+/// The archives of a repository the comparison offers, at most.
+pub const ARCHIVE_SIBLINGS: u64 = 1000;
+
+/// An archive, borg's view of it and the other archives of its repository.
+#[server(prefix = "/rpc", endpoint = "archive", input = Json)]
+pub async fn archive_detail(id: i32) -> Result<ArchiveView, RpcError> {
+    use cyborg_core::services::{archives, list::ListRequest};
+    let (st, actor) = ssr::caller().await?;
+    let archive = archives::get(&st, &actor, id).await.map_err(ssr::fail)?;
+    let others = ListRequest::of(
+        "/api/v1/archives/",
+        &[
+            ("repository", archive.repository.to_string()),
+            ("order_by", "-created".into()),
+            ("page_size", ARCHIVE_SIBLINGS.to_string()),
+        ],
+    );
+    let siblings = archives::list(&st, &actor, &others)
+        .await
+        .map_err(ssr::fail)?
+        .results
+        .into_iter()
+        .filter(|a| a.id != id)
+        .collect();
+    Ok(ArchiveView {
+        archive,
+        siblings,
+        is_superuser: actor.is_superuser(),
+    })
+}
+
+/// One page of what changed between two archives of one repository, from the older to the
+/// newer (`GET /api/v1/archives/{id}/diff/?other=…&change=…`; an empty `change`: all).
+#[server(prefix = "/rpc", endpoint = "archive_diff", input = Json)]
+pub async fn archive_diff_page(
+    id: i32,
+    other: i32,
+    change: String,
+    page: u64,
+) -> Result<ArchiveDiff, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let mut params = vec![
+        ("other".to_string(), other.to_string()),
+        ("page".to_string(), page.max(1).to_string()),
+        ("page_size".to_string(), LIST_PAGE_SIZE.to_string()),
+    ];
+    if !change.is_empty() {
+        params.push(("change".to_string(), change));
+    }
+    let req = cyborg_core::services::list::ListRequest::new(
+        format!("/api/v1/archives/{id}/diff/"),
+        params,
+    );
+    cyborg_core::services::archives::diff(&st, &actor, id, &req)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Renames an archive (in borg, then its record); a refused name is the form's answer by field.
+#[server(prefix = "/rpc", endpoint = "archive_rename", input = Json)]
+pub async fn archive_rename_to(id: i32, name: String) -> Result<FormOutcome<Archive>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    let input = crate::dto::ArchiveInput { name: Some(name) };
+    ssr::form_outcome(cyborg_core::services::archives::rename(&st, &actor, id, input).await)
+}
+
+/// Deletes an archive from borg and its record; a refusal (a job runs on the repository, an
+/// append-only repository, not a superuser) is `Some(message)`.
+#[server(prefix = "/rpc", endpoint = "archive_delete", input = Json)]
+pub async fn archive_remove(id: i32) -> Result<Option<String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    ssr::delete_outcome(cyborg_core::services::archives::delete(&st, &actor, id).await)
+}
+
+/// The repository key page: the repository, its key export (or why there is none to show: not a
+/// superuser, an unencrypted repository, borg unreachable) and its lock.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct RepositoryKeyView {
+    pub id: i32,
+    pub name: String,
+    pub path: String,
+    pub encryption: String,
+    pub key: Result<RepositoryKey, String>,
+    pub lock: RepositoryLock,
+    pub is_superuser: bool,
+}
+
+/// A repository's key export (plain and paper) and its lock state.
+#[server(prefix = "/rpc", endpoint = "repository_key", input = Json)]
+pub async fn repository_key_export(id: i32) -> Result<RepositoryKeyView, RpcError> {
+    use cyborg_core::services::repositories;
+    let (st, actor) = ssr::caller().await?;
+    let repo = repositories::get(&st, &actor, id)
+        .await
+        .map_err(ssr::fail)?;
+    let key = match repositories::key(&st, &actor, id).await {
+        Ok(k) => Ok(k),
+        Err(e) if ssr::refusal(&e) => Err(e.client_message()),
+        Err(e) => return Err(ssr::fail(e)),
+    };
+    let lock = repositories::lock(&st, &actor, id)
+        .await
+        .map_err(ssr::fail)?;
+    Ok(RepositoryKeyView {
+        id: repo.id,
+        name: repo.name,
+        path: repo.path,
+        encryption: repo.encryption,
+        key,
+        lock,
+        is_superuser: actor.is_superuser(),
+    })
+}
+
+/// Whether borg's lock of a repository is held right now.
+#[server(prefix = "/rpc", endpoint = "repository_lock", input = Json)]
+pub async fn repository_lock_state(id: i32) -> Result<RepositoryLock, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::repositories::lock(&st, &actor, id)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// Breaks borg's lock of a repository (`borg break-lock`); the lock as it is then, or why it
+/// was refused (a job runs on it, not a superuser).
+#[server(prefix = "/rpc", endpoint = "repository_break_lock", input = Json)]
+pub async fn repository_break_lock(id: i32) -> Result<Result<RepositoryLock, String>, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    match cyborg_core::services::repositories::break_lock(&st, &actor, id).await {
+        Ok(lock) => Ok(Ok(lock)),
+        Err(e) if ssr::refusal(&e) => Ok(Err(e.client_message())),
+        Err(e) => Err(ssr::fail(e)),
+    }
 }

@@ -22,6 +22,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/schedules", "Schedules"),
     ("/policies", "Policies"),
     ("/users", "Users"),
+    ("/archives", "Archives"),
     ("/catalog", "Catalog"),
     ("/alerts", "Alerts"),
     ("/settings", "Settings"),

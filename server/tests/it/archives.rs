@@ -454,7 +454,7 @@ async fn archives_are_listed_diffed_renamed_and_deleted() {
 
 /// `borg with-lock REPO sleep 120` here: a lock held by something that is not a job of ours.
 fn hold_lock(repo: &Path) -> Child {
-    let child = Command::new("borg")
+    let mut child = Command::new("borg")
         .args(["with-lock", "--"])
         .arg(repo)
         .args(["sleep", "120"])
@@ -471,6 +471,8 @@ fn hold_lock(repo: &Path) -> Child {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("borg with-lock took no lock");
 }
 
@@ -504,6 +506,19 @@ async fn locks_keys_and_foreign_archives() {
     let mut holder = hold_lock(&b.repo_path);
     let (_, l) = s.get(&format!("{repo}lock/")).await;
     assert_eq!(l["state"], "locked", "{l}");
+    let pid = holder.id();
+    assert!(
+        l["holder"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(", pid {pid}")),
+        "the holder is named: {l}"
+    );
+    let since = chrono::DateTime::parse_from_rfc3339(l["locked_since"].as_str().unwrap()).unwrap();
+    assert!(
+        (Utc::now() - since.with_timezone(&Utc)).num_seconds() < 120,
+        "{l}"
+    );
     let db = s.db().await;
     let busy = running_job(&db, &b).await;
     let (_, l) = s.get(&format!("{repo}lock/")).await;

@@ -77,7 +77,10 @@ async fn a_wiped_server_comes_back_from_its_self_backup() {
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["self_backup_repository"].is_array(), "{v}");
     let (st, v) = s
-        .patch("/api/v1/settings/", json!({"allow_unencrypted_repositories": true}))
+        .patch(
+            "/api/v1/settings/",
+            json!({"allow_unencrypted_repositories": true}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let plain = s
@@ -87,9 +90,16 @@ async fn a_wiped_server_comes_back_from_its_self_backup() {
         )
         .await;
     let (st, v) = s
-        .patch("/api/v1/settings/", json!({"self_backup_repository": plain["id"]}))
+        .patch(
+            "/api/v1/settings/",
+            json!({"self_backup_repository": plain["id"]}),
+        )
         .await;
-    assert_eq!(st, StatusCode::BAD_REQUEST, "an unencrypted target holds the key in clear: {v}");
+    assert_eq!(
+        st,
+        StatusCode::BAD_REQUEST,
+        "an unencrypted target holds the key in clear: {v}"
+    );
     let target = b.root.path().join("server-backups");
     let repo = s
         .create(

@@ -2,7 +2,7 @@
 //! delete, key export, lock state, break-lock): on a client of the repository, reached and
 //! given the repository exactly as a job's borg is (`access`), its output collected with a
 //! time limit. Callers that change the repository hold it first (`hold`).
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -44,6 +44,8 @@ impl Output {
 pub struct Through {
     pub client: client::Model,
     pub access: Access,
+    /// The repository is a folder on this server served to the client (pull mode).
+    pub mode_pull: bool,
 }
 
 /// The client an archive's borg runs on: its own client (whose path to the repository made
@@ -128,7 +130,11 @@ async fn reach(
         .access(&c, r, mode_pull)
         .await
         .map_err(|e| Error::Conflict(format!("Reaching {} through {}: {e}", r.name, c.hostname)))?;
-    Ok(Through { client: c, access })
+    Ok(Through {
+        client: c,
+        access,
+        mode_pull,
+    })
 }
 
 /// Runs `argv` (built by `borg`, with `through.access.location` as the repository) and
@@ -189,4 +195,86 @@ pub async fn run(through: &Through, argv: &[String], limit: Duration) -> Result<
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr_tail: tail,
     })
+}
+
+/// Who holds a repository's lock and since when, from borg's `lock.roster` and the age of
+/// `lock.exclusive`: readable where the repository is a folder (on the client, over SSH; or on
+/// this server in pull mode), not through a remote repository's `borg serve`.
+pub struct LockHolder {
+    pub holder: String,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn lock_holder(through: &Through, r: &repository::Model) -> Option<LockHolder> {
+    let folder = match super::location::parse(&r.path).ok()? {
+        super::location::Location::Folder(p) => p,
+        super::location::Location::Remote(_) => return None,
+    };
+    let text = if through.mode_pull {
+        let p = Path::new(&folder);
+        let since = std::fs::metadata(p.join("lock.exclusive"))
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs().to_string())
+            .unwrap_or_default();
+        let roster = std::fs::read_to_string(p.join("lock.roster")).unwrap_or_default();
+        format!("{since}\n{roster}")
+    } else {
+        let q = |name: &str| super::shell::quote(&format!("{folder}/{name}")).ok();
+        let line = format!(
+            "stat -c %Y -- {} 2>/dev/null; echo; cat -- {} 2>/dev/null",
+            q("lock.exclusive")?,
+            q("lock.roster")?
+        );
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            through.access.target.command(&line).output(),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    parse_roster(&text)
+}
+
+/// `EPOCH\nROSTER-JSON` (either may be empty) → the holder.
+fn parse_roster(text: &str) -> Option<LockHolder> {
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let since = first
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0));
+    let roster: serde_json::Value = serde_json::from_str(rest.trim()).ok()?;
+    let holder = roster["exclusive"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|h| h.as_array())
+        .map(|h| {
+            let who = h.first().and_then(|v| v.as_str()).unwrap_or("?");
+            match h.get(1).and_then(|v| v.as_i64()) {
+                Some(pid) => format!("{who}, pid {pid}"),
+                None => who.to_string(),
+            }
+        })?;
+    Some(LockHolder { holder, since })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rosters_name_the_holder() {
+        let h = parse_roster(
+            "1764780000\n{\"exclusive\": [[\"web1@123456789\", 4242, 0]], \"shared\": []}",
+        )
+        .unwrap();
+        assert_eq!(h.holder, "web1@123456789, pid 4242");
+        assert_eq!(h.since.unwrap().timestamp(), 1_764_780_000);
+        assert!(parse_roster("\n").is_none());
+        assert!(parse_roster("12\n{\"exclusive\": []}").is_none());
+    }
 }

@@ -646,3 +646,54 @@ pub async fn import(st: &AppState, actor: &Actor, repository_id: i32) -> Result<
         jobs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_names_borg_and_argv_can_take() {
+        for ok in ["daily-2026", "my archive", "a.b_c", "é"] {
+            assert!(archive_name(ok).is_ok(), "{ok}");
+        }
+        let long = "x".repeat(201);
+        for bad in [
+            "",
+            " ",
+            "a/b",
+            "a::b",
+            "-rf",
+            "--help",
+            " lead",
+            "trail ",
+            "a\nb",
+            "a\0b",
+            long.as_str(),
+        ] {
+            assert!(archive_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn diff_lines_in_the_api_words() {
+        let line = |j: &str| diff_entry(serde_json::from_str(j).unwrap());
+        let e = line(r#"{"path": "d", "changes": [{"type": "added directory"}]}"#);
+        assert_eq!(
+            (e.change.as_str(), e.what.clone()),
+            ("added", vec!["directory".to_string()])
+        );
+        let e = line(r#"{"path": "f", "changes": [{"type": "removed", "size": 4}]}"#);
+        assert_eq!((e.change.as_str(), e.size_before), ("removed", Some(4)));
+        let e = line(
+            r#"{"path": "g", "changes": [{"type": "modified", "added": 5, "removed": 2},
+               {"type": "mode", "old_mode": "-rw-r--r--", "new_mode": "-rw-------"},
+               {"type": "mtime", "old_mtime": "2026-12-03T16:53:05.919497",
+                "new_mtime": "2026-12-03T16:53:06.467497"}]}"#,
+        );
+        assert_eq!(e.change, "changed");
+        assert_eq!(e.what, ["content", "mode", "mtime"]);
+        assert_eq!((e.bytes_added, e.bytes_removed), (Some(5), Some(2)));
+        assert_eq!(e.mode_after.as_deref(), Some("-rw-------"));
+        assert!(e.mtime_before.unwrap() < e.mtime_after.unwrap());
+    }
+}

@@ -588,6 +588,7 @@ pub async fn lock(st: &AppState, _actor: &Actor, id: i32) -> Result<cyborg_dto::
         .filter(crate::entities::job::Column::Status.eq(cyborg_dto::JobStatus::Running))
         .one(&st.db)
         .await?;
+    let mut holder = None;
     let (state, job, detail) = match running {
         Some(j) => (
             "busy",
@@ -605,6 +606,7 @@ pub async fn lock(st: &AppState, _actor: &Actor, id: i32) -> Result<cyborg_dto::
             if out.ok() {
                 ("free", None, String::new())
             } else if out.stderr_tail.iter().any(|l| borg::lock_timeout(l)) {
+                holder = direct::lock_holder(&through, &r).await;
                 ("locked", None, out.last_line())
             } else {
                 return Err(Error::BadGateway(format!(
@@ -620,6 +622,11 @@ pub async fn lock(st: &AppState, _actor: &Actor, id: i32) -> Result<cyborg_dto::
         state: state.into(),
         job,
         detail,
+        holder: holder
+            .as_ref()
+            .map(|h| h.holder.clone())
+            .unwrap_or_default(),
+        locked_since: holder.and_then(|h| h.since),
         lock_broken_by: r.lock_broken_by,
         lock_broken: r.lock_broken,
     })
