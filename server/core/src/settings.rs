@@ -64,11 +64,14 @@ mod tests {
         assert_eq!(
             keys(),
             [
+                "allow_unencrypted_repositories",
                 "auto_prune",
                 "backup_user",
                 "catalog_enabled",
                 "failing_after",
-                "job_log_retention_days"
+                "job_log_retention_days",
+                "self_backup_repository",
+                "self_backup_schedule"
             ]
         );
         let s = with(&d, "auto_prune", Value::Bool(false)).unwrap();

@@ -46,6 +46,8 @@ pub struct Through {
     pub access: Access,
     /// The repository is a folder on this server served to the client (pull mode).
     pub mode_pull: bool,
+    /// The policy that says how the client reaches the repository (its pull mode).
+    pub policy: Option<i32>,
 }
 
 /// The client an archive's borg runs on: its own client (whose path to the repository made
@@ -58,14 +60,7 @@ pub async fn for_archive(
     if let Some(c) = a.client_id
         && let Some(c) = client::Entity::find_by_id(c).one(&eng.db).await?
     {
-        let mode_pull = match a.policy_id {
-            Some(p) => policy::Entity::find_by_id(p)
-                .one(&eng.db)
-                .await?
-                .is_some_and(|p| p.mode_pull),
-            None => false,
-        };
-        return reach(eng, c, r, mode_pull).await;
+        return reach(eng, c, r, a.policy_id).await;
     }
     for_repository(eng, r).await
 }
@@ -110,22 +105,22 @@ pub async fn for_repository(eng: &Engine, r: &repository::Model) -> Result<Throu
         .one(&eng.db)
         .await?
         .ok_or_else(none)?;
-    let mode_pull = match policy_id {
-        Some(p) => policy::Entity::find_by_id(p)
-            .one(&eng.db)
-            .await?
-            .is_some_and(|p| p.mode_pull),
-        None => false,
-    };
-    reach(eng, c, r, mode_pull).await
+    reach(eng, c, r, policy_id).await
 }
 
 async fn reach(
     eng: &Engine,
     c: client::Model,
     r: &repository::Model,
-    mode_pull: bool,
+    policy: Option<i32>,
 ) -> Result<Through> {
+    let mode_pull = match policy {
+        Some(p) => policy::Entity::find_by_id(p)
+            .one(&eng.db)
+            .await?
+            .is_some_and(|p| p.mode_pull),
+        None => false,
+    };
     let access = eng
         .access(&c, r, mode_pull)
         .await
@@ -134,6 +129,7 @@ async fn reach(
         client: c,
         access,
         mode_pull,
+        policy,
     })
 }
 

@@ -73,6 +73,28 @@ pub async fn take(eng: &Engine, repository: i32, what: &str) -> Result<Hold> {
     })
 }
 
+/// Runs `work` while `repository` is held (see [`take`]), in a task of its own: a request that
+/// goes away half-way (the HTTP client disconnects) does not stop it between borg's change and
+/// the record's, nor leave the hold to run out; the hold is released when `work` ends.
+pub async fn while_held<T, F>(eng: &Engine, repository: i32, what: &str, work: F) -> Result<T>
+where
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let held = take(eng, repository, what).await?;
+    tokio::spawn(async move {
+        let r = work.await;
+        held.release().await;
+        r
+    })
+    .await
+    .map_err(|e| {
+        Error::Internal(anyhow::anyhow!(
+            "the action on the held repository failed: {e}"
+        ))
+    })?
+}
+
 impl Hold {
     /// Gives the repository back and wakes the runner for the jobs that waited on it.
     pub async fn release(self) {

@@ -234,38 +234,32 @@ pub async fn rename(st: &AppState, actor: &Actor, id: i32, input: ArchiveInput) 
     let r = find::<repository::Entity>(&st.db, a.repository_id).await?;
     refuse_append_only(&r, "renamed")?;
     let through = direct::for_archive(&st.engine, &r, &a).await?;
-    let held = hold::take(
-        &st.engine,
-        r.id,
-        &format!("renaming archive {} (by {})", a.name, actor.user.email),
-    )
-    .await?;
-    let out = direct::run(
-        &through,
-        &borg::rename(&through.access.location, &a.name, &new),
-        CHANGE_LIMIT,
-    )
-    .await;
-    let result = match out {
-        Ok(o) if o.ok() => {
-            let m = archive::ActiveModel {
-                id: Set(a.id),
-                name: Set(new),
-                ..Default::default()
-            }
-            .update(&st.db)
-            .await;
-            m.map_err(Error::from)
+    let what = format!("renaming archive {} (by {})", a.name, actor.user.email);
+    let db = st.db.clone();
+    let row = hold::while_held(&st.engine, r.id, &what, async move {
+        let o = direct::run(
+            &through,
+            &borg::rename(&through.access.location, &a.name, &new),
+            CHANGE_LIMIT,
+        )
+        .await?;
+        if !o.ok() {
+            return Err(Error::BadGateway(format!(
+                "borg rename failed (exit {:?}): {}",
+                o.code,
+                o.last_line()
+            )));
         }
-        Ok(o) => Err(Error::BadGateway(format!(
-            "borg rename failed (exit {:?}): {}",
-            o.code,
-            o.last_line()
-        ))),
-        Err(e) => Err(e),
-    };
-    held.release().await;
-    resource::one::<Archives>(st, actor, result?).await
+        Ok(archive::ActiveModel {
+            id: Set(a.id),
+            name: Set(new),
+            ..Default::default()
+        }
+        .update(&db)
+        .await?)
+    })
+    .await?;
+    resource::one::<Archives>(st, actor, row).await
 }
 
 /// Deletes the archive from borg (`borg delete REPO::NAME`, then `borg compact`) and then its
@@ -277,18 +271,19 @@ pub async fn delete(st: &AppState, actor: &Actor, id: i32) -> Result<()> {
     let r = find::<repository::Entity>(&st.db, a.repository_id).await?;
     refuse_append_only(&r, "deleted")?;
     let through = direct::for_archive(&st.engine, &r, &a).await?;
-    let held = hold::take(
-        &st.engine,
-        r.id,
-        &format!("deleting archive {} (by {})", a.name, actor.user.email),
-    )
-    .await?;
-    let result = delete_held(st, &through, &a).await;
-    held.release().await;
-    result
+    let what = format!("deleting archive {} (by {})", a.name, actor.user.email);
+    let db = st.db.clone();
+    hold::while_held(&st.engine, r.id, &what, async move {
+        delete_held(&db, &through, &a).await
+    })
+    .await
 }
 
-async fn delete_held(st: &AppState, through: &direct::Through, a: &archive::Model) -> Result<()> {
+async fn delete_held(
+    db: &sea_orm::DatabaseConnection,
+    through: &direct::Through,
+    a: &archive::Model,
+) -> Result<()> {
     let location = &through.access.location;
     let argv = borg::delete_archives(location, std::slice::from_ref(&a.name))
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("no archive name to delete")))?;
@@ -316,10 +311,10 @@ async fn delete_held(st: &AppState, through: &direct::Through, a: &archive::Mode
             out.last_line()
         )));
     }
-    catalog::remove_archive(&st.db, a.id)
+    catalog::remove_archive(db, a.id)
         .await
         .map_err(|e| Error::Internal(e.context(format!("removing the catalog of {}", a.name))))?;
-    archive::Entity::delete_by_id(a.id).exec(&st.db).await?;
+    archive::Entity::delete_by_id(a.id).exec(db).await?;
     let compact = direct::run(through, &borg::compact(location), CHANGE_LIMIT).await?;
     if !matches!(compact.code, Some(0 | 1)) {
         tracing::warn!(
@@ -625,7 +620,8 @@ pub async fn import(st: &AppState, actor: &Actor, repository_id: i32) -> Result<
                     SingleJob {
                         name: format!("Catalog Job {} (foreign archive)", name),
                         job_type: JobType::Catalog,
-                        policy: None,
+                        // The policy the client reaches the repository for (its pull mode).
+                        policy: through.policy,
                         client: through.client.id,
                         repository: r.id,
                         archive_name: name.clone(),

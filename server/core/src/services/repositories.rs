@@ -642,41 +642,39 @@ pub async fn break_lock(
     actor.require_superuser()?;
     let r = find::<repository::Entity>(&st.db, id).await?;
     let through = direct::for_repository(&st.engine, &r).await?;
-    let held = hold::take(
+    let who = actor.user.email.clone();
+    let db = st.db.clone();
+    let repo_id = r.id;
+    hold::while_held(
         &st.engine,
         r.id,
-        &format!("break-lock (by {})", actor.user.email),
-    )
-    .await?;
-    let out = direct::run(
-        &through,
-        &borg::break_lock(&through.access.location),
-        KEY_LIMIT,
-    )
-    .await;
-    let result = match out {
-        Ok(o) if o.ok() => {
-            let t = now();
+        &format!("break-lock (by {who})"),
+        async move {
+            let o = direct::run(
+                &through,
+                &borg::break_lock(&through.access.location),
+                KEY_LIMIT,
+            )
+            .await?;
+            if !o.ok() {
+                return Err(Error::BadGateway(format!(
+                    "borg break-lock failed (exit {:?}): {}",
+                    o.code,
+                    o.last_line()
+                )));
+            }
             repository::ActiveModel {
-                id: Set(r.id),
-                lock_broken_by: Set(actor.user.email.clone()),
-                lock_broken: Set(Some(t)),
+                id: Set(repo_id),
+                lock_broken_by: Set(who),
+                lock_broken: Set(Some(now())),
                 ..Default::default()
             }
-            .update(&st.db)
-            .await
-            .map(|_| ())
-            .map_err(Error::from)
-        }
-        Ok(o) => Err(Error::BadGateway(format!(
-            "borg break-lock failed (exit {:?}): {}",
-            o.code,
-            o.last_line()
-        ))),
-        Err(e) => Err(e),
-    };
-    held.release().await;
-    result?;
+            .update(&db)
+            .await?;
+            Ok(())
+        },
+    )
+    .await?;
     tracing::info!(
         "repository {} ({}): lock broken by {}",
         r.id,
