@@ -2,6 +2,8 @@
 // raised by a client that cannot be reached and acknowledged from the alerts page, and the
 // settings page (the key line to authorize, an API token made, used and revoked).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RESULTS_DIR, apiCaller, launchBrowser, loggedInPage, startServer } from './helpers.mjs';
@@ -148,6 +150,36 @@ describe('health', () => {
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
+    }
+  });
+
+  test('the settings page backs the server itself up into its repository', async () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'cyborg-self-backup-'));
+    const repo = await api('POST', '/api/v1/repositories/', {
+      name: 'Server backups',
+      path: path.join(target, 'repo'),
+      repository_key: 'e2e-self-backup-passphrase',
+    });
+    await api('PATCH', '/api/v1/settings/', { self_backup_repository: repo.id });
+    const { context, page, problems } = await loggedInPage(
+      browser,
+      server.url,
+      '/settings',
+      '#self-backup-now',
+      desktop,
+    );
+    try {
+      assert.match(await page.textContent('#self-backup-settings'), /Server backups/);
+      await page.click('#self-backup-now');
+      await page.waitForSelector('#self-backups tr[data-status="successful"]', { timeout: 120_000 });
+      const runs = await api('GET', '/api/v1/settings/self_backup/');
+      assert.equal(runs[0].status, 'successful');
+      assert.match(await page.textContent('#self-backups tbody'), new RegExp(runs[0].archive));
+      await page.screenshot({ path: path.join(RESULTS_DIR, 'self-backup.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      fs.rmSync(target, { recursive: true, force: true });
     }
   });
 });

@@ -74,6 +74,14 @@ pub struct SettingsView {
     pub is_superuser: bool,
     pub channels: Vec<NotificationChannel>,
     pub tokens: Vec<ApiToken>,
+    /// The server's own backup (superusers): the repository it goes to (its name, `""`: none
+    /// set), its schedule's name, and the recent runs.
+    #[serde(default)]
+    pub self_backup_repository: String,
+    #[serde(default)]
+    pub self_backup_schedule: String,
+    #[serde(default)]
+    pub self_backups: Vec<crate::SelfBackupRun>,
 }
 
 /// The alerts page: open alerts, then the most recently resolved ones.

@@ -7,11 +7,14 @@ use leptos_meta::Title;
 
 use super::{
     CopyButton, acknowledge_alert, alerts_page_data, create_token, error_text, revoke_token,
-    settings_page_data, test_channel,
+    self_backup_run_now, settings_page_data, test_channel,
 };
 use crate::{
     display::minute,
-    dto::{Alert, ApiToken, ApiTokenInput, FormOutcome, NotificationChannel, SettingsView},
+    dto::{
+        Alert, ApiToken, ApiTokenInput, FormOutcome, NotificationChannel, SelfBackupRun,
+        SettingsView,
+    },
 };
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -165,6 +168,16 @@ fn SettingsBody(
     let channels = v
         .is_superuser
         .then(|| view! { <Channels channels=v.channels.clone()/> });
+    let own_backup = v.is_superuser.then(|| {
+        view! {
+            <SelfBackup
+                repository=v.self_backup_repository.clone()
+                schedule=v.self_backup_schedule.clone()
+                runs=v.self_backups.clone()
+                data=data
+            />
+        }
+    });
     view! {
         <section aria-labelledby="key-title">
             <h2 id="key-title">"The server's SSH key"</h2>
@@ -187,8 +200,97 @@ fn SettingsBody(
             </dl>
             <p class="muted">"Superusers change them with PATCH /api/v1/settings/."</p>
         </section>
+        {own_backup}
         {channels}
         <Tokens tokens=v.tokens data=data created=created/>
+    }
+}
+
+/// The server's own backup: where it goes, when, the recent runs, a run now, and how a lost
+/// server is restored from it.
+#[component]
+fn SelfBackup(
+    repository: String,
+    schedule: String,
+    runs: Vec<SelfBackupRun>,
+    data: Resource<Result<SettingsView, super::RpcError>>,
+) -> impl IntoView {
+    let run = Action::new(|_: &()| self_backup_run_now());
+    let message = RwSignal::new(None::<String>);
+    // A run, successful or failed, is the newest row of the table once refetched; only a
+    // refusal (no repository, a run under way) is told here.
+    Effect::new(move |_| match run.value().get() {
+        Some(Ok(_)) => data.refetch(),
+        Some(Err(e)) => message.set(Some(error_text(&e))),
+        None => {}
+    });
+    let configured = !repository.is_empty();
+    let rows = runs
+        .into_iter()
+        .map(|r| {
+            view! {
+                <tr data-self-backup-id=r.id data-status=r.status.clone()>
+                    <td>{minute(&r.started)}</td>
+                    <td>{r.status.clone()}</td>
+                    <td><code>{r.archive.clone()}</code></td>
+                    <td>{crate::display::bytes(r.original_size)}</td>
+                    <td>{crate::display::bytes(r.deduplicated_size)}</td>
+                    <td>{r.message.clone()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section aria-labelledby="self-backup-title">
+            <h2 id="self-backup-title">"The server's own backup"</h2>
+            <p>
+                "The database, the secret key (it decrypts every stored passphrase) and the SSH "
+                "key pair, into an encrypted repository on another disk or host."
+            </p>
+            <dl class="settings" id="self-backup-settings">
+                <div>
+                    <dt>"Repository"</dt>
+                    <dd>{if configured { repository } else { "not set".to_string() }}</dd>
+                </div>
+                <div>
+                    <dt>"Schedule"</dt>
+                    <dd>{if schedule.is_empty() { "by hand only".to_string() } else { schedule }}</dd>
+                </div>
+            </dl>
+            <p class="muted">
+                "Set them with PATCH /api/v1/settings/ (self_backup_repository, "
+                "self_backup_schedule). Keep that repository's passphrase offline: it is what a "
+                "restore needs. On a new machine: "
+                <code>"BORG_PASSPHRASE=… cyborgbackup restore-server --repository LOCATION"</code>
+                " into an empty data directory and database, then start the server."
+            </p>
+            <button
+                type="button"
+                id="self-backup-now"
+                disabled=move || !configured || run.pending().get()
+                on:click=move |_| {
+                    run.dispatch(());
+                }
+            >
+                {move || if run.pending().get() { "Backing up…" } else { "Back up the server now" }}
+            </button>
+            <p role="status" id="self-backup-result">{move || message.get()}</p>
+            <div class="table-wrap">
+                <table id="self-backups">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Started"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col">"Archive"</th>
+                            <th scope="col">"Original"</th>
+                            <th scope="col">"Stored"</th>
+                            <th scope="col">"Message"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
     }
 }
 

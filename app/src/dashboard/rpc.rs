@@ -12,8 +12,8 @@ use crate::{
         AlertsView, ApiToken, ApiTokenInput, Archive, ArchiveDiff, ArchiveRef, CalendarMonth,
         CatalogDir, CatalogEntry, CatalogHistory, FormOutcome, HostKeyOp, HostKeyView, HostKind,
         Job, JobView, ModuleItem, Node, NotificationTest, Overview, Page, RepositoryKey,
-        RepositoryLock, RestoreInput, Retention, Schedule, SchedulePreview, SessionUser,
-        SettingsView,
+        RepositoryLock, RestoreInput, Retention, Schedule, SchedulePreview, SelfBackupRun,
+        SessionUser, SettingsView,
     },
     resources::{Choices, ResourceKind, ResourceRow},
 };
@@ -608,6 +608,26 @@ pub async fn settings_page_data() -> Result<SettingsView, RpcError> {
     } else {
         Vec::new()
     };
+    let current = settings::get(&st, &actor).await.map_err(ssr::fail)?;
+    let (mut repository_name, mut schedule_name, mut self_backups) =
+        (String::new(), String::new(), Vec::new());
+    if actor.is_superuser() {
+        if let Some(id) = current.self_backup_repository {
+            repository_name = cyborg_core::services::repositories::get(&st, &actor, id)
+                .await
+                .map(|r| r.name)
+                .unwrap_or_else(|_| format!("repository {id}"));
+        }
+        if let Some(id) = current.self_backup_schedule {
+            schedule_name = cyborg_core::services::schedules::get(&st, &actor, id)
+                .await
+                .map(|s| format!("{} ({})", s.name, s.crontab))
+                .unwrap_or_else(|_| format!("schedule {id}"));
+        }
+        self_backups = settings::self_backup_runs(&st, &actor)
+            .await
+            .map_err(ssr::fail)?;
+    }
     Ok(SettingsView {
         pubkey: key.pubkey,
         authorized_keys: key.authorized_keys,
@@ -615,7 +635,19 @@ pub async fn settings_page_data() -> Result<SettingsView, RpcError> {
         is_superuser: actor.is_superuser(),
         channels,
         tokens: api_tokens::list(&st, &actor).await.map_err(ssr::fail)?,
+        self_backup_repository: repository_name,
+        self_backup_schedule: schedule_name,
+        self_backups,
     })
+}
+
+/// Backs the server itself up now (superusers); answers the finished run.
+#[server(prefix = "/rpc", endpoint = "self_backup", input = Json)]
+pub async fn self_backup_run_now() -> Result<SelfBackupRun, RpcError> {
+    let (st, actor) = ssr::caller().await?;
+    cyborg_core::services::settings::self_backup_now(&st, &actor)
+        .await
+        .map_err(ssr::fail)
 }
 
 /// Makes an API token for the caller; the answer holds its secret, shown once.
