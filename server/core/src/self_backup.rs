@@ -261,19 +261,14 @@ async fn back_up(
 /// `borg create --json` of the staging folder's contents (relative paths: `database.sqlite`,
 /// `secret_key`…), run inside it.
 fn create_argv(location: &str, name: &str, compression: &str) -> Vec<String> {
-    let mut a: Vec<String> = ["borg", "create", "--json", "--lock-wait", borg::LOCK_WAIT]
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
-    if !compression.is_empty() {
-        a.push("--compression".into());
-        a.push(compression.into());
-    }
-    a.push("--".into());
-    a.push(format!("{location}::{name}"));
-    a.extend([MANIFEST, SECRET_FILE, "ssh"].iter().map(|w| w.to_string()));
-    a.push("database".into());
-    a
+    let sources = crate::engine::sources::Sources {
+        paths: [MANIFEST, SECRET_FILE, "ssh", "database"]
+            .iter()
+            .map(|w| w.to_string())
+            .collect(),
+        ..Default::default()
+    };
+    borg::create(location, name, &sources, compression, None)
 }
 
 /// Writes everything to back up into `dir` (owner-only).

@@ -14,6 +14,18 @@ use crate::{
     stamps::now,
 };
 
+/// A job of any node running on `repository`, if one is.
+pub async fn running_on(
+    db: &impl sea_orm::ConnectionTrait,
+    repository: i32,
+) -> Result<Option<job::Model>> {
+    Ok(job::Entity::find()
+        .filter(job::Column::RepositoryId.eq(repository))
+        .filter(job::Column::Status.eq(JobStatus::Running))
+        .one(db)
+        .await?)
+}
+
 /// The longest an operator's action holds a repository (its borg is given less).
 pub const MAX_HOLD: Duration = Duration::from_secs(15 * 60);
 
@@ -32,12 +44,7 @@ pub async fn take(eng: &Engine, repository: i32, what: &str) -> Result<Hold> {
         .await
         .map_err(Error::Internal)?;
     let t = now();
-    if let Some(j) = job::Entity::find()
-        .filter(job::Column::RepositoryId.eq(repository))
-        .filter(job::Column::Status.eq(JobStatus::Running))
-        .one(&txn)
-        .await?
-    {
+    if let Some(j) = running_on(&txn, repository).await? {
         return Err(Error::Conflict(format!(
             "Job {} ({}) is running on this repository{}; try again when it has ended.",
             j.id,

@@ -583,11 +583,7 @@ const KEY_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// whether borg's lock can be taken now (`borg with-lock`).
 pub async fn lock(st: &AppState, _actor: &Actor, id: i32) -> Result<cyborg_dto::RepositoryLock> {
     let r = find::<repository::Entity>(&st.db, id).await?;
-    let running = crate::entities::job::Entity::find()
-        .filter(crate::entities::job::Column::RepositoryId.eq(r.id))
-        .filter(crate::entities::job::Column::Status.eq(cyborg_dto::JobStatus::Running))
-        .one(&st.db)
-        .await?;
+    let running = hold::running_on(&st.db, r.id).await?;
     let mut holder = None;
     let (state, job, detail) = match running {
         Some(j) => (
